@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+// SPDX-License-Identifier: Apache-2.0
+import PackageDescription
+
+let package = Package(
+    name: "hvblob",
+    products: [
+        .executable(name: "hvblob", targets: ["hvblob"]),
+        .library(name: "HVBlob", targets: ["HVBlob"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        // The core: wire layouts, VMBus transport, the VSC model, the simulated VSP and the
+        // deterministic simulator. No dependencies, so fuzz targets can compile it with swiftc.
+        .target(name: "HVBlob", path: "Sources/HVBlob"),
+        .executableTarget(
+            name: "hvblob",
+            dependencies: [
+                "HVBlob",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/hvblob"
+        ),
+        .testTarget(
+            name: "HVBlobTests",
+            dependencies: [
+                "HVBlob",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            path: "Tests/HVBlobTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// The simulated host service (VSP). Consumes the guest->host ring, checks every packet against
+/// the protocol (each failure reported by rule), reads the request through the PFN list, runs
+/// the backend at the completion time, writes the response and data pages, and posts the
+/// completion on the host->guest ring — misbehaving as the fault plan says.
+public final class SimulatedVSP {
+    /// What the host meant by a packet it put in the host->guest ring, keyed by ring offset, so
+    /// the harness can tell a completion delivered to the wrong request.
+    public struct Intent: Sendable {
+        public let requestId: UInt64
+        /// The transaction GUID of the request this completes; nil for forged/unknown ids.
+        public let transaction: GUID?
+        /// false for the in-band packet of the wrong-type fault.
+        public let isCompletion: Bool
+    }
+
+    public struct Stats: Sendable, Equatable {
+        public var received = 0
+        public var rejected = 0
+        public var executed = 0
+        public var completionsSent = 0
+        public var extraPackets = 0
+        public var dropped = 0
+        public var neverCompleted = 0
+        public var abandonedAtClose = 0
+        public var ringFullWaits = 0
+        public var stalls = 0
+        public var bytesRead = 0
+        public var bytesWritten = 0
+    }
+
+    let channel: Channel
+    let memory: GuestMemory
+    let log: ViolationLog
+    public let faults: FaultPlan
+    var rng: SeededRandom
+    public var backend: BlobBackend
+    /// Schedules host work at a virtual time (provided by the simulator).
+    let schedule: (UInt64, @escaping () -> Void) -> Void
+    public private(set) var stats = Stats()
+    public private(set) var intents: [UInt32: Intent] = [:]
+    /// Requests received and not yet completed: request id -> transaction GUID.
+    public private(set) var inFlight: [UInt64: GUID] = [:]
+    /// Transactions whose ioctl returned on a completion the host meant for another request.
+    public var misdeliveredTransactions: Set<GUID> = []
+    private var stalledUntil: UInt64 = 0
+    private var blockedSends: [(bytes: [UInt8], intent: Intent)] = []
+    private var pollScheduled = false
+
+    public init(channel: Channel, memory: GuestMemory, log: ViolationLog, faults: FaultPlan, rng: SeededRandom,
+                backend: BlobBackend = BlobStore(), schedule: @escaping (UInt64, @escaping () -> Void) -> Void) {
+        self.channel = channel
+        self.memory = memory
+        self.log = log
+        self.faults = faults
+        self.rng = rng
+        self.backend = backend
+        self.schedule = schedule
+    }
+
+    var now: UInt64 { log.now }
+
+    /// The guest signalled: drain the guest->host ring (and retry completions that found the
+    /// host->guest ring full).
+    public func signalled() {
+        if pollScheduled { return }
+        pollScheduled = true
+        schedule(now) { [unowned self] in
+            self.pollScheduled = false
+            self.poll()
+        }
+    }
+
+    func poll() {
+        retryBlockedSends()
+        if now < stalledUntil {
+            signalledLater(at: stalledUntil)
+            return
+        }
+        if faults.ringFull > 0 && rng.chance(faults.ringFull) {
+            stats.stalls += 1
+            stalledUntil = now + faults.stallTicks
+            signalledLater(at: stalledUntil)
+            return
+        }
+        while let bytes = channel.hostReceive() {
+            receive(bytes)
+        }
+    }
+
+    private func signalledLater(at t: UInt64) {
+        pollScheduled = true
+        schedule(t) { [unowned self] in
+            self.pollScheduled = false
+            self.poll()
+        }
+    }
+
+    // MARK: checking a packet
+
+    /// Checks one guest packet; returns the decoded packet when every rule holds.
+    func check(_ bytes: [UInt8]) -> (GPADirectPacket?, UInt64) {
+        let transId = bytes.count >= 16 ? bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) } : 0
+        let pkt: GPADirectPacket
+        do { pkt = try GPADirectPacket.decode(bytes) } catch {
+            log.report("host.packet.malformed", "request id \(transId): \(error)")
+            return (nil, transId)
+        }
+        var ok = true
+        func rule(_ r: String, _ holds: Bool, _ detail: @autoclosure () -> String) {
+            if !holds {
+                ok = false
+                log.report(Rule("host." + r), "request id \(transId): \(detail())")
+            }
+        }
+        rule("packet.type", pkt.type == .dataUsingGPADirect, "type \(pkt.type), expected VM_PKT_DATA_USING_GPA_DIRECT")
+        rule("packet.flags", pkt.flags == PacketFlags.completionRequested, "flags 0x\(String(pkt.flags, radix: 16)), expected 0x1")
+        rule("packet.request-id-zero", transId != 0, "request id 0 with completion requested: the host cannot answer")
+        rule("mpb.rangecount", pkt.rangeCount == 1, "rangecount \(pkt.rangeCount), expected 1")
+        rule("mpb.range-offset", pkt.rangeOffset == 0, "range.offset \(pkt.rangeOffset), expected 0")
+        rule("mpb.range-len", Int(pkt.rangeLen) == pkt.pfns.count * AzBlob.pageSize,
+             "range.len \(pkt.rangeLen) for \(pkt.pfns.count) PFNs")
+        rule("mpb.page-limit", pkt.pfns.count <= AzBlob.maxPages, "\(pkt.pfns.count) pages, limit \(AzBlob.maxPages)")
+        rule("mpb.length8", Int(pkt.length8) * 8 == (pkt.descriptorSize + VSPRequest.wireSize + 7) & ~7,
+             "length8 \(pkt.length8) for a \(pkt.descriptorSize)-byte descriptor and a \(VSPRequest.wireSize)-byte payload")
+        for (i, p) in pkt.pfns.enumerated() where !memory.isValid(p) {
+            rule("mpb.pfn-unknown", false, "pfn_array[\(i)] = \(hex64(p)) is not guest memory")
+            break
+        }
+        let r = pkt.request
+        rule("request.version", r.version == AzBlob.protocolVersion, "version \(r.version), expected \(AzBlob.protocolVersion)")
+        rule("request.operation", r.operation == .userRequest, "operation \(r.operation)")
+        rule("request.zero-length", r.requestBufferLength > 0 && r.responseBufferLength > 0,
+             "request_buffer_length \(r.requestBufferLength), response_buffer_length \(r.responseBufferLength)")
+        rule("request.data-valid", r.dataBufferValid <= r.dataBufferLength || r.dataBufferLength == 0,
+             "data_buffer_valid \(r.dataBufferValid) > data_buffer_length \(r.dataBufferLength)")
+        let range = UInt64(pkt.rangeLen)
+        func inside(_ off: UInt32, _ len: UInt32) -> Bool { UInt64(off) + UInt64(len) <= range }
+        rule("request.buffer-bounds", inside(r.dataBufferOffset, r.dataBufferLength) && inside(r.requestBufferOffset, r.requestBufferLength)
+             && inside(r.responseBufferOffset, r.responseBufferLength),
+             "a buffer ends beyond range.len \(range): data \(r.dataBufferOffset)+\(r.dataBufferLength), request \(r.requestBufferOffset)+\(r.requestBufferLength), response \(r.responseBufferOffset)+\(r.responseBufferLength)")
+        // Data pages, then request pages, then response pages; no page shared between two.
+        let page = UInt64(AzBlob.pageSize)
+        func endPage(_ off: UInt32, _ len: UInt32) -> UInt64 { (UInt64(off) + UInt64(len) + page - 1) / page }
+        let dataEnd = r.dataBufferLength == 0 ? 0 : endPage(r.dataBufferOffset, r.dataBufferLength)
+        rule("request.region-order", UInt64(r.requestBufferOffset) / page >= dataEnd
+             && UInt64(r.responseBufferOffset) / page >= endPage(r.requestBufferOffset, r.requestBufferLength)
+             && (r.dataBufferLength == 0 || r.dataBufferOffset < UInt32(AzBlob.pageSize)),
+             "regions out of order or overlapping: data \(r.dataBufferOffset)+\(r.dataBufferLength), request \(r.requestBufferOffset)+\(r.requestBufferLength), response \(r.responseBufferOffset)+\(r.responseBufferLength)")
+        return (ok ? pkt : nil, transId)
+    }
+
+    // MARK: receiving and executing
+
+    func receive(_ bytes: [UInt8]) {
+        stats.received += 1
+        let (checked, id) = check(bytes)
+        guard let pkt = checked else {
+            stats.rejected += 1
+            if id != 0 {
+                send(CompletionPacket(requestId: id, response: VSPResponse(error: .invalidParameter)).encoded(),
+                     Intent(requestId: id, transaction: nil, isCompletion: true))
+            }
+            return
+        }
+        inFlight[id] = pkt.request.transactionId
+        if rng.chance(faults.neverComplete) {
+            stats.neverCompleted += 1
+            return
+        }
+        var due = now + UInt64(rng.int(in: Int(faults.delay.lowerBound)...Int(faults.delay.upperBound)))
+        if rng.chance(faults.reorder) { due += UInt64(rng.int(in: 20...100)) }
+        let refuse = rng.chance(faults.errorStatus)
+        schedule(due) { [unowned self] in self.complete(pkt, id: id, refuse: refuse) }
+    }
+
+    /// Reads `length` bytes at byte `offset` of the range described by `pfns`.
+    func readRange(_ pfns: [UInt64], offset: Int, length: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: length)
+        out.withUnsafeMutableBytes { raw in
+            var done = 0
+            while done < length {
+                let at = offset + done
+                let page = at >> AzBlob.pageShift, inPage = at & (AzBlob.pageSize - 1)
+                let n = min(length - done, AzBlob.pageSize - inPage)
+                _ = memory.hostRead(pfns[page], offset: inPage, into: raw.baseAddress! + done, count: n)
+                done += n
+            }
+        }
+        stats.bytesRead += length
+        return out
+    }
+
+    func writeRange(_ pfns: [UInt64], offset: Int, bytes: [UInt8], count: Int) {
+        bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < count {
+                let at = offset + done
+                let page = at >> AzBlob.pageShift, inPage = at & (AzBlob.pageSize - 1)
+                let n = min(count - done, AzBlob.pageSize - inPage)
+                _ = memory.hostWrite(pfns[page], offset: inPage, from: raw.baseAddress! + done, count: n)
+                done += n
+            }
+        }
+        stats.bytesWritten += count
+    }
+
+    func complete(_ pkt: GPADirectPacket, id: UInt64, refuse: Bool) {
+        // Once the guest has closed the channel the host lets go of everything it was handed.
+        guard channel.state == .open else {
+            stats.abandonedAtClose += 1
+            inFlight[id] = nil
+            return
+        }
+        let r = pkt.request
+        var response = VSPResponse(error: .unsuccessful, responseLen: 0)
+        if misdeliveredTransactions.contains(r.transactionId) {
+            memory.hostAccessAttribution = "integrity.host-access-after-misdelivery"
+        }
+        defer { memory.hostAccessAttribution = nil }
+        if !refuse {
+            let request = readRange(pkt.pfns, offset: Int(r.requestBufferOffset), length: Int(r.requestBufferLength))
+            var data = r.dataBufferLength > 0
+                ? readRange(pkt.pfns, offset: Int(r.dataBufferOffset), length: Int(r.dataBufferLength)) : []
+            let result = backend.execute(request: request, data: &data, dataValid: Int(r.dataBufferValid))
+            if result.dataWritten > 0 {
+                writeRange(pkt.pfns, offset: Int(r.dataBufferOffset), bytes: data, count: min(result.dataWritten, data.count))
+            }
+            let n = min(result.response.count, Int(r.responseBufferLength))
+            writeRange(pkt.pfns, offset: Int(r.responseBufferOffset), bytes: result.response, count: n)
+            response = VSPResponse(error: .success, responseLen: UInt32(n))
+            stats.executed += 1
+        }
+        inFlight[id] = nil
+        if rng.chance(faults.oversizedResponseLen) {
+            response.responseLen = r.responseBufferLength &+ UInt32(rng.int(in: 1...4096))
+        }
+        let intent = Intent(requestId: id, transaction: r.transactionId, isCompletion: true)
+        if rng.chance(faults.wrongType) {
+            var d = PacketDescriptor(type: .dataInBand, offset8: 2, len8: 4, flags: 0, transId: id)
+            d.len8 = 4
+            sendExtra(CompletionPacket(descriptor: d, payload: VSPResponse(error: .success, responseLen: 7).encoded() + [0, 0, 0, 0]).encoded(),
+                      Intent(requestId: id, transaction: nil, isCompletion: false))
+        }
+        var bytes = CompletionPacket(requestId: id, response: response).encoded()
+        if rng.chance(faults.shortCompletion) {
+            // len8 = 3: 16-byte header + 8 bytes of which the response struct fills only 4.
+            var d = PacketDescriptor(type: .completion, offset8: 2, len8: 3, flags: 0, transId: id)
+            d.len8 = 3
+            bytes = CompletionPacket(descriptor: d, payload: Array(response.encoded()[0..<4]) + [0, 0, 0, 0]).encoded()
+        }
+        if rng.chance(faults.drop) {
+            stats.dropped += 1
+        } else {
+            if rng.chance(faults.doubleFetch), let ring = channel.inbound {
+                let at = ring.writeIndex
+                ring.mutateAfterFirstFetch[at] = { ring in ring.store(UInt16(0xffff), at: Int(at) + 4) }
+            }
+            send(bytes, intent)
+        }
+        if rng.chance(faults.duplicate) {
+            let copy = bytes
+            schedule(now + UInt64(rng.int(in: 1...10))) { [unowned self] in
+                guard self.channel.state == .open else { return }
+                self.sendExtra(copy, intent)
+            }
+        }
+        extraCompletions(except: id)
+    }
+
+    private func extraCompletions(except id: UInt64) {
+        if rng.chance(faults.unknownId) {
+            let bogus = UInt64(AzBlob.queueDepth) + UInt64(rng.int(in: 1...1_000_000))
+            sendExtra(CompletionPacket(requestId: bogus, response: VSPResponse()).encoded(),
+                      Intent(requestId: bogus, transaction: nil, isCompletion: true))
+        }
+        if rng.chance(faults.zeroId) {
+            sendExtra(CompletionPacket(requestId: 0, response: VSPResponse()).encoded(),
+                      Intent(requestId: 0, transaction: nil, isCompletion: true))
+        }
+        if rng.chance(faults.forgedId) {
+            let others = inFlight.keys.filter { $0 != id }.sorted()
+            if !others.isEmpty {
+                let victim = others[rng.int(in: 0...(others.count - 1))]
+                sendExtra(CompletionPacket(requestId: victim, response: VSPResponse(responseLen: 0)).encoded(),
+                          Intent(requestId: victim, transaction: nil, isCompletion: true))
+            }
+        }
+    }
+
+    private func sendExtra(_ bytes: [UInt8], _ intent: Intent) {
+        stats.extraPackets += 1
+        send(bytes, intent)
+    }
+
+    private func send(_ bytes: [UInt8], _ intent: Intent) {
+        if !blockedSends.isEmpty {
+            blockedSends.append((bytes, intent))
+            return
+        }
+        if !trySend(bytes, intent) {
+            stats.ringFullWaits += 1
+            blockedSends.append((bytes, intent))
+        }
+    }
+
+    private func trySend(_ bytes: [UInt8], _ intent: Intent) -> Bool {
+        guard let ring = channel.inbound else { return false }
+        let at = ring.writeIndex
+        guard channel.hostSend(bytes) else { return false }
+        intents[at] = intent
+        if intent.isCompletion && intent.transaction != nil { stats.completionsSent += 1 }
+        return true
+    }
+
+    private func retryBlockedSends() {
+        while let first = blockedSends.first {
+            guard channel.state == .open else { blockedSends.removeAll(); return }
+            if !trySend(first.bytes, first.intent) { return }
+            blockedSends.removeFirst()
+        }
+        channel.inbound?.pendingSendSize = 0
+    }
+
+    /// Completions waiting for room in the host->guest ring.
+    public var blockedSendCount: Int { blockedSends.count }
+}

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// One simulated guest + host: memory, the channel, the VSC model and the VSP, wired through one
+/// event queue in virtual time and one violation log. Tests use it directly; `Simulation` runs
+/// clients on it.
+public final class Machine {
+    public let log: ViolationLog
+    public let memory: GuestMemory
+    public let channel: Channel
+    public let vsc: BlobVSC
+    public private(set) var host: SimulatedVSP!
+    public var queue = EventQueue()
+    public var now: UInt64 {
+        get { log.now }
+        set { log.now = newValue }
+    }
+    public let version: KernelVersion
+    /// Called after every guest callback run (the simulator wakes blocked callers).
+    public var afterCallback: () -> Void = {}
+    private var callbackScheduled = false
+    /// Misdelivered completions (a completion the host meant for another request).
+    public private(set) var misdelivered = 0
+
+    public init(behavior: DriverBehavior, version: KernelVersion, faults: FaultPlan, seed: UInt64,
+                backend: BlobBackend = BlobStore()) {
+        log = ViolationLog()
+        memory = GuestMemory(log: log)
+        channel = Channel(version: version, log: log)
+        vsc = BlobVSC(channel: channel, memory: memory, log: log, behavior: behavior)
+        self.version = version
+        host = SimulatedVSP(channel: channel, memory: memory, log: log, faults: faults,
+                            rng: SeededRandom(seed: seed).split("host"), backend: backend) { [unowned self] t, f in
+            self.queue.schedule(at: max(t, self.now), f)
+        }
+        channel.signalHost = { [unowned self] in self.host.signalled() }
+        channel.signalGuest = { [unowned self] in self.scheduleCallback() }
+        vsc.onCompletionDelivered = { [unowned self] offset, ctx in self.checkDelivery(offset, ctx) }
+    }
+
+    /// The guest's interrupt: run the channel callback (if one is installed) at the current time.
+    public func scheduleCallback() {
+        if callbackScheduled { return }
+        callbackScheduled = true
+        queue.schedule(at: now) { [unowned self] in
+            self.callbackScheduled = false
+            if self.channel.callback != nil {
+                self.channel.callback?()
+                self.afterCallback()
+            }
+        }
+    }
+
+    /// Compares what the guest completed with what the host meant.
+    func checkDelivery(_ offset: UInt32, _ ctx: RequestContext) {
+        guard let intent = host.intents[offset] else { return }
+        if !intent.isCompletion {
+            log.report("guest.completion-from-non-completion-packet",
+                       "request id \(intent.requestId) (pid \(ctx.pid)) completed by a non-completion packet (in-band data)")
+        } else if intent.transaction != ctx.request.guid {
+            misdelivered += 1
+            host.misdeliveredTransactions.insert(ctx.request.guid)
+            log.report("integrity.completion-misdelivered",
+                       "completion for request id \(intent.requestId) reached the request of pid \(ctx.pid) with transaction \(ctx.request.guid); the host meant \(intent.transaction.map { "\($0)" } ?? "no request (forged/unknown id)")")
+        }
+    }
+
+    /// Runs events until the queue is empty, time passes `until`, or `maxEvents` have run.
+    /// Returns false when a limit stopped it.
+    @discardableResult
+    public func run(until: UInt64 = .max, maxEvents: UInt64 = .max) -> Bool {
+        var n: UInt64 = 0
+        while let t = queue.nextTime, t <= until {
+            if n >= maxEvents { return false }
+            guard let (time, action) = queue.pop() else { break }
+            now = time
+            action()
+            n += 1
+        }
+        return queue.isEmpty || (queue.nextTime ?? 0) > until
+    }
+}

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// One user process of a simulation: its own address space, one open file, and a script of
+/// requests (PUT a blob, GET it back and compare, a LIST at the end). It checks what user space
+/// can see — errno, response.status, response.response_len, the response and data buffers —
+/// so the same checks hold for any driver implementation.
+final class SimClient {
+    enum Op { case put(String, [UInt8]), get(String, Int), list(String) }
+
+    struct Buffers {
+        var arg: UInt64 = 0
+        var request: UInt64 = 0
+        var requestLen = 0
+        var response: UInt64 = 0
+        var responseLen = 0
+        var data: UInt64 = 0
+        var dataLen = 0
+        var mapped: [(UInt64, Int)] = []
+    }
+
+    let index: Int
+    unowned let sim: Simulation
+    var rng: SeededRandom
+    let space: AddressSpace
+    var file: OpenFile?
+    var opIndex = 0
+    var op: Op?
+    var buffers = Buffers()
+    var call: IoctlCall?
+    var isBlocked = false
+    var done = false
+    var stepScheduled = false
+    /// What the store must hold for this client's blobs (nil value: unknown after an error).
+    var expected: [String: [UInt8]?] = [:]
+    static let responseBufferLen = 64
+
+    init(index: Int, sim: Simulation, rng: SeededRandom) {
+        self.index = index
+        self.sim = sim
+        self.rng = rng
+        space = AddressSpace(pid: 100 + index, memory: sim.machine.memory)
+    }
+
+    var m: Machine { sim.machine }
+
+    func start() {
+        do {
+            file = try m.vsc.open(space)
+            sim.trace("pid \(space.pid) open")
+            scheduleStep(after: 0)
+        } catch {
+            sim.trace("pid \(space.pid) open -> \(error)")
+            finishClient()
+        }
+    }
+
+    func scheduleStep(after delay: UInt64) {
+        if stepScheduled { return }
+        stepScheduled = true
+        isBlocked = false
+        m.queue.schedule(at: m.now + delay) { [unowned self] in
+            self.stepScheduled = false
+            self.step()
+        }
+    }
+
+    /// A page offset for a buffer: the boundary cases more often than chance would give them.
+    func placement() -> Int {
+        switch rng.int(in: 0...5) {
+        case 0: return 0
+        case 1: return 1
+        case 2: return 4095
+        default: return rng.int(in: 0...4095)
+        }
+    }
+
+    func nextOp() -> Op? {
+        let n = sim.config.requestsPerClient
+        guard opIndex < n else { return nil }
+        defer { opIndex += 1 }
+        let name = "c\(index)-\(opIndex / 2)"
+        if opIndex == n - 1 && n > 2 { return .list("c\(index)-") }
+        if opIndex % 2 == 0 {
+            let size = sim.config.sizes[rng.int(in: 0...(sim.config.sizes.count - 1))]
+            var payload = [UInt8](repeating: 0, count: size)
+            var x = rng.next()
+            for i in 0..<size {
+                if i & 7 == 0 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
+                payload[i] = UInt8(truncatingIfNeeded: x >> ((i & 7) * 8))
+            }
+            return .put(name, payload)
+        }
+        let size = expected[name].flatMap { $0?.count } ?? sim.config.sizes[0]
+        return .get(name, max(size, 1))
+    }
+
+    func map(_ len: Int, _ kind: MappingKind, _ contents: [UInt8] = []) -> UInt64 {
+        let off = placement()
+        let a = space.map(length: len, pageOffset: off, kind: kind, contents: contents)
+        buffers.mapped.append((a, len))
+        return a
+    }
+
+    /// Lays out the three buffers and the ioctl argument for `op` in this process's memory.
+    func prepare(_ op: Op) {
+        buffers = Buffers()
+        let text: [UInt8]
+        switch op {
+        case .put(let name, let payload):
+            text = BlobStore.request("PUT", name)
+            buffers.dataLen = payload.count
+            buffers.data = map(payload.count, .populated, payload)
+        case .get(let name, let size):
+            text = BlobStore.request("GET", name, [0, size])
+            buffers.dataLen = size
+            buffers.data = map(size, .untouched)
+        case .list(let prefix):
+            text = BlobStore.request("LIST", prefix)
+            buffers.dataLen = 4096
+            buffers.data = map(4096, .untouched)
+        }
+        buffers.requestLen = text.count
+        buffers.request = map(text.count, .populated, text)
+        buffers.responseLen = SimClient.responseBufferLen
+        buffers.response = map(buffers.responseLen, .untouched)
+        var guid = [UInt8](repeating: 0, count: 16)
+        var g = rng.next()
+        for i in 0..<16 {
+            if i == 8 { g = rng.next() }
+            guid[i] = UInt8(truncatingIfNeeded: g >> ((i & 7) * 8))
+        }
+        var valid = 0
+        if case .put(_, let p) = op { valid = p.count }
+        let arg = AzBlobRequestSync(guid: GUID(bytes: guid), timeout: 30_000, requestLen: UInt32(buffers.requestLen),
+                                    responseLen: UInt32(buffers.responseLen), dataLen: UInt32(buffers.dataLen),
+                                    dataValid: UInt32(valid), requestBuffer: buffers.request,
+                                    responseBuffer: buffers.response, dataBuffer: buffers.data)
+        buffers.arg = map(AzBlobRequestSync.wireSize, .populated, arg.encoded())
+    }
+
+    func release() {
+        for (a, l) in buffers.mapped { space.unmap(a, length: l) }
+        buffers.mapped = []
+    }
+
+    func step() {
+        guard !done, let file else { return }
+        if call == nil {
+            if op == nil { op = nextOp() }
+            guard let op else {
+                finishClient()
+                return
+            }
+            prepare(op)
+            call = m.vsc.ioctl(file, command: .azBlobUserRequest, argument: buffers.arg)
+            sim.report.requestsIssued += 1
+        }
+        guard let call else { return }
+        // One phase per event: other clients, the host and the callback interleave between.
+        switch call.step() {
+        case .running:
+            if call.phase == .wait, let ctx = call.context, call.requestId != nil {
+                sim.trace("pid \(space.pid) sent request id \(ctx.requestId) \(opName) pages=\(ctx.pins.reduce(0) { $0 + $1.pfns.count })")
+            }
+            scheduleStep(after: UInt64(rng.int(in: 0...2)))
+        case .blocked:
+            isBlocked = true
+        case .returned(let e):
+            returned(e)
+        }
+    }
+
+    var opName: String {
+        switch op {
+        case .put(let n, let p): return "PUT \(n) \(p.count)B"
+        case .get(let n, let s): return "GET \(n) \(s)B"
+        case .list(let p): return "LIST \(p)"
+        case nil: return "-"
+        }
+    }
+
+    func returned(_ e: Errno) {
+        sim.trace("pid \(space.pid) \(opName) -> \(e)")
+        call = nil
+        if e == .EAGAIN {
+            // A real library retries a full ring; the request is not consumed.
+            sim.report.retriesAfterEAGAIN += 1
+            release()
+            scheduleStep(after: UInt64(rng.int(in: 5...20)))
+            return
+        }
+        sim.report.requestsReturned += 1
+        sim.report.results[e, default: 0] += 1
+        sim.requestReturned(sim.report.requestsReturned)
+        if e == .success { check() } else if case .put(let name, _) = op { expected[name] = .some(nil) }
+        release()
+        op = nil
+        if e == .ENODEV {
+            finishClient()
+            return
+        }
+        scheduleStep(after: UInt64(rng.int(in: 0...2)))
+    }
+
+    /// What user space can check after a successful ioctl.
+    func check() {
+        guard let op else { return }
+        let log = m.log
+        guard let resp = try? space.read(buffers.arg + UInt64(AzBlobRequestSync.responseOffset), count: 8) else { return }
+        let status = UInt32(resp[0]) | UInt32(resp[1]) << 8 | UInt32(resp[2]) << 16 | UInt32(resp[3]) << 24
+        let rlen = Int(UInt32(resp[4]) | UInt32(resp[5]) << 8 | UInt32(resp[6]) << 16 | UInt32(resp[7]) << 24)
+        if rlen > buffers.responseLen {
+            log.report("guest.response-len-unbounded",
+                       "pid \(space.pid): response.response_len \(rlen) exceeds the \(buffers.responseLen)-byte response buffer")
+        }
+        if status != 0 {
+            sim.report.hostErrorStatus += 1
+            if case .put(let name, _) = op { expected[name] = .some(nil) }
+            return
+        }
+        let text = (try? space.read(buffers.response, count: min(rlen, buffers.responseLen))).map(printable) ?? ""
+        // The status line ends at the first byte that is not part of it (the host may report
+        // more than it wrote; a correct driver clamps to the buffer, whose tail is zeros).
+        func okCount() -> Int? {
+            guard text.hasPrefix("OK ") else { return nil }
+            return Int(text.dropFirst(3).prefix { $0.isNumber })
+        }
+        switch op {
+        case .put(let name, let payload):
+            sim.report.dataBytesUp += payload.count
+            if okCount() == payload.count {
+                expected[name] = .some(payload)
+            } else {
+                expected[name] = .some(nil)
+                log.report("integrity.response", "pid \(space.pid) PUT \(name): response '\(text)', expected 'OK \(payload.count)'")
+            }
+        case .get(let name, let size):
+            guard let want = expected[name], let want else { return }
+            guard let n = okCount() else {
+                log.report("integrity.response", "pid \(space.pid) GET \(name): response '\(text)', expected 'OK \(min(size, want.count))'")
+                return
+            }
+            sim.report.dataBytesDown += n
+            let got = (try? space.read(buffers.data, count: n)) ?? []
+            if n != min(size, want.count) || got != Array(want.prefix(n)) {
+                let firstDiff = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(got.count, want.count)
+                log.report("integrity.data", "pid \(space.pid) GET \(name): \(n) bytes, first difference at byte \(firstDiff) (expected \(want.count) bytes)")
+            } else {
+                sim.report.blobsVerified += 1
+            }
+        case .list(let prefix):
+            guard let n = okCount() else { return }
+            let names = (try? space.read(buffers.data, count: n)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let listed = Set(names.split(separator: "\n").map(String.init))
+            for (name, v) in expected where v != nil && name.hasPrefix(prefix) && !listed.contains(name) && names.utf8.count < 4096 {
+                log.report("integrity.list", "pid \(space.pid) LIST \(prefix): \(name) missing")
+            }
+        }
+    }
+
+    func finishClient() {
+        if done { return }
+        done = true
+        if let f = file {
+            m.vsc.release(f)
+            sim.trace("pid \(space.pid) close")
+        }
+        sim.clientFinished()
+    }
+}
+
+/// Bytes as text for a report: printable ASCII kept, everything else as \xNN.
+func printable(_ bytes: [UInt8]) -> String {
+    var s = ""
+    for b in bytes {
+        if b >= 0x20 && b < 0x7f { s.unicodeScalars.append(Unicode.Scalar(b)) } else { s += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16) }
+    }
+    return s
+}

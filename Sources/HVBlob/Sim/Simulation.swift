@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// A whole run: N user processes, each issuing M requests through /dev/azure_blob against the
+/// simulated host, under one seed and one fault plan; then the device is removed (by the
+/// fault plan's rescind, or at the end as a module unload) and the leftovers are checked.
+public struct SimulationConfig: Sendable, CustomStringConvertible {
+    public var seed: UInt64 = 0x5EED
+    public var clients = 8
+    public var requestsPerClient = 64
+    /// Data buffer sizes, drawn per request.
+    public var sizes: [Int] = [4096, 65536, 1 << 20]
+    public var faults = FaultPlan()
+    public var behavior = DriverBehavior.fixed
+    public var version = KernelVersion.default
+    /// Keep every trace line (the digest is always computed).
+    public var keepTrace = false
+    /// Upper bound on events, so a broken configuration cannot spin forever.
+    public var maxEvents: UInt64 = 50_000_000
+
+    public init() {}
+
+    public var description: String {
+        "seed=\(seed) faults=\(faults) driver=\(behavior) kernel=\(version) clients=\(clients) requests=\(requestsPerClient) sizes=\(sizes.map(String.init).joined(separator: ","))"
+    }
+}
+
+public struct SimulationReport: Sendable {
+    public var config: SimulationConfig
+    public var requestsIssued = 0
+    public var requestsReturned = 0
+    public var results: [Errno: Int] = [:]
+    /// Requests that returned 0 with a nonzero VSP status.
+    public var hostErrorStatus = 0
+    public var retriesAfterEAGAIN = 0
+    public var dataBytesUp = 0
+    public var dataBytesDown = 0
+    public var blobsVerified = 0
+    public var violations: [Violation] = []
+    public var counts: [Rule: Int] = [:]
+    public var host = SimulatedVSP.Stats()
+    public var virtualTime: UInt64 = 0
+    public var events: UInt64 = 0
+    public var traceDigest: UInt64 = 0
+    public var trace: [String] = []
+    public var removeFinished = false
+    /// Why the orderly remove (module unload) never started, when it did not.
+    public var removeNotStartedBecause: String? = nil
+
+    public var rules: Set<Rule> { Set(counts.keys) }
+    public var clean: Bool { counts.isEmpty }
+    /// 0 clean, 1 findings.
+    public var exitCode: Int32 { clean ? 0 : 1 }
+
+    public func count(_ c: FindingClass) -> Int {
+        counts.filter { $0.key.findingClass == c }.values.reduce(0, +)
+    }
+
+    public func render() -> String {
+        var s = "\(config)\n"
+        s += "requests: \(requestsIssued) issued, \(requestsReturned) returned, \(retriesAfterEAGAIN) retried after EAGAIN\n"
+        s += "results: " + results.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            + (hostErrorStatus > 0 ? " (\(hostErrorStatus) of the 0s carried a host error status)" : "") + "\n"
+        s += "data: \(dataBytesUp) bytes up, \(dataBytesDown) bytes down; \(blobsVerified) reads verified against the store model\n"
+        s += "host: \(host.received) packets received, \(host.rejected) rejected, \(host.executed) executed, "
+        s += "\(host.completionsSent) completions, \(host.extraPackets) extra packets, \(host.dropped) dropped, "
+        s += "\(host.neverCompleted) never completed, \(host.abandonedAtClose) abandoned at close, \(host.stalls) stalls\n"
+        if let why = removeNotStartedBecause {
+            s += "lifecycle: remove not started: \(why)\n"
+        } else {
+            s += "lifecycle: remove \(removeFinished ? "finished" : "did NOT finish")\n"
+        }
+        s += "time: \(virtualTime) ticks, \(events) events, trace digest \(String(format16(traceDigest)))\n"
+        if clean {
+            s += "verdict: clean (0 findings)\n"
+        } else {
+            s += "verdict: \(counts.values.reduce(0, +)) finding(s): "
+            s += FindingClass.allCases.compactMap { c in
+                let n = count(c)
+                return n > 0 ? "\(c.rawValue) \(n)" : nil
+            }.joined(separator: ", ") + "\n"
+            for (rule, n) in counts.sorted(by: { $0.key < $1.key }) {
+                s += "  \(rule) [\(rule.findingClass.rawValue)] x\(n)\n"
+                for v in violations where v.rule == rule {
+                    s += "    t=\(v.time) \(v.detail)\n"
+                }
+            }
+            s += "reproduce: hvblob simulate --seed \(config.seed) --clients \(config.clients) --requests \(config.requestsPerClient) "
+            s += "--sizes \(config.sizes.map(String.init).joined(separator: ",")) --faults '\(config.faults)' --driver \(config.behavior) --kernel-version \(config.version)\n"
+        }
+        return s
+    }
+}
+
+func format16(_ v: UInt64) -> String {
+    let h = String(v, radix: 16)
+    return String(repeating: "0", count: max(0, 16 - h.count)) + h
+}
+
+public final class Simulation {
+    public let config: SimulationConfig
+    public let machine: Machine
+    var rng: SeededRandom
+    var clients: [SimClient] = []
+    var report: SimulationReport
+    var remove: RemoveWork?
+    var removeScheduled = false
+    var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+    public var progress: ((Int, Int) -> Void)? = nil
+    private var lastProgress = 0
+
+    public init(_ config: SimulationConfig) {
+        self.config = config
+        machine = Machine(behavior: config.behavior, version: config.version, faults: config.faults, seed: config.seed)
+        rng = SeededRandom(seed: config.seed).split("clients")
+        report = SimulationReport(config: config)
+    }
+
+    func trace(_ line: @autoclosure () -> String) {
+        let l = "t=\(machine.now) " + line()
+        digest = FNV1a.hash(l.utf8, into: digest)
+        digest = FNV1a.hash(CollectionOfOne(10), into: digest)
+        if config.keepTrace { report.trace.append(l) }
+    }
+
+    public func run() -> SimulationReport {
+        let m = machine
+        do { try m.vsc.probe() } catch {
+            m.log.report("guest.probe-failed", "probe returned \(error)")
+        }
+        trace("probe driver=\(config.behavior) kernel=\(config.version)")
+        m.afterCallback = { [unowned self] in self.wakeBlocked() }
+        for i in 0..<config.clients {
+            let c = SimClient(index: i, sim: self, rng: rng.split("client\(i)"))
+            clients.append(c)
+            m.queue.schedule(at: UInt64(rng.int(in: 0...3))) { [unowned c] in c.start() }
+        }
+        if let t = config.faults.rescindAt {
+            m.queue.schedule(at: t) { [unowned self] in
+                self.trace("host rescinds the channel")
+                self.machine.channel.rescind()
+                self.startRemove()
+            }
+        }
+        let finished = m.run(maxEvents: config.maxEvents)
+        if !finished { m.log.report("liveness.event-budget", "stopped after \(config.maxEvents) events at t=\(m.now)") }
+        finish()
+        return report
+    }
+
+    func startRemove() {
+        if removeScheduled { return }
+        removeScheduled = true
+        let work = machine.vsc.remove()
+        remove = work
+        trace("remove starts")
+        stepRemove()
+    }
+
+    func stepRemove() {
+        guard let work = remove, !work.isDone else { return }
+        switch work.run() {
+        case .returned:
+            trace("remove finished")
+            report.removeFinished = true
+            // Closing the channel may have failed requests: wake their callers.
+            wakeBlocked()
+        case .blocked(let until):
+            if let until { machine.queue.schedule(at: until) { [unowned self] in self.stepRemove() } }
+        case .running:
+            break
+        }
+    }
+
+    /// A completion arrived or the channel closed: callers whose request is done run again.
+    func wakeBlocked() {
+        for c in clients where c.isBlocked && c.call?.context?.completed == true {
+            c.scheduleStep(after: 0)
+        }
+    }
+
+    func clientFinished() {
+        // Dequeueing may have drained the pending list remove waits for.
+        if let r = remove, !r.isDone { machine.queue.schedule(at: machine.now) { [unowned self] in self.stepRemove() } }
+        if clients.allSatisfy(\.done) && !removeScheduled {
+            // Every process closed its file: unload the driver (orderly remove).
+            machine.queue.schedule(at: machine.now + 1) { [unowned self] in self.startRemove() }
+        }
+    }
+
+    func requestReturned(_ total: Int) {
+        guard let p = progress else { return }
+        let all = config.clients * config.requestsPerClient
+        if total - lastProgress >= max(1, all / 10) || total == all {
+            lastProgress = total
+            p(total, all)
+        }
+    }
+
+    func finish() {
+        let m = machine
+        var hung = 0
+        for c in clients where !c.done {
+            hung += 1
+            if let call = c.call, let ctx = call.context {
+                m.log.report("liveness.ioctl-hang",
+                             "pid \(c.space.pid) waits in \(call.phase.rawValue) for request id \(ctx.requestId) (sent at t=\(ctx.sentAt)); nothing left can complete it")
+            } else {
+                m.log.report("liveness.ioctl-hang", "pid \(c.space.pid) never finished (phase \(c.call?.phase.rawValue ?? "none"))")
+            }
+        }
+        if let r = remove, !r.isDone {
+            m.log.report("liveness.remove-hang",
+                         "remove waits in \(r.phase.rawValue) for \(m.vsc.pending.count) pending request(s): ids \(m.vsc.pending.map(\.requestId))")
+        } else if remove == nil && hung == 0 {
+            m.log.report("liveness.remove-hang", "remove never ran")
+        }
+        report.removeNotStartedBecause = remove == nil && hung > 0
+            ? "\(hung) process(es) still blocked in the ioctl hold the device open" : nil
+        if hung == 0 && report.removeFinished {
+            m.memory.reportLeakedPins()
+            if !m.vsc.freed {
+                m.log.report("guest.refcount-leak", "device refcount \(m.vsc.refcount) after every file closed and remove finished")
+            }
+        }
+        report.violations = m.log.violations
+        report.counts = m.log.counts
+        report.host = m.host.stats
+        report.virtualTime = m.now
+        report.events = m.queue.executed
+        for v in m.log.violations { trace("finding \(v.rule) \(v.detail)") }
+        report.traceDigest = digest
+    }
+}

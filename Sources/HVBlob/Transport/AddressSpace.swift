@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// How a user mapping is set up (what a test or fuzz input can ask for).
+public enum MappingKind: String, Sendable, CaseIterable {
+    /// mmap(MAP_ANONYMOUS) never written: every page is the shared zero page until written.
+    case untouched
+    /// Anonymous and already written (each page its own frame).
+    case populated
+    /// PROT_READ only, with contents: writes and write-intent pins fault.
+    case readOnly = "read-only"
+}
+
+/// Pins taken for one user buffer: get_user_pages() over [address, address + length).
+public struct PinnedPages: Sendable, Equatable {
+    public let pfns: [UInt64]
+    /// The buffer's offset into its first page.
+    public let offset: Int
+    public let length: Int
+    public let writeIntent: Bool
+}
+
+/// One user process's view of memory: virtual pages mapped to guest frames, with copy-on-write
+/// after fork and the zero page for untouched anonymous memory. User space writes its buffers
+/// through here; the driver pins through here.
+public final class AddressSpace {
+    struct PTE {
+        var pfn: UInt64
+        var writable: Bool
+        /// Shared with another address space after fork (or the zero page): a write copies first.
+        var cow: Bool
+    }
+
+    public let pid: Int
+    /// The process's credentials; the ioctl compares them with those the file was opened with.
+    public var credentials: UInt32 = 1000
+    let memory: GuestMemory
+    private var pages: [UInt64: PTE] = [:]
+    private var nextAddress: UInt64 = 0x7f00_0000_0000
+    public static let pageSize = AzBlob.pageSize
+
+    public init(pid: Int, memory: GuestMemory) {
+        self.pid = pid
+        self.memory = memory
+    }
+
+    deinit {
+        for (_, pte) in pages { memory.mapUnref(pte.pfn) }
+    }
+
+    /// Maps `length` bytes (at least one page) and returns an address `pageOffset` bytes into the
+    /// first page. An unmapped guard page follows every mapping, so running off the end faults.
+    public func map(length: Int, pageOffset: Int = 0, kind: MappingKind, contents: [UInt8] = []) -> UInt64 {
+        let span = max(1, AzBlob.pagesSpanned(offset: pageOffset, length: max(length, 1)))
+        let start = nextAddress
+        nextAddress += UInt64(span + 1) * UInt64(AddressSpace.pageSize)
+        for i in 0..<span {
+            let vpn = (start >> 12) + UInt64(i)
+            switch kind {
+            case .untouched:
+                memory.mapRef(memory.zeroPFN)
+                pages[vpn] = PTE(pfn: memory.zeroPFN, writable: true, cow: true)
+            case .populated, .readOnly:
+                let pfn = memory.allocateFrame()
+                memory.mapRef(pfn)
+                pages[vpn] = PTE(pfn: pfn, writable: kind == .populated, cow: false)
+            }
+        }
+        let address = start + UInt64(pageOffset)
+        if !contents.isEmpty {
+            contents.withUnsafeBytes { raw in
+                kernelCopy(to: address, from: raw.baseAddress!, count: min(contents.count, span * AddressSpace.pageSize - pageOffset))
+            }
+        }
+        return address
+    }
+
+    /// Unmaps whole pages covering [address, address + length).
+    public func unmap(_ address: UInt64, length: Int) {
+        let first = address >> 12
+        let last = (address + UInt64(max(length, 1)) - 1) >> 12
+        for vpn in first...last {
+            if let pte = pages.removeValue(forKey: vpn) { memory.mapUnref(pte.pfn) }
+        }
+    }
+
+    /// fork(): the child shares every frame; writable pages become copy-on-write in both.
+    public func fork(pid: Int) -> AddressSpace {
+        let child = AddressSpace(pid: pid, memory: memory)
+        child.credentials = credentials
+        child.nextAddress = nextAddress
+        for (vpn, var pte) in pages {
+            if pte.writable { pte.cow = true }
+            pages[vpn] = pte
+            child.pages[vpn] = pte
+            memory.mapRef(pte.pfn)
+        }
+        return child
+    }
+
+    public func pfn(of address: UInt64) -> UInt64? { pages[address >> 12]?.pfn }
+
+    /// Makes the page writable and private (breaks COW, replaces the zero page).
+    private func faultWritable(_ vpn: UInt64) -> PTE? {
+        guard var pte = pages[vpn], pte.writable else { return nil }
+        if pte.cow {
+            if pte.pfn == memory.zeroPFN || memory.mapCount(pte.pfn) > 1 {
+                let fresh = memory.allocateFrame()
+                if pte.pfn != memory.zeroPFN { memory.copyFrame(from: pte.pfn, to: fresh) }
+                memory.mapRef(fresh)
+                memory.mapUnref(pte.pfn)
+                pte.pfn = fresh
+            }
+            pte.cow = false
+            pages[vpn] = pte
+        }
+        return pte
+    }
+
+    // MARK: user space's own accesses (copy_to_user/copy_from_user also go through these)
+
+    /// Writes user memory; EFAULT on an unmapped or read-only page (nothing written after it).
+    public func write(_ address: UInt64, _ bytes: [UInt8]) throws(Errno) {
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            guard let base = raw.baseAddress else { return true }
+            do { try write(address, from: base, count: raw.count) } catch { return false }
+            return true
+        }
+        if !ok { throw .EFAULT }
+    }
+
+    public func write(_ address: UInt64, from src: UnsafeRawPointer, count: Int) throws(Errno) {
+        var done = 0
+        while done < count {
+            let a = address &+ UInt64(done)
+            guard let pte = faultWritable(a >> 12) else { throw .EFAULT }
+            let off = Int(a & 0xfff)
+            let n = min(count - done, AddressSpace.pageSize - off)
+            memory.copyIn(pte.pfn, offset: off, from: src + done, count: n)
+            done += n
+        }
+    }
+
+    /// Kernel-side fill used by `map(contents:)`, which may fill read-only mappings.
+    private func kernelCopy(to address: UInt64, from src: UnsafeRawPointer, count: Int) {
+        var done = 0
+        while done < count {
+            let a = address + UInt64(done)
+            let off = Int(a & 0xfff)
+            let n = min(count - done, AddressSpace.pageSize - off)
+            if let pte = pages[a >> 12] {
+                if pte.writable { _ = faultWritable(a >> 12) }
+                memory.copyIn(pages[a >> 12]!.pfn, offset: off, from: src + done, count: n)
+            }
+            done += n
+        }
+    }
+
+    /// Reads user memory; EFAULT on an unmapped page.
+    public func read(_ address: UInt64, count: Int) throws(Errno) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        let ok = out.withUnsafeMutableBytes { raw -> Bool in
+            guard let base = raw.baseAddress else { return true }
+            do { try read(address, into: base, count: count) } catch { return false }
+            return true
+        }
+        if !ok { throw .EFAULT }
+        return out
+    }
+
+    public func read(_ address: UInt64, into dst: UnsafeMutableRawPointer, count: Int) throws(Errno) {
+        var done = 0
+        while done < count {
+            let a = address &+ UInt64(done)
+            guard let pte = pages[a >> 12] else { throw .EFAULT }
+            let off = Int(a & 0xfff)
+            let n = min(count - done, AddressSpace.pageSize - off)
+            memory.copyOut(pte.pfn, offset: off, into: dst + done, count: n)
+            done += n
+        }
+    }
+
+    // MARK: pinning (iov_iter_get_pages_alloc over a single range)
+
+    /// Pins every page of [address, address + length). With write intent (iov_iter direction
+    /// READ: data flows into this memory) each page is made writable and private first, so a
+    /// read-only mapping faults; without it the zero page and pages shared after fork stay as
+    /// they are. Any unmapped page fails the whole call with EFAULT and releases what was pinned.
+    public func pin(_ address: UInt64, length: Int, writeIntent: Bool) throws(Errno) -> PinnedPages {
+        let offset = Int(address & 0xfff)
+        let n = AzBlob.pagesSpanned(offset: offset, length: length)
+        var pfns = [UInt64]()
+        pfns.reserveCapacity(n)
+        let firstVPN = address >> 12
+        for i in 0..<n {
+            let vpn = firstVPN &+ UInt64(i)
+            let pte: PTE?
+            if writeIntent { pte = faultWritable(vpn) } else { pte = pages[vpn] }
+            guard let pte else {
+                for p in pfns { memory.release(p, writeIntent: writeIntent, who: "pin unwind") }
+                throw .EFAULT
+            }
+            memory.pin(pte.pfn, writeIntent: writeIntent)
+            pfns.append(pte.pfn)
+        }
+        return PinnedPages(pfns: pfns, offset: offset, length: length, writeIntent: writeIntent)
+    }
+
+    /// Releases every page of a pin (put_page on each).
+    public func release(_ pinned: PinnedPages, who: String) {
+        for p in pinned.pfns { memory.release(p, writeIntent: pinned.writeIntent, who: who) }
+    }
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// Physical memory of the simulated guest: 4 KiB frames named by PFN, with the accounting a
+/// faithful guest needs (PROTOCOL.md §6): how often each frame is pinned, how often with write
+/// intent, and by how many user mappings it is shared. Violations (a page released twice, a
+/// host write into a page pinned without write intent, a host access to a page nobody pinned,
+/// pins left at the end) go to the shared `ViolationLog`.
+public final class GuestMemory {
+    public static let pageSize = AzBlob.pageSize
+    /// PFNs start here so that no real frame has PFN 0.
+    public static let pfnBase: UInt64 = 0x1000
+    /// The shared zero page: every untouched anonymous page maps it until first written.
+    public let zeroPFN: UInt64 = GuestMemory.pfnBase
+
+    let log: ViolationLog
+    private var frames: [UnsafeMutableRawPointer?] = []
+    private var pins: [Int32] = []
+    private var writePins: [Int32] = []
+    private var maps: [Int32] = []
+    private var freeList: [Int] = []
+    public private(set) var framesInUse = 0
+    /// Every pin and release, counted (the thin, countable boundary swift-system keeps).
+    public private(set) var pinCalls = 0
+    public private(set) var releaseCalls = 0
+    /// While set, host accesses to freed or unpinned pages are reported under this rule instead:
+    /// the simulator sets it when the host works on a request whose ioctl already returned
+    /// because the host misdelivered a completion (the host's fault, not the guest's).
+    public var hostAccessAttribution: Rule? = nil
+
+    public init(log: ViolationLog) {
+        self.log = log
+        _ = allocateFrame()  // the zero page
+        maps[0] = 1  // never freed
+    }
+
+    deinit {
+        for f in frames { f?.deallocate() }
+    }
+
+    @inline(__always) func index(_ pfn: UInt64) -> Int? {
+        let i = Int(truncatingIfNeeded: pfn &- GuestMemory.pfnBase)
+        guard pfn >= GuestMemory.pfnBase, i < frames.count, frames[i] != nil else { return nil }
+        return i
+    }
+
+    public func isValid(_ pfn: UInt64) -> Bool { index(pfn) != nil }
+
+    /// A fresh zeroed frame, LIFO from the free list so runs replay identically.
+    func allocateFrame() -> UInt64 {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: GuestMemory.pageSize, alignment: GuestMemory.pageSize)
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: GuestMemory.pageSize)
+        framesInUse += 1
+        if let i = freeList.popLast() {
+            frames[i] = p; pins[i] = 0; writePins[i] = 0; maps[i] = 0
+            return GuestMemory.pfnBase + UInt64(i)
+        }
+        frames.append(p); pins.append(0); writePins.append(0); maps.append(0)
+        return GuestMemory.pfnBase + UInt64(frames.count - 1)
+    }
+
+    private func freeIfUnused(_ i: Int) {
+        guard i != 0, maps[i] == 0, pins[i] == 0, let p = frames[i] else { return }
+        p.deallocate()
+        frames[i] = nil
+        freeList.append(i)
+        framesInUse -= 1
+    }
+
+    func mapRef(_ pfn: UInt64) { if let i = index(pfn) { maps[i] += 1 } }
+    func mapUnref(_ pfn: UInt64) {
+        guard let i = index(pfn) else { return }
+        maps[i] -= 1
+        freeIfUnused(i)
+    }
+    func mapCount(_ pfn: UInt64) -> Int { index(pfn).map { Int(maps[$0]) } ?? 0 }
+
+    @inline(__always) func pointer(_ pfn: UInt64) -> UnsafeMutableRawPointer? {
+        guard let i = index(pfn) else { return nil }
+        return frames[i]
+    }
+
+    // MARK: pinning
+
+    /// get_user_pages()'s accounting for one frame.
+    func pin(_ pfn: UInt64, writeIntent: Bool) {
+        guard let i = index(pfn) else { return }
+        pinCalls += 1
+        pins[i] += 1
+        if writeIntent { writePins[i] += 1 }
+    }
+
+    /// put_page() on a pinned frame. Releasing a frame with no pin left is a double release.
+    public func release(_ pfn: UInt64, writeIntent: Bool, who: String) {
+        releaseCalls += 1
+        guard let i = index(pfn), pins[i] > 0 else {
+            log.report("pin.double-release", "\(who): PFN \(hex64(pfn)) released with no pin held")
+            return
+        }
+        pins[i] -= 1
+        if writeIntent { writePins[i] = max(0, writePins[i] - 1) }
+        freeIfUnused(i)
+    }
+
+    public func pinCount(_ pfn: UInt64) -> Int { index(pfn).map { Int(pins[$0]) } ?? 0 }
+    public func writePinCount(_ pfn: UInt64) -> Int { index(pfn).map { Int(writePins[$0]) } ?? 0 }
+
+    /// Total pins outstanding (0 in a clean finish).
+    public var pinnedFrames: Int { pins.reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
+
+    /// Reports every frame still pinned: at the end of a run, pins the guest never released.
+    @discardableResult
+    public func reportLeakedPins() -> Int {
+        var n = 0
+        for (i, c) in pins.enumerated() where c > 0 {
+            n += 1
+            log.report("pin.leak", "PFN \(hex64(GuestMemory.pfnBase + UInt64(i))) still pinned \(c) time(s) at the end")
+        }
+        return n
+    }
+
+    // MARK: host access (the VSP reading and writing guest pages through a PFN list)
+
+    /// The host reads `count` bytes at `offset` of frame `pfn`. The frame must be pinned.
+    @inline(__always)
+    public func hostRead(_ pfn: UInt64, offset: Int, into dst: UnsafeMutableRawPointer, count: Int) -> Bool {
+        guard let i = index(pfn), let p = frames[i] else {
+            log.report(hostAccessAttribution ?? "pin.host-access-freed", "host read of PFN \(hex64(pfn)), which the guest has freed or never had")
+            return false
+        }
+        if pins[i] == 0 {
+            log.report(hostAccessAttribution ?? "pin.host-access-unpinned", "host read of PFN \(hex64(pfn)), which is not pinned")
+        }
+        dst.copyMemory(from: p + offset, byteCount: count)
+        return true
+    }
+
+    /// The host writes into frame `pfn`. Writing a frame pinned without write intent is a guest
+    /// defect (the write may land in the shared zero page or a page shared after fork).
+    @inline(__always)
+    public func hostWrite(_ pfn: UInt64, offset: Int, from src: UnsafeRawPointer, count: Int) -> Bool {
+        guard let i = index(pfn), let p = frames[i] else {
+            log.report(hostAccessAttribution ?? "pin.host-access-freed", "host write to PFN \(hex64(pfn)), which the guest has freed or never had")
+            return false
+        }
+        if pins[i] == 0 {
+            log.report(hostAccessAttribution ?? "pin.host-access-unpinned", "host write to PFN \(hex64(pfn)), which is not pinned")
+        } else if writePins[i] == 0 {
+            let what = i == 0 ? " (the shared zero page)" : (maps[i] > 1 ? " (shared by \(maps[i]) mappings)" : "")
+            log.report("pin.host-write-without-write-intent",
+                       "host wrote \(count) byte(s) to PFN \(hex64(pfn))\(what), pinned without write intent")
+        }
+        (p + offset).copyMemory(from: src, byteCount: count)
+        return true
+    }
+
+    /// Guest-internal copy (user accesses through an address space), no pin checks.
+    func copyOut(_ pfn: UInt64, offset: Int, into dst: UnsafeMutableRawPointer, count: Int) {
+        guard let p = pointer(pfn) else { return }
+        dst.copyMemory(from: p + offset, byteCount: count)
+    }
+
+    func copyIn(_ pfn: UInt64, offset: Int, from src: UnsafeRawPointer, count: Int) {
+        guard let p = pointer(pfn) else { return }
+        (p + offset).copyMemory(from: src, byteCount: count)
+    }
+
+    func copyFrame(from src: UInt64, to dst: UInt64) {
+        guard let s = pointer(src), let d = pointer(dst) else { return }
+        d.copyMemory(from: s, byteCount: GuestMemory.pageSize)
+    }
+}

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// One direction of a VMBus channel in the real layout (`struct hv_ring_buffer`): a 4 KiB header
+/// page, then the data area. Indices are byte offsets into the data area.
+///
+///     off  field
+///       0  write_index       u32
+///       4  read_index        u32
+///       8  interrupt_mask    u32
+///      12  pending_send_sz   u32
+///      16  reserved1[12]
+///      64  feature_bits      u32 (bit 0: pending-send-size feature)
+///    4096  data area (ring size - 4096 bytes)
+///
+/// The writer (`write`) follows hv_ringbuffer_write(): a packet padded to 8 plus an 8-byte
+/// trailer holding the old write index << 32, never filling the ring completely (free <= total
+/// is "full"), the request id stored into trans_id after the copy, the write index published
+/// last, and a signal only when interrupt_mask is 0 and the ring was empty before the packet.
+public final class RingBuffer {
+    public static let headerSize = 4096
+    public static let trailerSize = 8
+    public enum Header {
+        public static let writeIndex = 0
+        public static let readIndex = 4
+        public static let interruptMask = 8
+        public static let pendingSendSize = 12
+        public static let featureBits = 64
+    }
+    /// hv_ring_buffer.feature_bits bit 0.
+    public static let featurePendingSendSize: UInt32 = 1
+
+    public let size: Int
+    public let dataSize: Int
+    let base: UnsafeMutableRawPointer
+    var data: UnsafeMutableRawPointer { base + RingBuffer.headerSize }
+
+    /// Host mutations armed by the double-fetch fault: ring offset of a packet -> what to change
+    /// right after the guest's first read of that packet's len8 straight from shared memory
+    /// (possible only where the guest reads the ring in place, Linux ≤ 5.13).
+    var mutateAfterFirstFetch: [UInt32: (RingBuffer) -> Void] = [:]
+
+    /// `size` is the whole ring including the header page (AZ_BLOB_RING_SIZE = 128 KiB).
+    public init(size: Int, pendingSendSizeFeature: Bool = true) {
+        precondition(size > RingBuffer.headerSize && size % AzBlob.pageSize == 0,
+                     "internal: ring sizes are page multiples larger than the header")
+        self.size = size
+        self.dataSize = size - RingBuffer.headerSize
+        base = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: AzBlob.pageSize)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        if pendingSendSizeFeature { featureBits = RingBuffer.featurePendingSendSize }
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always) func header(_ off: Int) -> UInt32 { UInt32(littleEndian: base.loadUnaligned(fromByteOffset: off, as: UInt32.self)) }
+    @inline(__always) func setHeader(_ off: Int, _ v: UInt32) { base.storeBytes(of: v.littleEndian, toByteOffset: off, as: UInt32.self) }
+
+    public var writeIndex: UInt32 { get { header(Header.writeIndex) } set { setHeader(Header.writeIndex, newValue) } }
+    public var readIndex: UInt32 { get { header(Header.readIndex) } set { setHeader(Header.readIndex, newValue) } }
+    public var interruptMask: UInt32 { get { header(Header.interruptMask) } set { setHeader(Header.interruptMask, newValue) } }
+    public var pendingSendSize: UInt32 { get { header(Header.pendingSendSize) } set { setHeader(Header.pendingSendSize, newValue) } }
+    public var featureBits: UInt32 { get { header(Header.featureBits) } set { setHeader(Header.featureBits, newValue) } }
+
+    /// The whole ring image, header page included.
+    public var image: [UInt8] { Array(UnsafeRawBufferPointer(start: base, count: size)) }
+
+    /// hv_get_bytes_to_write().
+    public var bytesToWrite: Int {
+        let w = Int(writeIndex), r = Int(readIndex)
+        return w >= r ? dataSize - (w - r) : r - w
+    }
+
+    /// hv_get_bytes_to_read().
+    public var bytesToRead: Int {
+        let w = Int(writeIndex), r = Int(readIndex)
+        return w >= r ? w - r : dataSize - r + w
+    }
+
+    /// Copies into the data area at `offset` with wrap-around; returns the next offset.
+    @inline(__always)
+    func copyIn(at offset: Int, from src: UnsafeRawPointer, count: Int) -> Int {
+        let first = min(count, dataSize - offset)
+        (data + offset).copyMemory(from: src, byteCount: first)
+        if first < count { data.copyMemory(from: src + first, byteCount: count - first) }
+        let next = offset + count
+        return next >= dataSize ? next - dataSize : next
+    }
+
+    /// Copies out of the data area at `offset` with wrap-around.
+    @inline(__always)
+    func copyOut(at offset: Int, into dst: UnsafeMutableRawPointer, count: Int) {
+        var offset = offset % dataSize
+        var done = 0
+        while done < count {
+            let n = min(count - done, dataSize - offset)
+            dst.advanced(by: done).copyMemory(from: data + offset, byteCount: n)
+            done += n
+            offset = 0
+        }
+    }
+
+    func loadU16(at offset: Int) -> UInt16 {
+        var v: UInt16 = 0
+        withUnsafeMutableBytes(of: &v) { copyOut(at: offset, into: $0.baseAddress!, count: 2) }
+        return UInt16(littleEndian: v)
+    }
+
+    func loadU32(at offset: Int) -> UInt32 {
+        var v: UInt32 = 0
+        withUnsafeMutableBytes(of: &v) { copyOut(at: offset, into: $0.baseAddress!, count: 4) }
+        return UInt32(littleEndian: v)
+    }
+
+    func loadU64(at offset: Int) -> UInt64 {
+        var v: UInt64 = 0
+        withUnsafeMutableBytes(of: &v) { copyOut(at: offset, into: $0.baseAddress!, count: 8) }
+        return UInt64(littleEndian: v)
+    }
+
+    func store<T: FixedWidthInteger>(_ v: T, at offset: Int) {
+        withUnsafeBytes(of: v.littleEndian) { _ = copyIn(at: offset % dataSize, from: $0.baseAddress!, count: $0.count) }
+    }
+
+    public enum WriteOutcome: Equatable, Sendable {
+        /// Written; `transId` is what went into the packet, `signal` whether the reader must be
+        /// interrupted (the ring was empty and interrupt_mask clear).
+        case written(transId: UInt64, signal: Bool)
+        /// Not enough room (free <= packet + trailer): EAGAIN.
+        case full
+        /// The request-id allocator had no free slot: EAGAIN (nothing published).
+        case noRequestId
+    }
+
+    /// hv_ringbuffer_write() for one packet already padded to 8 bytes. `transId` is called after
+    /// the copy (the id must not exist before the packet does) and returns nil when the
+    /// request-id table is full.
+    public func write(_ packet: UnsafeRawBufferPointer, transId: () -> UInt64?) -> WriteOutcome {
+        let total = packet.count + RingBuffer.trailerSize
+        if bytesToWrite <= total { return .full }
+        let oldWrite = Int(writeIndex)
+        var next = copyIn(at: oldWrite, from: packet.baseAddress!, count: packet.count)
+        guard let id = transId() else { return .noRequestId }
+        store(id, at: oldWrite + PacketDescriptor.transIdOffset)
+        var trailer = UInt64(oldWrite) << 32
+        next = withUnsafeBytes(of: &trailer) { copyIn(at: next, from: $0.baseAddress!, count: 8) }
+        writeIndex = UInt32(next)
+        // hv_signal_on_write(): only on the empty -> non-empty transition, and never when masked.
+        let signal = interruptMask == 0 && UInt32(oldWrite) == readIndex
+        return .written(transId: id, signal: signal)
+    }
+
+    public func write(_ packet: [UInt8], transId: () -> UInt64?) -> WriteOutcome {
+        packet.withUnsafeBytes { write($0, transId: transId) }
+    }
+}
+
+/// The reading side of a ring (hv_pkt_iter_first / __hv_pkt_iter_next / hv_pkt_iter_close),
+/// used by the guest on the host->guest ring and by the simulated host on the guest->host ring.
+public struct RingReader {
+    /// The private read index: advanced per packet, published by `close()`.
+    public private(set) var privReadIndex: UInt32
+    private var startReadIndex: UInt32
+    /// pkt_buffer_size: the most a packet copy holds (VMBUS_DEFAULT_MAX_PKT_SIZE).
+    public static let packetBufferSize = 4096
+
+    public init(ring: RingBuffer) {
+        privReadIndex = ring.readIndex
+        startReadIndex = privReadIndex
+    }
+
+    /// hv_pkt_iter_avail().
+    public func available(_ ring: RingBuffer) -> Int {
+        let w = Int(ring.writeIndex), p = Int(privReadIndex)
+        return w >= p ? w - p : ring.dataSize - p + w
+    }
+
+    /// Linux ≥ 5.14: copies the next packet out of the ring into a buffer of at most 4096 bytes,
+    /// reading len8 and offset8 once and clamping them (len < 16 or beyond what is available ->
+    /// what is available; offset < 16 or > len -> 16). nil when fewer than 16 bytes are there.
+    public func copyFirst(_ ring: RingBuffer) -> [UInt8]? {
+        var avail = available(ring)
+        if avail < PacketDescriptor.wireSize { return nil }
+        avail = min(RingReader.packetBufferSize, avail)
+        let p = Int(privReadIndex)
+        var len = Int(ring.loadU16(at: p + 4)) << 3
+        var off = Int(ring.loadU16(at: p + 2)) << 3
+        if len < PacketDescriptor.wireSize || len > avail { len = avail }
+        if off < PacketDescriptor.wireSize || off > len { off = PacketDescriptor.wireSize }
+        var copy = [UInt8](repeating: 0, count: len)
+        copy.withUnsafeMutableBytes { ring.copyOut(at: p, into: $0.baseAddress!, count: len) }
+        copy[2] = UInt8(truncatingIfNeeded: off >> 3); copy[3] = UInt8(truncatingIfNeeded: off >> 11)
+        copy[4] = UInt8(truncatingIfNeeded: len >> 3); copy[5] = UInt8(truncatingIfNeeded: len >> 11)
+        return copy
+    }
+
+    /// Linux ≤ 5.13: the packet stays in shared memory; every field read goes to the ring.
+    public func sharedFirst(_ ring: RingBuffer) -> SharedPacket? {
+        if available(ring) < PacketDescriptor.wireSize { return nil }
+        return SharedPacket(ring: ring, start: privReadIndex)
+    }
+
+    /// __hv_pkt_iter_next(): advance by len8*8 + trailer, as read now. Returns false when the
+    /// new private index lies outside the data area (a hostile len8 on Linux ≤ 5.13, where the
+    /// value is not clamped): the next read would leave the ring mapping.
+    public mutating func advance(_ ring: RingBuffer, len8: UInt16) -> Bool {
+        var next = Int(privReadIndex) + Int(len8) * 8 + RingBuffer.trailerSize
+        if next >= ring.dataSize { next -= ring.dataSize }
+        if next >= ring.dataSize { return false }
+        privReadIndex = UInt32(next)
+        return true
+    }
+
+    /// hv_pkt_iter_close(): publish the read index; true when the writer must be signalled
+    /// (pending_send_sz set, and this read moved free space from "not enough" to "enough").
+    public mutating func close(_ ring: RingBuffer) -> Bool {
+        let start = ring.readIndex
+        ring.readIndex = privReadIndex
+        defer { startReadIndex = privReadIndex }
+        if ring.featureBits & RingBuffer.featurePendingSendSize == 0 { return false }
+        let pending = Int(ring.pendingSendSize)
+        if pending == 0 { return false }
+        let current = ring.bytesToWrite
+        let p = Int(privReadIndex), s = Int(start)
+        let bytesRead = p >= s ? p - s : ring.dataSize - s + p
+        if current - bytesRead > pending { return false }
+        if current <= pending { return false }
+        return true
+    }
+}
+
+/// A packet read in place from shared ring memory (Linux ≤ 5.13). Each field read fetches from
+/// the ring again; the first fetch fires any host mutation armed for this packet, and a field
+/// whose second fetch differs from its first is a double fetch.
+public final class SharedPacket {
+    let ring: RingBuffer
+    public let start: UInt32
+    private var firstValues: [Int: UInt64] = [:]
+    public private(set) var doubleFetches: [(field: String, first: UInt64, second: UInt64)] = []
+
+    init(ring: RingBuffer, start: UInt32) {
+        self.ring = ring
+        self.start = start
+    }
+
+    private func fetch(_ rel: Int, width: Int, name: String) -> UInt64 {
+        let at = Int(start) + rel
+        let v: UInt64
+        switch width {
+        case 2: v = UInt64(ring.loadU16(at: at))
+        case 4: v = UInt64(ring.loadU32(at: at))
+        default: v = ring.loadU64(at: at)
+        }
+        if rel == 4, firstValues[rel] == nil, let m = ring.mutateAfterFirstFetch.removeValue(forKey: start) { m(ring) }
+        if let old = firstValues[rel] {
+            if old != v { doubleFetches.append((name, old, v)) }
+        } else {
+            firstValues[rel] = v
+        }
+        return v
+    }
+
+    public var type: PacketType { PacketType(rawValue: UInt16(fetch(0, width: 2, name: "type"))) }
+    public var offset8: UInt16 { UInt16(fetch(2, width: 2, name: "offset8")) }
+    public var len8: UInt16 { UInt16(fetch(4, width: 2, name: "len8")) }
+    /// len8 as it is now, for the checker's own bookkeeping: not a guest read.
+    public var peekLen8: UInt16 { ring.loadU16(at: Int(start) + 4) }
+    public var transId: UInt64 { fetch(8, width: 8, name: "trans_id") }
+    /// A u32 of the payload at `offset` bytes from the packet start (hv_pkt_data(desc) + ...).
+    public func payloadU32(at offset: Int, name: String) -> UInt32 { UInt32(fetch(offset, width: 4, name: name)) }
+}

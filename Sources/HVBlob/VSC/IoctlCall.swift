@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// Where a blocking call stands after one step.
+public enum StepResult: Equatable, Sendable {
+    /// More to do: step again (another activity may run first).
+    case running
+    /// Waiting: for a completion, or (with `until`) at most until that virtual time.
+    case blocked(until: UInt64?)
+    /// The call returned this errno to user space (`.success` = 0).
+    case returned(Errno)
+}
+
+/// One IOCTL_AZ_BLOB_DRIVER_USER_REQUEST in progress (az_blob_ioctl_user_request), as a state
+/// machine whose phases are the points where another activity can interleave:
+///
+///     validate  command, credentials, copy_from_user, the length rules   -> EINVAL/EACCES/EFAULT
+///     pin       request, response, data pages; the total page limit; allocation -> EFAULT/EINVAL/ENOMEM
+///     queue     list_add_tail(pending_requests)
+///     check     READ_ONCE(removing) (fixed driver only)                  -> ENODEV
+///     send      vmbus_sendpacket_mpb_desc()                             -> ENODEV/EAGAIN
+///     wait      wait_for_completion()
+///     finish    copy_to_user(response), list_del + wake, put_page each pin -> EFAULT/EIO/ENODEV
+public final class IoctlCall {
+    public enum Phase: String, Sendable { case validate, pin, queue, check, send, wait, finish, done }
+
+    let vsc: BlobVSC
+    public let file: OpenFile
+    public let command: IoctlCommand
+    public let argument: UInt64
+    public private(set) var phase: Phase = .validate
+    public private(set) var request: AzBlobRequestSync?
+    public private(set) var context: RequestContext?
+    /// The exact bytes handed to the send (request id not yet filled in).
+    public private(set) var packet: [UInt8]?
+    /// The request id that went on the wire.
+    public private(set) var requestId: UInt64?
+    public private(set) var result: Errno?
+    private var pins: [PinnedPages] = []
+
+    init(vsc: BlobVSC, file: OpenFile, command: IoctlCommand, argument: UInt64) {
+        self.vsc = vsc
+        self.file = file
+        self.command = command
+        self.argument = argument
+    }
+
+    /// Steps until the call blocks or returns.
+    @discardableResult
+    public func run() -> StepResult {
+        while true {
+            let r = step()
+            if r != .running { return r }
+        }
+    }
+
+    public var isBlocked: Bool { phase == .wait && !(context?.completed ?? false) }
+
+    private func finish(_ e: Errno) -> StepResult {
+        phase = .done
+        result = e
+        return .returned(e)
+    }
+
+    private func unwindPins(_ e: Errno) -> StepResult {
+        for p in pins { file.process.release(p, who: "ioctl unwind") }
+        pins = []
+        return finish(e)
+    }
+
+    public func step() -> StepResult {
+        switch phase {
+        case .validate: return validate()
+        case .pin: return pinAndBuild()
+        case .queue:
+            guard let request else { return finish(.EINVAL) }
+            let ctx = vsc.newContext(request, pid: file.process.pid)
+            ctx.pins = pins
+            pins = []
+            context = ctx
+            vsc.enqueue(ctx)
+            phase = vsc.behavior.removingFlag ? .check : .send
+            return .running
+        case .check:
+            guard let ctx = context else { return finish(.EINVAL) }
+            if vsc.removing {
+                vsc.dequeue(ctx)
+                vsc.releasePins(ctx, file: file)
+                return finish(.ENODEV)
+            }
+            phase = .send
+            return .running
+        case .send:
+            guard let ctx = context, let packet else { return finish(.EINVAL) }
+            do {
+                requestId = try vsc.channel.send(packet, cookie: ctx.cookie)
+                ctx.requestId = requestId ?? 0
+                ctx.sentAt = vsc.log.now
+                phase = .wait
+                return .running
+            } catch {
+                vsc.dequeue(ctx)
+                vsc.releasePins(ctx, file: file)
+                return finish(error)
+            }
+        case .wait:
+            guard let ctx = context else { return finish(.EINVAL) }
+            if !ctx.completed { return .blocked(until: nil) }
+            phase = .finish
+            return .running
+        case .finish:
+            return copyBack()
+        case .done:
+            return .returned(result ?? .success)
+        }
+    }
+
+    private func validate() -> StepResult {
+        guard command == .azBlobUserRequest else { return finish(.EINVAL) }
+        if file.credentials != file.process.credentials { return finish(.EACCES) }
+        let bytes: [UInt8]
+        do { bytes = try file.process.read(argument, count: AzBlobRequestSync.wireSize) } catch { return finish(.EFAULT) }
+        let r: AzBlobRequestSync
+        do { r = try AzBlobRequestSync.decode(bytes) } catch { return finish(.EFAULT) }
+        if r.requestLen == 0 || r.responseLen == 0 { return finish(.EINVAL) }
+        if r.dataLen != 0 && r.dataLen < r.dataValid { return finish(.EINVAL) }
+        let limit = UInt32(AzBlob.pageSize * AzBlob.maxPages)
+        if r.dataLen > limit || r.requestLen > limit || r.responseLen > limit { return finish(.EINVAL) }
+        request = r
+        phase = .pin
+        return .running
+    }
+
+    private func pinAndBuild() -> StepResult {
+        guard let r = request else { return finish(.EINVAL) }
+        let b = vsc.behavior
+        let space = file.process
+        do {
+            pins.append(try space.pin(r.requestBuffer, length: Int(r.requestLen), writeIntent: b.requestWriteIntent))
+            pins.append(try space.pin(r.responseBuffer, length: Int(r.responseLen), writeIntent: b.responseWriteIntent))
+            if r.dataLen != 0 {
+                pins.append(try space.pin(r.dataBuffer, length: Int(r.dataLen), writeIntent: b.dataWriteIntent))
+            }
+        } catch {
+            return unwindPins(error)
+        }
+        let requestPins = pins[0], responsePins = pins[1]
+        let dataPins: PinnedPages? = r.dataLen != 0 ? pins[2] : nil
+        let dataPages = dataPins?.pfns.count ?? 0
+        let total = requestPins.pfns.count + responsePins.pfns.count + dataPages
+        if total > AzBlob.maxPages { return unwindPins(.EINVAL) }
+        if !vsc.allocate("desc") || !vsc.allocate("vsp_request") { return unwindPins(.ENOMEM) }
+
+        var vsp = VSPRequest(timeoutMs: r.timeout, operation: .userRequest, transactionId: r.guid)
+        var pfns = [UInt64]()
+        pfns.reserveCapacity(total)
+        if let d = dataPins {
+            pfns += d.pfns
+            vsp.dataBufferOffset = UInt32(d.offset)
+            vsp.dataBufferLength = r.dataLen
+            vsp.dataBufferValid = r.dataValid
+        }
+        pfns += requestPins.pfns
+        vsp.requestBufferOffset = UInt32(requestPins.offset + dataPages * AzBlob.pageSize)
+        vsp.requestBufferLength = r.requestLen
+        pfns += responsePins.pfns
+        vsp.responseBufferOffset = UInt32(responsePins.offset + (dataPages + requestPins.pfns.count) * AzBlob.pageSize)
+        vsp.responseBufferLength = r.responseLen
+        packet = GPADirectPacket(pfns: pfns, request: vsp).encoded()
+        phase = .queue
+        return .running
+    }
+
+    private func copyBack() -> StepResult {
+        guard let ctx = context, let r = request else { return finish(.EINVAL) }
+        var ret = Errno.success
+        if let f = ctx.failure {
+            ret = f
+        } else {
+            let len = vsc.behavior.boundsResponseLen ? min(ctx.responseLen, r.responseLen) : ctx.responseLen
+            var w = WireWriter(capacity: 8)
+            w.u32(ctx.status)
+            w.u32(len)
+            do { try file.process.write(argument + UInt64(AzBlobRequestSync.responseOffset), w.bytes) } catch { ret = .EFAULT }
+        }
+        vsc.dequeue(ctx)
+        vsc.releasePins(ctx, file: file)
+        return finish(ret)
+    }
+}
+
+/// az_blob_remove() as a state machine:
+///
+///     deregister  misc_deregister + debugfs removal (no new opens)
+///     flag        WRITE_ONCE(removing, true) (fixed driver only)
+///     drain       wait until pending_requests is empty (bounded in the fixed driver)
+///     close       vmbus_close(); the fixed driver then fails what is left with ENODEV
+///     put         drop the probe's device reference
+public final class RemoveWork {
+    public enum Phase: String, Sendable { case deregister, flag, drain, close, put, done }
+    let vsc: BlobVSC
+    public private(set) var phase: Phase = .deregister
+    private var drainStarted: UInt64? = nil
+
+    init(vsc: BlobVSC) { self.vsc = vsc }
+
+    public var isDone: Bool { phase == .done }
+
+    @discardableResult
+    public func run() -> StepResult {
+        while true {
+            let r = step()
+            if r != .running { return r }
+        }
+    }
+
+    public func step() -> StepResult {
+        switch phase {
+        case .deregister:
+            vsc.deregisterMisc()
+            phase = vsc.behavior.removingFlag ? .flag : .drain
+            return .running
+        case .flag:
+            vsc.setRemoving()
+            phase = .drain
+            return .running
+        case .drain:
+            if vsc.pending.isEmpty {
+                phase = .close
+                return .running
+            }
+            let now = vsc.log.now
+            if drainStarted == nil { drainStarted = now }
+            if let limit = vsc.behavior.drainTimeoutTicks, let start = drainStarted {
+                if now >= start + limit {
+                    phase = .close
+                    return .running
+                }
+                return .blocked(until: start + limit)
+            }
+            return .blocked(until: nil)
+        case .close:
+            vsc.closeChannelAndFailPending()
+            phase = .put
+            return .running
+        case .put:
+            vsc.dropProbeReference()
+            phase = .done
+            return .returned(.success)
+        case .done:
+            return .returned(.success)
+        }
+    }
+}

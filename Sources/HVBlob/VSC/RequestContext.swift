@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// `struct az_blob_vsp_request_ctx`: one request between its ioctl and its completion. The
+/// pending list holds these; the request-id table maps the wire id back to one.
+public final class RequestContext {
+    /// The cookie given to the send: stands for the context's address.
+    public let cookie: UInt64
+    public let request: AzBlobRequestSync
+    public let pid: Int
+    public internal(set) var requestId: UInt64 = 0
+    public internal(set) var completed = false
+    /// What the completion carried, or the errno remove() failed the request with.
+    public internal(set) var status: UInt32 = 0
+    public internal(set) var responseLen: UInt32 = 0
+    public internal(set) var failure: Errno? = nil
+    var pins: [PinnedPages] = []
+    public internal(set) var sentAt: UInt64 = 0
+
+    init(cookie: UInt64, request: AzBlobRequestSync, pid: Int) {
+        self.cookie = cookie
+        self.request = request
+        self.pid = pid
+    }
+}
+
+/// An open file on the misc device: holds a device reference and the opener's credentials.
+public final class OpenFile {
+    public let process: AddressSpace
+    public let credentials: UInt32
+    public internal(set) var released = false
+    init(process: AddressSpace) {
+        self.process = process
+        self.credentials = process.credentials
+    }
+}

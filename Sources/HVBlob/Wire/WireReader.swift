@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// Reads little-endian VMBus fields. There is no default byte order and no way to read past the
+/// end: every read names its field and throws `WireError.truncated` with the offset.
+public struct WireReader {
+    public let bytes: [UInt8]
+    public private(set) var offset: Int
+    /// Added to offsets in errors, when `bytes` is a slice of a larger packet or file.
+    public let base: Int
+    public var structure: String
+
+    public init(_ bytes: [UInt8], structure: String, offset: Int = 0, base: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+        self.base = base
+        self.structure = structure
+    }
+
+    public var remaining: Int { bytes.count - offset }
+
+    @inline(__always)
+    private mutating func need(_ n: Int, _ field: String) throws(WireError) {
+        if n > bytes.count - offset {
+            throw WireError(.truncated, structure: structure, field: field, offset: base + offset,
+                            needed: n, available: max(0, bytes.count - offset))
+        }
+    }
+
+    public mutating func u8(_ field: String) throws(WireError) -> UInt8 {
+        try need(1, field)
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    public mutating func u16(_ field: String) throws(WireError) -> UInt16 {
+        try need(2, field)
+        defer { offset += 2 }
+        return UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
+    }
+
+    public mutating func u32(_ field: String) throws(WireError) -> UInt32 {
+        try need(4, field)
+        defer { offset += 4 }
+        return bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+    }
+
+    public mutating func u64(_ field: String) throws(WireError) -> UInt64 {
+        try need(8, field)
+        defer { offset += 8 }
+        return bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+    }
+
+    public mutating func bytes(_ n: Int, _ field: String) throws(WireError) -> [UInt8] {
+        try need(n, field)
+        defer { offset += n }
+        return Array(bytes[offset..<offset + n])
+    }
+
+    public mutating func guid(_ field: String) throws(WireError) -> GUID {
+        GUID(bytes: try bytes(16, field))
+    }
+
+    public mutating func skip(_ n: Int, _ field: String) throws(WireError) {
+        try need(n, field)
+        offset += n
+    }
+}
+
+/// Writes little-endian VMBus fields into a growing byte array.
+public struct WireWriter {
+    public private(set) var bytes: [UInt8]
+
+    public init(capacity: Int = 64) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    public mutating func u8(_ v: UInt8) { bytes.append(v) }
+    public mutating func u16(_ v: UInt16) { bytes.append(UInt8(truncatingIfNeeded: v)); bytes.append(UInt8(truncatingIfNeeded: v >> 8)) }
+    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func bytes(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+    public mutating func guid(_ g: GUID) { bytes.append(contentsOf: g.bytes) }
+    public mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
+    /// Pads with zeros to a multiple of `alignment` (VMBus packets are padded to 8).
+    public mutating func pad(to alignment: Int) {
+        let r = bytes.count % alignment
+        if r != 0 { zeros(alignment - r) }
+    }
+}
+
+/// Hex text <-> bytes, for `hvblob decode`, vectors and traces.
+public enum Hex {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Accepts whitespace, `0x` prefixes are not allowed inside; throws with the character offset.
+    public static func decode(_ text: String) throws(WireError) -> [UInt8] {
+        var out = [UInt8]()
+        var high: UInt8? = nil
+        var index = 0
+        for c in text.utf8 {
+            defer { index += 1 }
+            let v: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): v = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): v = c - UInt8(ascii: "A") + 10
+            case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: ":"):
+                if high != nil {
+                    throw WireError(.badHex, structure: "hex", field: "separator inside a byte", offset: index)
+                }
+                continue
+            default:
+                throw WireError(.badHex, structure: "hex", field: "not a hex digit (byte 0x\(String(c, radix: 16)))", offset: index)
+            }
+            if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
+        }
+        if high != nil {
+            throw WireError(.badHex, structure: "hex", field: "odd number of hex digits", offset: index)
+        }
+        return out
+    }
+}

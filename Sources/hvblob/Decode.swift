@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import HVBlob
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Decode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decode bytes (hex, or a binary file) into a structure or packet, one field per line with offsets.",
+        discussion: """
+            Kinds: request-sync (az_blob_request_sync, 72 B), vsp-request (56 B), vsp-response (12 B), \
+            descriptor (vmpacket_descriptor, 16 B), packet (a whole VMBus packet: GPA-direct MPB or \
+            completion, chosen by its type field).
+            """
+    )
+
+    @Option(name: .customLong("as"), help: "request-sync | vsp-request | vsp-response | descriptor | packet")
+    var kind: String = "packet"
+    @Option(help: "Read raw bytes from this file instead of hex on the command line.")
+    var file: String?
+    @Argument(help: "Hex bytes (spaces allowed).")
+    var hex: [String] = []
+
+    func run() throws {
+        let bytes: [UInt8]
+        let source: String
+        if let path = file {
+            guard let f = fopen(path, "rb") else { fail("\(path): cannot open") }
+            var out = [UInt8]()
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = fread(&buf, 1, buf.count, f)
+                if n <= 0 { break }
+                out += buf[0..<n]
+            }
+            fclose(f)
+            bytes = out
+            source = path
+        } else {
+            guard !hex.isEmpty else { fail("decode: give hex bytes or --file") }
+            do { bytes = try Hex.decode(hex.joined(separator: " ")) } catch { fail("hex input: \(error)") }
+            source = "hex input"
+        }
+        do {
+            for line in try DecodeOutput.lines(kind: kind, bytes: bytes) { FileHandle.standardOutput.write(line + "\n") }
+        } catch let e as WireError {
+            fail("\(source): \(e)")
+        } catch {
+            fail("\(source): \(error)")
+        }
+    }
+}
+
+enum DecodeOutput {
+    static func table<T: WireStruct>(_ v: T) -> [String] {
+        ["\(T.wireName) (\(T.wireSize) bytes)"] + zip(T.fields, v.fieldValues).map { f, val in row(f, val) }
+    }
+
+    static func row(_ f: WireField, _ v: String) -> String {
+        let off = String(f.offset).leftPad(5)
+        return "\(off) +\(String(f.size).rightPad(3)) \(f.name.rightPad(34)) \(v)"
+    }
+
+    static func lines(kind: String, bytes: [UInt8]) throws -> [String] {
+        switch kind {
+        case "request-sync": return table(try AzBlobRequestSync.decode(bytes))
+        case "vsp-request": return table(try VSPRequest.decode(bytes))
+        case "vsp-response": return table(try VSPResponse.decode(bytes))
+        case "descriptor": return table(try PacketDescriptor.decode(bytes))
+        case "packet":
+            var r = WireReader(bytes, structure: PacketDescriptor.wireName)
+            let d = try PacketDescriptor(from: &r)
+            if d.type == .dataUsingGPADirect {
+                let p = try GPADirectPacket.decode(bytes)
+                return ["GPA-direct packet (\(bytes.count) bytes, \(p.pfns.count) PFNs)"] + p.fieldLines.map { row($0.0, $0.1) }
+            }
+            var out = ["\(d.type) packet (\(bytes.count) bytes)"] + zip(PacketDescriptor.fields, d.fieldValues).map { row($0, $1) }
+            let start = Int(d.offset8) * 8
+            if start < PacketDescriptor.wireSize || start > bytes.count {
+                throw WireError(.badValue, structure: PacketDescriptor.wireName, field: "offset8", offset: 2, needed: bytes.count, available: start)
+            }
+            let payload = Array(bytes[start...])
+            if d.type == .completion && payload.count >= VSPResponse.wireSize {
+                let resp = try VSPResponse.decode(Array(payload[0..<VSPResponse.wireSize]))
+                out += zip(VSPResponse.fields, resp.fieldValues).map { f, v in
+                    row(WireField("response." + f.name, start + f.offset, f.size), v)
+                }
+                if payload.count > VSPResponse.wireSize {
+                    out.append(row(WireField("(padding)", start + VSPResponse.wireSize, payload.count - VSPResponse.wireSize),
+                                   Hex.encode(Array(payload[VSPResponse.wireSize...]))))
+                }
+            } else if d.type == .completion {
+                throw WireError(.truncated, structure: VSPResponse.wireName, field: "payload", offset: start,
+                                needed: VSPResponse.wireSize, available: payload.count)
+            } else {
+                out.append(row(WireField("payload", start, payload.count), Hex.encode(payload)))
+            }
+            return out
+        default:
+            throw InputError("--as: '\(kind)' is not one of request-sync, vsp-request, vsp-response, descriptor, packet")
+        }
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+    func rightPad(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import HVBlob
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run N clients x M requests against the simulated host and report what happened.",
+        discussion: """
+            Fault spec: comma-separated NAME=VALUE, e.g. 'drop=0.01,delay=1-8,rescind=500'. Probabilities \
+            are per request: \(FaultPlan.modeNames.joined(separator: ", ")). 'random' draws a plan from \
+            the seed (swarm testing); 'none' is the default.
+            """
+    )
+
+    @Option(help: "Seed (decimal or 0x hex): one seed replays the whole run byte for byte.")
+    var seed: String = "0x5eed"
+    @Option(help: "Number of client processes.")
+    var clients: Int = 8
+    @Option(help: "Requests per client.")
+    var requests: Int = 64
+    @Option(help: "Data buffer sizes in bytes, comma-separated; drawn per request.")
+    var sizes: String = "4096,65536,1048576"
+    @Option(help: "Fault plan of the simulated host (see below).")
+    var faults: String = "none"
+    @Option(help: "Driver behaviour of the model: fixed | v5.")
+    var driver: String = "fixed"
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3 (default: 6.1; 5.13 for --driver v5).")
+    var kernelVersion: String?
+    @Option(help: "Write the full trace to this file.")
+    var trace: String?
+    @Flag(help: "No progress lines on stderr.")
+    var quiet = false
+
+    func run() throws {
+        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
+        guard clients > 0, clients <= 10_000 else { fail("--clients: \(clients) is outside 1...10000") }
+        guard requests > 0, requests <= 10_000_000 else { fail("--requests: \(requests) is outside 1...10000000") }
+        var config = SimulationConfig()
+        config.seed = s
+        config.clients = clients
+        config.requestsPerClient = requests
+        var sizeList: [Int] = []
+        var offset = 0
+        for part in sizes.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let v = Int(part), v > 0, v <= AzBlob.pageSize * (AzBlob.maxPages - 2) else {
+                fail("--sizes at character \(offset): '\(part)' is not a size in 1...\(AzBlob.pageSize * (AzBlob.maxPages - 2))")
+            }
+            sizeList.append(v)
+            offset += part.count + 1
+        }
+        config.sizes = sizeList
+        guard let b = DriverBehavior.named(driver) else { fail("--driver: '\(driver)' is not fixed or v5") }
+        config.behavior = b
+        let versionText = kernelVersion ?? (b == .v5 ? "5.13" : KernelVersion.default.description)
+        guard let v = KernelVersion(versionText), KernelVersion.supported.contains(v) else {
+            fail("--kernel-version: '\(versionText)' is not a version in \(KernelVersion.supported.lowerBound)...\(KernelVersion.supported.upperBound)")
+        }
+        config.version = v
+        if faults == "random" {
+            var rng = SeededRandom(seed: s).split("faults")
+            config.faults = FaultPlan.random(&rng, maxTime: UInt64(requests) * 20)
+        } else {
+            do { config.faults = try FaultPlan(spec: faults) } catch { fail("--faults: \(error)") }
+        }
+        config.keepTrace = trace != nil
+        FileHandle.standardOutput.write("\(config)\n")
+        let sim = Simulation(config)
+        if !quiet && clients * requests >= 2000 {
+            sim.progress = { done, all in FileHandle.standardError.write("progress: \(done)/\(all) requests returned\n") }
+        }
+        let report = sim.run()
+        var text = report.render()
+        if let first = text.firstIndex(of: "\n") { text = String(text[text.index(after: first)...]) }
+        FileHandle.standardOutput.write(text)
+        if let path = trace {
+            let body = report.trace.joined(separator: "\n") + "\n"
+            guard let f = fopen(path, "w") else { fail("--trace: cannot open \(path) for writing") }
+            fputs(body, f)
+            fclose(f)
+        }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
