@@ -88,8 +88,11 @@ public enum RequestIdSentinel {
     public static let noRequestor: UInt64 = UInt64.max
     /// VMBUS_RQST_ERROR: table full on allocation, or an id that is not outstanding on lookup.
     public static let error: UInt64 = UInt64.max - 1
-    /// VMBUS_RQST_ADDR_ANY: lookup frees the slot whatever it holds.
-    public static let addrAny: UInt64 = UInt64.max - 2
+    /// VMBUS_RQST_ADDR_ANY: lookup frees the slot whatever it holds (Linux 6.1: U64_MAX, the
+    /// same value as VMBUS_NO_RQSTOR).
+    public static let addrAny: UInt64 = UInt64.max
+    /// VMBUS_RQST_ID_NO_RESPONSE: a send that wants no completion (Linux ≥ 5.18).
+    public static let idNoResponse: UInt64 = UInt64.max - 2
 }
 
 /// Status values a host puts in `az_blob_vsp_response.error`. Open: any u32 is possible.
