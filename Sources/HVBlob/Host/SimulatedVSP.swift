@@ -255,7 +255,7 @@ public final class SimulatedVSP {
         } else {
             if rng.chance(faults.doubleFetch), let ring = channel.inbound {
                 let at = ring.writeIndex
-                ring.mutateAfterFirstFetch[at] = { ring in ring.store(UInt16(0xffff), at: Int(at) + 4) }
+                ring.armMutation(atPacket: at) { ring in ring.overwrite(at: Int(at) + 4, [0xff, 0xff]) }
             }
             send(bytes, intent)
         }

@@ -39,10 +39,22 @@ public final class RingBuffer {
     /// (possible only where the guest reads the ring in place, Linux ≤ 5.13).
     var mutateAfterFirstFetch: [UInt32: (RingBuffer) -> Void] = [:]
 
+    /// The host changes bytes of the data area in place (hostile-host modes and tests).
+    public func overwrite(at offset: Int, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = copyIn(at: offset % dataSize, from: $0.baseAddress!, count: $0.count) }
+    }
+
+    /// Arms a host change to the packet at `packetOffset`, made right after the guest's first
+    /// in-place read of its len8 (the double-fetch window of Linux ≤ 5.13).
+    public func armMutation(atPacket packetOffset: UInt32, _ change: @escaping (RingBuffer) -> Void) {
+        mutateAfterFirstFetch[packetOffset] = change
+    }
+
     /// `size` is the whole ring including the header page (AZ_BLOB_RING_SIZE = 128 KiB).
     public init(size: Int, pendingSendSizeFeature: Bool = true) {
-        precondition(size > RingBuffer.headerSize && size % AzBlob.pageSize == 0,
-                     "internal: ring sizes are page multiples larger than the header")
+        // Real rings are page multiples; tests use small data areas. Sizes come from code, not input.
+        precondition(size > RingBuffer.headerSize && size % 8 == 0,
+                     "internal: a ring is a header page plus a data area that is a multiple of 8")
         self.size = size
         self.dataSize = size - RingBuffer.headerSize
         base = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: AzBlob.pageSize)
