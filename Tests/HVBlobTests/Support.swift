@@ -60,18 +60,34 @@ final class Rig {
         space.map(length: 72, kind: .populated, contents: r.encoded())
     }
 
-    /// Runs one ioctl to completion against the simulated host.
-    func ioctl(_ arg: UInt64, command: IoctlCommand = .azBlobUserRequest) -> (Errno, IoctlCall) {
+    /// Runs one ioctl to completion against the simulated host; nil errno when it can never
+    /// return (nothing left to run while it waits).
+    func ioctl(_ arg: UInt64, command: IoctlCommand = .azBlobUserRequest) -> (Errno?, IoctlCall) {
         let call = vsc.ioctl(file, command: command, argument: arg)
+        return (finish(call), call)
+    }
+
+    func finish(_ call: IoctlCall) -> Errno? {
         while true {
             switch call.run() {
-            case .returned(let e): return (e, call)
+            case .returned(let e): return e
             case .running: continue
-            case .blocked:
-                if !machine.run(until: machine.now + 1_000_000, maxEvents: 1_000_000) || call.isBlocked && machine.queue.isEmpty {
-                    if call.isBlocked { return (Errno(rawValue: -1), call) }
+            case .blocked(let until):
+                if let t = machine.queue.nextTime {
+                    machine.run(until: t)
+                } else if let until {
+                    machine.now = until
+                } else {
+                    return nil
                 }
             }
         }
+    }
+
+    /// Steps a call up to (not into) the send, and returns the packet it will send.
+    func packet(_ arg: UInt64) -> (IoctlCall, [UInt8]?) {
+        let call = vsc.ioctl(file, command: .azBlobUserRequest, argument: arg)
+        while call.phase != .send && call.phase != .done { _ = call.step() }
+        return (call, call.packet)
     }
 }
