@@ -22,7 +22,8 @@ public final class GuestMemory {
     /// Every pin and release, counted (the thin, countable boundary swift-system keeps).
     public private(set) var pinCalls = 0
     public private(set) var releaseCalls = 0
-    /// While set, host accesses to freed or unpinned pages are reported under this rule instead:
+    /// While set, every host access violation (freed, unpinned, or pinned without write intent:
+    /// the frame may belong to someone else by now) is reported under this rule instead:
     /// the simulator sets it when the host works on a request whose ioctl already returned
     /// because the host misdelivered a completion (the host's fault, not the guest's).
     public var hostAccessAttribution: Rule? = nil
@@ -146,7 +147,7 @@ public final class GuestMemory {
             log.report(hostAccessAttribution ?? "pin.host-access-unpinned", "host write to PFN \(hex64(pfn)), which is not pinned")
         } else if writePins[i] == 0 {
             let what = i == 0 ? " (the shared zero page)" : (maps[i] > 1 ? " (shared by \(maps[i]) mappings)" : "")
-            log.report("pin.host-write-without-write-intent",
+            log.report(hostAccessAttribution ?? "pin.host-write-without-write-intent",
                        "host wrote \(count) byte(s) to PFN \(hex64(pfn))\(what), pinned without write intent")
         }
         (p + offset).copyMemory(from: src, byteCount: count)
