@@ -15,7 +15,13 @@ let package = Package(
     targets: [
         // The core: wire layouts, VMBus transport, the VSC model, the simulated VSP and the
         // deterministic simulator. No dependencies, so fuzz targets can compile it with swiftc.
-        .target(name: "HVBlob", path: "Sources/HVBlob"),
+        .target(
+            name: "HVBlob",
+            path: "Sources/HVBlob",
+            // Release builds skip dynamic exclusivity checks (a fifth of the round-trip cost);
+            // debug builds, which the tests use, keep them.
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+        ),
         .executableTarget(
             name: "hvblob",
             dependencies: [

@@ -3,8 +3,27 @@ import ArgumentParser
 import HVBlob
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Measure the model's speed; figures as ratios to baselines from the same run.")
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the model's speed; every figure next to a baseline measured in the same run.",
+        discussion: "Build with -c release for figures worth quoting: swift run -c release hvblob bench"
+    )
+
+    @Option(help: "Round trips to time (4 KiB).")
+    var roundTrips: Int = 200_000
+    @Option(help: "32 MiB requests to time.")
+    var large: Int = 20
+    @Option(help: "Ring packets to time.")
+    var packets: Int = 2_000_000
+
     func run() throws {
-        FileHandle.standardOutput.write("bench: not yet\n")
+        guard roundTrips >= 10, large >= 1, packets >= 10 else { fail("bench: counts must be at least 10, 1 and 10") }
+        do {
+            for f in try HVBlob.Bench.roundTrips(count: roundTrips) { FileHandle.standardOutput.write("\(f)\n") }
+            FileHandle.standardOutput.write("\(try HVBlob.Bench.largeRequests(count: large))\n")
+            FileHandle.standardOutput.write("\(HVBlob.Bench.ringPackets(count: packets))\n")
+        } catch {
+            FileHandle.standardError.write("hvblob: \(error)\n")
+            throw ExitCode(1)
+        }
     }
 }

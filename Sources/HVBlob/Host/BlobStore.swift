@@ -3,15 +3,86 @@
 /// What the VSP does with a request once the transport has delivered it. Pluggable: a host
 /// developer can put a real service behind this.
 public protocol BlobBackend {
-    /// Executes one request. `data` holds the data buffer (`dataValid` bytes meaningful on
-    /// entry); a backend that fills it (a download) returns how many bytes it wrote there.
-    mutating func execute(request: [UInt8], data: inout [UInt8], dataValid: Int) -> BlobResult
+    /// Executes one request. `data` is the caller's data buffer in guest memory: read its valid
+    /// bytes (an upload) or write into it (a download) and return how many bytes were written.
+    mutating func execute(request: [UInt8], data: DataBuffer) -> BlobResult
+}
+
+/// The data buffer of one request as the host sees it: guest pages reached through the PFN
+/// list. Writes go straight into the pages (one copy, as the host's DMA would).
+public struct DataBuffer {
+    let pfns: [UInt64]
+    let offset: Int
+    /// data_len: the buffer's size.
+    public let count: Int
+    /// data_valid: bytes that hold data on the way in.
+    public let valid: Int
+    let memory: GuestMemory?
+    let local: UnsafeMutableRawBufferPointer?
+
+    init(pfns: [UInt64], offset: Int, count: Int, valid: Int, memory: GuestMemory) {
+        self.pfns = pfns
+        self.offset = offset
+        self.count = count
+        self.valid = valid
+        self.memory = memory
+        self.local = nil
+    }
+
+    /// A buffer in ordinary memory (tests, other hosts).
+    public init(local: UnsafeMutableRawBufferPointer, valid: Int) {
+        self.pfns = []
+        self.offset = 0
+        self.count = local.count
+        self.valid = valid
+        self.memory = nil
+        self.local = local
+    }
+
+    /// The first `valid` bytes (clamped to the buffer).
+    public func readValid() -> [UInt8] {
+        let n = min(valid, count)
+        var out = [UInt8](repeating: 0, count: n)
+        out.withUnsafeMutableBytes { read(at: 0, into: $0.baseAddress!, count: n) }
+        return out
+    }
+
+    public func read(at position: Int, into dst: UnsafeMutableRawPointer, count n: Int) {
+        if let local { dst.copyMemory(from: local.baseAddress! + position, byteCount: n); return }
+        var done = 0
+        while done < n {
+            let at = offset + position + done
+            let page = at >> AzBlob.pageShift, inPage = at & (AzBlob.pageSize - 1)
+            let k = min(n - done, AzBlob.pageSize - inPage)
+            _ = memory?.hostRead(pfns[page], offset: inPage, into: dst + done, count: k)
+            done += k
+        }
+    }
+
+    /// Writes `n` bytes at `position` (clamped to the buffer by the caller).
+    public func write(at position: Int, from src: UnsafeRawPointer, count n: Int) {
+        if let local { (local.baseAddress! + position).copyMemory(from: src, byteCount: n); return }
+        var done = 0
+        while done < n {
+            let at = offset + position + done
+            let page = at >> AzBlob.pageShift, inPage = at & (AzBlob.pageSize - 1)
+            let k = min(n - done, AzBlob.pageSize - inPage)
+            _ = memory?.hostWrite(pfns[page], offset: inPage, from: src + done, count: k)
+            done += k
+        }
+    }
+
+    public func write(_ bytes: ArraySlice<UInt8>, at position: Int = 0) {
+        let n = min(bytes.count, count - position)
+        guard n > 0 else { return }
+        bytes.withUnsafeBytes { write(at: position, from: $0.baseAddress!, count: n) }
+    }
 }
 
 public struct BlobResult: Equatable, Sendable {
     /// The status line written into the response buffer.
     public var response: [UInt8]
-    /// Bytes written into the data buffer (0 when the data buffer is untouched).
+    /// Bytes the backend wrote into the data buffer (0 when it only read it).
     public var dataWritten: Int
     public init(response: [UInt8], dataWritten: Int) {
         self.response = response
@@ -39,7 +110,7 @@ public struct BlobStore: BlobBackend {
         Array(([op, name] + extra.map(String.init)).joined(separator: " ").utf8) + [UInt8(ascii: "\n")]
     }
 
-    public mutating func execute(request: [UInt8], data: inout [UInt8], dataValid: Int) -> BlobResult {
+    public mutating func execute(request: [UInt8], data: DataBuffer) -> BlobResult {
         var line = request
         if let nl = line.firstIndex(of: UInt8(ascii: "\n")) { line = Array(line[..<nl]) }
         let words = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
@@ -49,9 +120,9 @@ public struct BlobStore: BlobBackend {
         switch op {
         case "PUT":
             guard words.count == 2, !words[1].isEmpty else { return bad("PUT takes a name") }
-            let n = min(dataValid, data.count)
-            blobs[words[1]] = Array(data[0..<n])
-            return BlobResult(response: ok(n), dataWritten: 0)
+            let bytes = data.readValid()
+            blobs[words[1]] = bytes
+            return BlobResult(response: ok(bytes.count), dataWritten: 0)
         case "GET":
             guard words.count == 4, let off = Int(words[2]), let len = Int(words[3]), off >= 0, len >= 0 else {
                 return bad("GET takes a name, an offset and a length")
@@ -59,7 +130,7 @@ public struct BlobStore: BlobBackend {
             guard let blob = blobs[words[1]] else { return BlobResult(response: Array("NOTFOUND".utf8), dataWritten: 0) }
             let start = min(off, blob.count)
             let n = min(len, blob.count - start, data.count)
-            data.replaceSubrange(0..<n, with: blob[start..<start + n])
+            data.write(blob[start..<start + n])
             return BlobResult(response: ok(n), dataWritten: n)
         case "DELETE":
             guard words.count == 2 else { return bad("DELETE takes a name") }
@@ -70,7 +141,7 @@ public struct BlobStore: BlobBackend {
             let names = blobs.keys.filter { $0.hasPrefix(prefix) }.sorted().joined(separator: "\n")
             let bytes = Array(names.utf8)
             let n = min(bytes.count, data.count)
-            data.replaceSubrange(0..<n, with: bytes[0..<n])
+            data.write(bytes[0..<n])
             return BlobResult(response: ok(n), dataWritten: n)
         default:
             return bad("unknown operation")

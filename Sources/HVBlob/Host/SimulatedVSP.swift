@@ -221,12 +221,11 @@ public final class SimulatedVSP {
         defer { memory.hostAccessAttribution = nil }
         if !refuse {
             let request = readRange(pkt.pfns, offset: Int(r.requestBufferOffset), length: Int(r.requestBufferLength))
-            var data = r.dataBufferLength > 0
-                ? readRange(pkt.pfns, offset: Int(r.dataBufferOffset), length: Int(r.dataBufferLength)) : []
-            let result = backend.execute(request: request, data: &data, dataValid: Int(r.dataBufferValid))
-            if result.dataWritten > 0 {
-                writeRange(pkt.pfns, offset: Int(r.dataBufferOffset), bytes: data, count: min(result.dataWritten, data.count))
-            }
+            let data = DataBuffer(pfns: pkt.pfns, offset: Int(r.dataBufferOffset), count: Int(r.dataBufferLength),
+                                  valid: Int(r.dataBufferValid), memory: memory)
+            let result = backend.execute(request: request, data: data)
+            stats.bytesRead += min(data.valid, data.count)
+            stats.bytesWritten += result.dataWritten
             let n = min(result.response.count, Int(r.responseBufferLength))
             writeRange(pkt.pfns, offset: Int(r.responseBufferOffset), bytes: result.response, count: n)
             response = VSPResponse(error: .success, responseLen: UInt32(n))

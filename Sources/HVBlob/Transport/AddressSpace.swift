@@ -206,7 +206,7 @@ public final class AddressSpace {
     }
 
     /// Releases every page of a pin (put_page on each).
-    public func release(_ pinned: PinnedPages, who: String) {
-        for p in pinned.pfns { memory.release(p, writeIntent: pinned.writeIntent, who: who) }
+    public func release(_ pinned: PinnedPages, who: @autoclosure () -> String) {
+        for p in pinned.pfns { memory.release(p, writeIntent: pinned.writeIntent, who: who()) }
     }
 }

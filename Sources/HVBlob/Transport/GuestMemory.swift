@@ -91,10 +91,10 @@ public final class GuestMemory {
     }
 
     /// put_page() on a pinned frame. Releasing a frame with no pin left is a double release.
-    public func release(_ pfn: UInt64, writeIntent: Bool, who: String) {
+    public func release(_ pfn: UInt64, writeIntent: Bool, who: @autoclosure () -> String) {
         releaseCalls += 1
         guard let i = index(pfn), pins[i] > 0 else {
-            log.report("pin.double-release", "\(who): PFN \(hex64(pfn)) released with no pin held")
+            log.report("pin.double-release", "\(who()): PFN \(hex64(pfn)) released with no pin held")
             return
         }
         pins[i] -= 1

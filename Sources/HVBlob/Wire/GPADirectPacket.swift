@@ -92,9 +92,13 @@ public struct GPADirectPacket: Hashable, Sendable {
                             needed: descSize + VSPRequest.wireSize, available: packetLen)
         }
         let n = (descSize - headerSize) / 8
-        var pfns = [UInt64]()
-        pfns.reserveCapacity(n)
-        for i in 0..<n { pfns.append(try r.u64("range.pfn_array[\(i)]")) }
+        // length8 covers the descriptor and the payload (checked above), so no PFN read can
+        // run short: read them without naming each one.
+        var pfns = [UInt64](repeating: 0, count: n)
+        bytes.withUnsafeBytes { raw in
+            for i in 0..<n { pfns[i] = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: headerSize + 8 * i, as: UInt64.self)) }
+        }
+        try r.skip(8 * n, "range.pfn_array")
         r.structure = VSPRequest.wireName
         let request = try VSPRequest(from: &r)
         let padding = try r.bytes(packetLen - r.offset, "padding")
