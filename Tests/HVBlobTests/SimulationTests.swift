@@ -93,6 +93,32 @@ struct SimulationTests {
         }
     }
 
+    @Test("rqstor.exhaustion.e2e: 1024 requests in flight, the 1025th ioctl gets EAGAIN; a freed id is reused")
+    func idExhaustion() throws {
+        // The host takes every packet off the ring but completes none until told to.
+        let rig = try Rig(faults: try FaultPlan(spec: "delay=1000"))
+        var calls: [IoctlCall] = []
+        for _ in 0..<AzBlob.queueDepth {
+            let (arg, _) = rig.argument()
+            let call = rig.vsc.ioctl(rig.file, command: .azBlobUserRequest, argument: arg)
+            #expect(call.run() == .blocked(until: nil))
+            calls.append(call)
+            rig.machine.run(until: rig.machine.now)  // the host drains the ring: only ids run out
+        }
+        #expect(Set(calls.compactMap(\.requestId)) == Set(1...UInt64(AzBlob.queueDepth)))
+        let (arg, _) = rig.argument()
+        let extra = rig.vsc.ioctl(rig.file, command: .azBlobUserRequest, argument: arg)
+        #expect(extra.run() == .returned(.EAGAIN))
+        #expect(rig.machine.memory.pinnedFrames > 0)  // the 1024 in flight keep theirs
+        // Let the host complete everything; every caller returns 0 and ids are free again.
+        rig.machine.run()
+        for c in calls { #expect(rig.finish(c) == .success) }
+        let (arg2, _) = rig.argument()
+        let (e, again) = rig.ioctl(arg2)
+        #expect(e == .success && again.requestId == 1024)  // LIFO: the last id freed comes back first
+        #expect(rig.machine.memory.pinnedFrames == 0 && rig.log.total == 0)
+    }
+
     @Test("debugfs.pending: the pending_requests file lists in-flight requests in the v5 format")
     func debugfs() throws {
         let rig = try Rig(faults: try FaultPlan(spec: "delay=10"))
