@@ -106,40 +106,38 @@ struct HeaderCheckTests {
             """
     }
 
+    /// Builds `source` as an out-of-tree module against the machine's header tree; nil when
+    /// there is none (a failure under CI, which installs linux-headers-amd64).
+    static func kbuild(_ source: String, name: String) throws -> (status: Int32, output: String, built: Bool)? {
+        guard let tree = headerTree() else {
+            #expect(!runningUnderCI, "CI=true but no /usr/src/linux-headers-*-amd64: install linux-headers-amd64")
+            return nil
+        }
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-\(name)-\(getpid())")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        try source.write(to: tmp.appendingPathComponent("hvblob_layout_check.c"), atomically: true, encoding: .utf8)
+        try "obj-m += hvblob_layout_check.o\n".write(to: tmp.appendingPathComponent("Kbuild"), atomically: true, encoding: .utf8)
+        let r = try runProcess(["make", "-s", "-C", tree.path, "M=\(tmp.path)", "modules"])
+        let built = FileManager.default.fileExists(atPath: tmp.appendingPathComponent("hvblob_layout_check.ko").path)
+        return (r.status, "\(tree.path): \(r.output)", built)
+    }
+
     /// (b) the real hyperv.h, compiled by kbuild, asserts every offset and value the model uses.
     @Test("header.hyperv: kbuild static_asserts of hyperv.h hold for the model's values")
     func kbuildLayout() throws {
-        guard let tree = HeaderCheckTests.headerTree() else {
-            // Under CI a missing tree is a failure, not a skip: CI installs linux-headers-amd64.
-            #expect(!runningUnderCI, "CI=true but no /usr/src/linux-headers-*-amd64: install linux-headers-amd64")
-            return
-        }
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-kbuild-\(getpid())")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        try HeaderCheckTests.kbuildSource().write(to: tmp.appendingPathComponent("hvblob_layout_check.c"), atomically: true, encoding: .utf8)
-        try "obj-m += hvblob_layout_check.o\n".write(to: tmp.appendingPathComponent("Kbuild"), atomically: true, encoding: .utf8)
-        let r = try runProcess(["make", "-s", "-C", tree.path, "M=\(tmp.path)", "modules"])
-        #expect(r.status == 0, "kbuild check against \(tree.path) failed:\n\(r.output)")
-        #expect(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("hvblob_layout_check.ko").path))
+        guard let r = try HeaderCheckTests.kbuild(HeaderCheckTests.kbuildSource(), name: "kbuild") else { return }
+        #expect(r.status == 0 && r.built, "kbuild check failed:\n\(r.output)")
     }
 
     /// The check is able to fail: a wrong value in the generated source must break the build.
     @Test("header.hyperv: a deliberately wrong offset fails the kbuild check")
     func kbuildCatchesMismatch() throws {
-        guard let tree = HeaderCheckTests.headerTree() else {
-            #expect(!runningUnderCI, "CI=true but no header tree")
-            return
-        }
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-kbuild-bad-\(getpid())")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: tmp) }
         let bad = HeaderCheckTests.kbuildSource().replacingOccurrences(
             of: "offsetof(struct vmpacket_descriptor, trans_id) == 8", with: "offsetof(struct vmpacket_descriptor, trans_id) == 12")
-        try bad.write(to: tmp.appendingPathComponent("hvblob_layout_check.c"), atomically: true, encoding: .utf8)
-        try "obj-m += hvblob_layout_check.o\n".write(to: tmp.appendingPathComponent("Kbuild"), atomically: true, encoding: .utf8)
-        let r = try runProcess(["make", "-s", "-C", tree.path, "M=\(tmp.path)", "modules"])
-        #expect(r.status != 0)
+        #expect(bad != HeaderCheckTests.kbuildSource())
+        guard let r = try HeaderCheckTests.kbuild(bad, name: "kbuild-bad") else { return }
+        #expect(r.status != 0 && !r.built)
         #expect(r.output.contains("static assertion failed") || r.output.contains("static_assert"), "\(r.output)")
     }
 }

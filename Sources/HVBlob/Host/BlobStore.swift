@@ -5,17 +5,18 @@
 public protocol BlobBackend {
     /// Executes one request. `data` is the caller's data buffer in guest memory: read its valid
     /// bytes (an upload) or write into it (a download) and return how many bytes were written.
-    mutating func execute(request: [UInt8], data: DataBuffer) -> BlobResult
+    mutating func execute(request: [UInt8], data: GuestBuffer) -> BlobResult
 }
 
-/// The data buffer of one request as the host sees it: guest pages reached through the PFN
-/// list. Writes go straight into the pages (one copy, as the host's DMA would).
-public struct DataBuffer {
+/// One buffer of a request (data, request or response) as the host sees it: bytes at `offset`
+/// of the range the PFN list describes. Reads and writes go straight to the guest pages (one
+/// copy, as the host's DMA would), through the pin checks of `GuestMemory`.
+public struct GuestBuffer {
     let pfns: [UInt64]
     let offset: Int
-    /// data_len: the buffer's size.
+    /// The buffer's size (data_len for the data buffer).
     public let count: Int
-    /// data_valid: bytes that hold data on the way in.
+    /// Bytes that hold data on the way in (data_valid for the data buffer).
     public let valid: Int
     let memory: GuestMemory?
     let local: UnsafeMutableRawBufferPointer?
@@ -39,6 +40,19 @@ public struct DataBuffer {
         self.local = local
     }
 
+    /// Splits [position, position + n) at page boundaries: (PFN, offset in page, bytes done, length).
+    @inline(__always)
+    private func walk(_ position: Int, _ n: Int, _ body: (UInt64, Int, Int, Int) -> Void) {
+        var done = 0
+        while done < n {
+            let at = offset + position + done
+            let inPage = at & (AzBlob.pageSize - 1)
+            let k = min(n - done, AzBlob.pageSize - inPage)
+            body(pfns[at >> AzBlob.pageShift], inPage, done, k)
+            done += k
+        }
+    }
+
     /// The first `valid` bytes (clamped to the buffer).
     public func readValid() -> [UInt8] {
         let n = min(valid, count)
@@ -49,33 +63,22 @@ public struct DataBuffer {
 
     public func read(at position: Int, into dst: UnsafeMutableRawPointer, count n: Int) {
         if let local { dst.copyMemory(from: local.baseAddress! + position, byteCount: n); return }
-        var done = 0
-        while done < n {
-            let at = offset + position + done
-            let page = at >> AzBlob.pageShift, inPage = at & (AzBlob.pageSize - 1)
-            let k = min(n - done, AzBlob.pageSize - inPage)
-            _ = memory?.hostRead(pfns[page], offset: inPage, into: dst + done, count: k)
-            done += k
-        }
+        walk(position, n) { pfn, inPage, done, k in _ = memory?.hostRead(pfn, offset: inPage, into: dst + done, count: k) }
     }
 
-    /// Writes `n` bytes at `position` (clamped to the buffer by the caller).
+    /// Writes `n` bytes at `position` (the caller keeps it inside the buffer).
     public func write(at position: Int, from src: UnsafeRawPointer, count n: Int) {
         if let local { (local.baseAddress! + position).copyMemory(from: src, byteCount: n); return }
-        var done = 0
-        while done < n {
-            let at = offset + position + done
-            let page = at >> AzBlob.pageShift, inPage = at & (AzBlob.pageSize - 1)
-            let k = min(n - done, AzBlob.pageSize - inPage)
-            _ = memory?.hostWrite(pfns[page], offset: inPage, from: src + done, count: k)
-            done += k
-        }
+        walk(position, n) { pfn, inPage, done, k in _ = memory?.hostWrite(pfn, offset: inPage, from: src + done, count: k) }
     }
 
-    public func write(_ bytes: ArraySlice<UInt8>, at position: Int = 0) {
+    /// Writes as much of `bytes` as fits from `position`; returns how many were written.
+    @discardableResult
+    public func write(_ bytes: ArraySlice<UInt8>, at position: Int = 0) -> Int {
         let n = min(bytes.count, count - position)
-        guard n > 0 else { return }
+        guard n > 0 else { return 0 }
         bytes.withUnsafeBytes { write(at: position, from: $0.baseAddress!, count: n) }
+        return n
     }
 }
 
@@ -110,7 +113,7 @@ public struct BlobStore: BlobBackend {
         Array(([op, name] + extra.map(String.init)).joined(separator: " ").utf8) + [UInt8(ascii: "\n")]
     }
 
-    public mutating func execute(request: [UInt8], data: DataBuffer) -> BlobResult {
+    public mutating func execute(request: [UInt8], data: GuestBuffer) -> BlobResult {
         var line = request
         if let nl = line.firstIndex(of: UInt8(ascii: "\n")) { line = Array(line[..<nl]) }
         let words = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }

@@ -175,37 +175,6 @@ public final class SimulatedVSP {
         schedule(due) { [unowned self] in self.complete(pkt, id: id, refuse: refuse) }
     }
 
-    /// Reads `length` bytes at byte `offset` of the range described by `pfns`.
-    func readRange(_ pfns: [UInt64], offset: Int, length: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: length)
-        out.withUnsafeMutableBytes { raw in
-            var done = 0
-            while done < length {
-                let at = offset + done
-                let page = at >> AzBlob.pageShift, inPage = at & (AzBlob.pageSize - 1)
-                let n = min(length - done, AzBlob.pageSize - inPage)
-                _ = memory.hostRead(pfns[page], offset: inPage, into: raw.baseAddress! + done, count: n)
-                done += n
-            }
-        }
-        stats.bytesRead += length
-        return out
-    }
-
-    func writeRange(_ pfns: [UInt64], offset: Int, bytes: [UInt8], count: Int) {
-        bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < count {
-                let at = offset + done
-                let page = at >> AzBlob.pageShift, inPage = at & (AzBlob.pageSize - 1)
-                let n = min(count - done, AzBlob.pageSize - inPage)
-                _ = memory.hostWrite(pfns[page], offset: inPage, from: raw.baseAddress! + done, count: n)
-                done += n
-            }
-        }
-        stats.bytesWritten += count
-    }
-
     func complete(_ pkt: GPADirectPacket, id: UInt64, refuse: Bool) {
         // Once the guest has closed the channel the host lets go of everything it was handed.
         guard channel.state == .open else {
@@ -220,14 +189,16 @@ public final class SimulatedVSP {
         }
         defer { memory.hostAccessAttribution = nil }
         if !refuse {
-            let request = readRange(pkt.pfns, offset: Int(r.requestBufferOffset), length: Int(r.requestBufferLength))
-            let data = DataBuffer(pfns: pkt.pfns, offset: Int(r.dataBufferOffset), count: Int(r.dataBufferLength),
-                                  valid: Int(r.dataBufferValid), memory: memory)
+            let len = Int(r.requestBufferLength)
+            let request = GuestBuffer(pfns: pkt.pfns, offset: Int(r.requestBufferOffset), count: len, valid: len, memory: memory).readValid()
+            let data = GuestBuffer(pfns: pkt.pfns, offset: Int(r.dataBufferOffset), count: Int(r.dataBufferLength),
+                                   valid: Int(r.dataBufferValid), memory: memory)
             let result = backend.execute(request: request, data: data)
-            stats.bytesRead += min(data.valid, data.count)
-            stats.bytesWritten += result.dataWritten
-            let n = min(result.response.count, Int(r.responseBufferLength))
-            writeRange(pkt.pfns, offset: Int(r.responseBufferOffset), bytes: result.response, count: n)
+            let responseBuffer = GuestBuffer(pfns: pkt.pfns, offset: Int(r.responseBufferOffset), count: Int(r.responseBufferLength),
+                                             valid: 0, memory: memory)
+            let n = responseBuffer.write(result.response[...])
+            stats.bytesRead += len + min(data.valid, data.count)
+            stats.bytesWritten += result.dataWritten + n
             response = VSPResponse(error: .success, responseLen: UInt32(n))
             stats.executed += 1
         }

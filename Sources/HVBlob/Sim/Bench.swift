@@ -32,7 +32,7 @@ public enum Bench {
     public struct FillBackend: BlobBackend {
         let pattern: [UInt8]
         public init(size: Int) { pattern = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) } }
-        public mutating func execute(request: [UInt8], data: DataBuffer) -> BlobResult {
+        public mutating func execute(request: [UInt8], data: GuestBuffer) -> BlobResult {
             let n = min(pattern.count, data.count)
             data.write(pattern[0..<n])
             return BlobResult(response: [79, 75, 32, 48], dataWritten: n)
@@ -81,7 +81,7 @@ public enum Bench {
         var store = BlobStore()
         var seedData = [UInt8](repeating: 7, count: 4096)
         seedData.withUnsafeMutableBytes { raw in
-            _ = store.execute(request: Array("PUT b\n".utf8), data: DataBuffer(local: raw, valid: 4096))
+            _ = store.execute(request: Array("PUT b\n".utf8), data: GuestBuffer(local: raw, valid: 4096))
         }
         let real = try Loop(dataLen: 4096, backend: store, request: Array("GET b 0 4096\n".utf8))
         for _ in 0..<min(count / 10, 1000) { _ = fill.roundTrip(); _ = real.roundTrip() }
