@@ -1,0 +1,604 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Azure Blob VSC: a fast path from user space to Azure Blob storage through
+ * the Hyper-V host.
+ *
+ * User space hands /dev/azure_blob three buffers (request, response, data) in
+ * one ioctl. The driver pins their pages and sends one GPA-direct VMBus packet
+ * whose single range lists the data pages, then the request pages, then the
+ * response pages; the VSP on the host performs the Blob call, writes the
+ * response (and, for a download, the data) into those pages and completes the
+ * packet by its request id.
+ *
+ * Written for hvblob to the protocol of the driver posted in 2021 ("[Patch v5
+ * 2/3] Drivers: hv: add Azure Blob driver"), wire- and uapi-compatible with
+ * it, with what its review and a careful reading found fixed:
+ *
+ * - remove() and an ioctl from a file still open after rescind race: the
+ *   ioctl checks dev->removing under the lock that queues it, and remove()
+ *   sets it before waiting for the pending list to drain;
+ * - completions are checked (packet type, length, request id) before use,
+ *   and the host's response_len is bounded by the caller's;
+ * - pages are pinned with the intent each buffer needs: the host only reads
+ *   the request buffer and writes the response and data buffers;
+ * - every device gets its own misc name and debugfs directory;
+ * - remove() never waits forever: after a bounded drain it closes the channel
+ *   (from then on the host no longer touches the pages of any request) and
+ *   fails what is left with -ENODEV; only then are those pages released.
+ */
+
+#include <linux/build_bug.h>
+#include <linux/cred.h>
+#include <linux/debugfs.h>
+#include <linux/hyperv.h>
+#include <linux/idr.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <uapi/misc/hv_azure_blob.h>
+
+#include "hv_azure_blob_vsp.h"
+
+/* Pages one request may hand the host: all three buffers, 32 MiB. */
+#define AZ_BLOB_MAX_PAGES	8192
+/* Each ring, header page included. */
+#define AZ_BLOB_RING_SIZE	(128 * 1024)
+/* Requests in flight per device: the request-id table's size. */
+#define AZ_BLOB_QUEUE_DEPTH	1024
+/* How long remove() waits for the host to complete what is in flight. */
+#define AZ_BLOB_DRAIN_TIMEOUT	(10 * HZ)
+
+static_assert(sizeof(struct az_blob_request_sync) == 72);
+static_assert(offsetof(struct az_blob_request_sync, request_buffer) == 40);
+static_assert(offsetof(struct az_blob_request_sync, response) == 64);
+static_assert(sizeof(struct az_blob_vsp_request) == 56);
+static_assert(offsetof(struct az_blob_vsp_request, operation_type) == 20);
+static_assert(offsetof(struct az_blob_vsp_request, transaction_id) == 40);
+static_assert(sizeof(struct az_blob_vsp_response) == 12);
+static_assert(offsetof(struct az_blob_vsp_response, response_len) == 8);
+static_assert(sizeof(struct vmbus_packet_mpb_array) == 32);
+static_assert(IOCTL_AZ_BLOB_DRIVER_USER_REQUEST == 0xc04852f0);
+
+struct az_blob_device {
+	struct kref kref;
+	struct hv_device *hdev;
+	struct miscdevice misc;
+	char name[24];
+	int id;
+	struct dentry *debugfs;
+
+	/* Protects pending_requests and removing. */
+	spinlock_t request_lock;
+	struct list_head pending_requests;
+	wait_queue_head_t waiting_to_drain;
+	bool removing;
+};
+
+/* One buffer of a request, pinned. */
+struct az_blob_pinned {
+	struct page **pages;
+	unsigned int nr_pages;
+	unsigned int offset;	/* of the buffer in its first page */
+	bool write;		/* pinned for the host to write */
+};
+
+struct az_blob_request_ctx {
+	struct list_head list;
+	struct completion wait_vsp;
+	struct az_blob_request_sync request;
+	/* Set by the completion (or by remove, with result -ENODEV). */
+	u32 status;
+	u32 response_len;
+	int result;
+};
+
+static DEFINE_IDA(az_blob_ida);
+static struct dentry *az_blob_debugfs_root;
+
+static void az_blob_release(struct kref *kref)
+{
+	struct az_blob_device *dev =
+		container_of(kref, struct az_blob_device, kref);
+
+	ida_free(&az_blob_ida, dev->id);
+	kfree(dev);
+}
+
+static void az_blob_put(struct az_blob_device *dev)
+{
+	kref_put(&dev->kref, az_blob_release);
+}
+
+/*
+ * Completions from the host. Nothing in the packet is trusted: the type and
+ * the request id are checked before the id is used, the length before the
+ * payload is read.
+ */
+static void az_blob_on_channel_callback(void *context)
+{
+	struct vmbus_channel *channel = context;
+	struct device *device = &channel->device_obj->device;
+	const struct vmpacket_descriptor *desc;
+
+	foreach_vmbus_pkt(desc, channel) {
+		const struct az_blob_vsp_response *resp;
+		struct az_blob_request_ctx *ctx;
+		u64 addr;
+
+		if (desc->type != VM_PKT_COMP || !desc->trans_id) {
+			dev_warn_ratelimited(device,
+					     "ignoring packet type %u id %llu\n",
+					     desc->type, desc->trans_id);
+			continue;
+		}
+
+		addr = vmbus_request_addr(channel, desc->trans_id);
+		if (addr == VMBUS_RQST_ERROR || !addr) {
+			dev_warn_ratelimited(device,
+					     "completion for unknown request id %llu\n",
+					     desc->trans_id);
+			continue;
+		}
+		ctx = (struct az_blob_request_ctx *)(uintptr_t)addr;
+
+		if (hv_pkt_datalen(desc) < sizeof(*resp)) {
+			dev_warn_ratelimited(device,
+					     "short completion (%u bytes) for request id %llu\n",
+					     hv_pkt_datalen(desc), desc->trans_id);
+			ctx->result = -EIO;
+		} else {
+			resp = hv_pkt_data(desc);
+			ctx->status = le32_to_cpu(resp->error);
+			ctx->response_len = min(le32_to_cpu(resp->response_len),
+						ctx->request.response_len);
+		}
+		complete(&ctx->wait_vsp);
+	}
+}
+
+static int az_blob_fop_open(struct inode *inode, struct file *file)
+{
+	struct az_blob_device *dev =
+		container_of(file->private_data, struct az_blob_device, misc);
+
+	kref_get(&dev->kref);
+	return 0;
+}
+
+static int az_blob_fop_release(struct inode *inode, struct file *file)
+{
+	struct az_blob_device *dev =
+		container_of(file->private_data, struct az_blob_device, misc);
+
+	az_blob_put(dev);
+	return 0;
+}
+
+/* Pins [addr, addr + len); -EFAULT unless every page could be pinned. */
+static int az_blob_pin(u64 addr, u32 len, bool write, struct az_blob_pinned *p)
+{
+	unsigned long start = addr & PAGE_MASK;
+	int pinned;
+
+	p->offset = offset_in_page(addr);
+	p->nr_pages = DIV_ROUND_UP(p->offset + (u64)len, PAGE_SIZE);
+	p->write = write;
+	p->pages = kvcalloc(p->nr_pages, sizeof(*p->pages), GFP_KERNEL);
+	if (!p->pages)
+		return -ENOMEM;
+
+	pinned = pin_user_pages_fast(start, p->nr_pages, write ? FOLL_WRITE : 0,
+				     p->pages);
+	if (pinned == p->nr_pages)
+		return 0;
+
+	if (pinned > 0)
+		unpin_user_pages(p->pages, pinned);
+	kvfree(p->pages);
+	p->pages = NULL;
+	p->nr_pages = 0;
+	return pinned < 0 ? pinned : -EFAULT;
+}
+
+static void az_blob_unpin(struct az_blob_pinned *p)
+{
+	if (!p->pages)
+		return;
+	if (p->write)
+		unpin_user_pages_dirty_lock(p->pages, p->nr_pages, true);
+	else
+		unpin_user_pages(p->pages, p->nr_pages);
+	kvfree(p->pages);
+	p->pages = NULL;
+}
+
+static void az_blob_add_pfns(u64 *pfns, unsigned int *at,
+			     const struct az_blob_pinned *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nr_pages; i++)
+		pfns[(*at)++] = page_to_hvpfn(p->pages[i]);
+}
+
+enum { AZ_BLOB_DATA, AZ_BLOB_REQUEST, AZ_BLOB_RESPONSE, AZ_BLOB_BUFFERS };
+
+/* Checks the lengths (PROTOCOL: rules 3 to 5) before anything is pinned. */
+static int az_blob_check_lengths(const struct az_blob_request_sync *r)
+{
+	const u64 limit = (u64)PAGE_SIZE * AZ_BLOB_MAX_PAGES;
+
+	if (!r->request_len || !r->response_len)
+		return -EINVAL;
+	if (r->data_len && r->data_len < r->data_valid)
+		return -EINVAL;
+	if (r->data_len > limit || r->request_len > limit ||
+	    r->response_len > limit)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Builds the packet: one range of data, request and response pages, then the
+ * in-band request with each buffer's offset inside that range.
+ */
+static struct vmbus_packet_mpb_array *
+az_blob_build(const struct az_blob_request_sync *r,
+	      const struct az_blob_pinned *b, u32 *desc_size,
+	      struct az_blob_vsp_request *vsp)
+{
+	unsigned int total = b[AZ_BLOB_DATA].nr_pages +
+			     b[AZ_BLOB_REQUEST].nr_pages +
+			     b[AZ_BLOB_RESPONSE].nr_pages;
+	u32 before_request = b[AZ_BLOB_DATA].nr_pages * PAGE_SIZE;
+	u32 before_response = before_request +
+			      b[AZ_BLOB_REQUEST].nr_pages * PAGE_SIZE;
+	struct vmbus_packet_mpb_array *desc;
+	unsigned int at = 0;
+
+	*desc_size = struct_size(desc, range.pfn_array, total);
+	desc = kvzalloc(*desc_size, GFP_KERNEL);
+	if (!desc)
+		return NULL;
+
+	desc->range.offset = 0;
+	desc->range.len = total * PAGE_SIZE;
+	az_blob_add_pfns(desc->range.pfn_array, &at, &b[AZ_BLOB_DATA]);
+	az_blob_add_pfns(desc->range.pfn_array, &at, &b[AZ_BLOB_REQUEST]);
+	az_blob_add_pfns(desc->range.pfn_array, &at, &b[AZ_BLOB_RESPONSE]);
+
+	memset(vsp, 0, sizeof(*vsp));
+	vsp->version = cpu_to_le32(AZ_BLOB_VSP_PROTOCOL_VERSION_V1);
+	vsp->timeout_ms = cpu_to_le32(r->timeout);
+	vsp->operation_type = cpu_to_le32(AZ_BLOB_DRIVER_USER_REQUEST);
+	if (r->data_len) {
+		vsp->data_buffer_offset = cpu_to_le32(b[AZ_BLOB_DATA].offset);
+		vsp->data_buffer_length = cpu_to_le32(r->data_len);
+		vsp->data_buffer_valid = cpu_to_le32(r->data_valid);
+	}
+	vsp->request_buffer_offset =
+		cpu_to_le32(b[AZ_BLOB_REQUEST].offset + before_request);
+	vsp->request_buffer_length = cpu_to_le32(r->request_len);
+	vsp->response_buffer_offset =
+		cpu_to_le32(b[AZ_BLOB_RESPONSE].offset + before_response);
+	vsp->response_buffer_length = cpu_to_le32(r->response_len);
+	memcpy(vsp->transaction_id, &r->guid, sizeof(vsp->transaction_id));
+	return desc;
+}
+
+/* Queues ctx unless remove() has begun; the lock orders both decisions. */
+static bool az_blob_queue(struct az_blob_device *dev,
+			  struct az_blob_request_ctx *ctx)
+{
+	unsigned long flags;
+	bool queued = false;
+
+	spin_lock_irqsave(&dev->request_lock, flags);
+	if (!READ_ONCE(dev->removing)) {
+		list_add_tail(&ctx->list, &dev->pending_requests);
+		queued = true;
+	}
+	spin_unlock_irqrestore(&dev->request_lock, flags);
+	return queued;
+}
+
+static void az_blob_dequeue(struct az_blob_device *dev,
+			    struct az_blob_request_ctx *ctx)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&dev->request_lock, flags);
+	list_del(&ctx->list);
+	if (list_empty(&dev->pending_requests))
+		wake_up(&dev->waiting_to_drain);
+	spin_unlock_irqrestore(&dev->request_lock, flags);
+}
+
+static long az_blob_user_request(struct az_blob_device *dev,
+				 struct file *file,
+				 struct az_blob_request_sync __user *argp)
+{
+	struct az_blob_pinned b[AZ_BLOB_BUFFERS] = {};
+	struct vmbus_packet_mpb_array *desc;
+	struct az_blob_vsp_request vsp;
+	struct az_blob_request_ctx ctx;
+	struct az_blob_request_sync_response out;
+	u32 desc_size;
+	unsigned int i;
+	int ret;
+
+	if (file->f_cred != current_cred())
+		return -EACCES;
+	if (copy_from_user(&ctx.request, argp, sizeof(ctx.request)))
+		return -EFAULT;
+	ret = az_blob_check_lengths(&ctx.request);
+	if (ret)
+		return ret;
+
+	ret = az_blob_pin(ctx.request.request_buffer, ctx.request.request_len,
+			  false, &b[AZ_BLOB_REQUEST]);
+	if (!ret)
+		ret = az_blob_pin(ctx.request.response_buffer,
+				  ctx.request.response_len, true,
+				  &b[AZ_BLOB_RESPONSE]);
+	if (!ret && ctx.request.data_len)
+		ret = az_blob_pin(ctx.request.data_buffer,
+				  ctx.request.data_len, true, &b[AZ_BLOB_DATA]);
+	if (ret)
+		goto unpin;
+
+	if (b[AZ_BLOB_DATA].nr_pages + b[AZ_BLOB_REQUEST].nr_pages +
+	    b[AZ_BLOB_RESPONSE].nr_pages > AZ_BLOB_MAX_PAGES) {
+		ret = -EINVAL;
+		goto unpin;
+	}
+
+	desc = az_blob_build(&ctx.request, b, &desc_size, &vsp);
+	if (!desc) {
+		ret = -ENOMEM;
+		goto unpin;
+	}
+
+	init_completion(&ctx.wait_vsp);
+	ctx.status = 0;
+	ctx.response_len = 0;
+	ctx.result = 0;
+	if (!az_blob_queue(dev, &ctx)) {
+		ret = -ENODEV;
+		goto free_desc;
+	}
+
+	ret = vmbus_sendpacket_mpb_desc(dev->hdev->channel, desc, desc_size,
+					&vsp, sizeof(vsp), (uintptr_t)&ctx);
+	kvfree(desc);
+	desc = NULL;
+	if (ret)
+		goto dequeue;
+
+	/*
+	 * Uninterruptible: the host may write these pages until it completes
+	 * the request or remove() closes the channel, which both end the wait.
+	 */
+	wait_for_completion(&ctx.wait_vsp);
+	ret = ctx.result;
+	if (!ret) {
+		out.status = ctx.status;
+		out.response_len = ctx.response_len;
+		if (copy_to_user(&argp->response, &out, sizeof(out)))
+			ret = -EFAULT;
+	}
+
+dequeue:
+	az_blob_dequeue(dev, &ctx);
+free_desc:
+	kvfree(desc);
+unpin:
+	for (i = 0; i < AZ_BLOB_BUFFERS; i++)
+		az_blob_unpin(&b[i]);
+	return ret;
+}
+
+static long az_blob_fop_ioctl(struct file *file, unsigned int cmd,
+			      unsigned long arg)
+{
+	struct az_blob_device *dev =
+		container_of(file->private_data, struct az_blob_device, misc);
+
+	switch (cmd) {
+	case IOCTL_AZ_BLOB_DRIVER_USER_REQUEST:
+		return az_blob_user_request(dev, file, (void __user *)arg);
+	default:
+		return -EINVAL;
+	}
+}
+
+static const struct file_operations az_blob_fops = {
+	.owner = THIS_MODULE,
+	.open = az_blob_fop_open,
+	.release = az_blob_fop_release,
+	.unlocked_ioctl = az_blob_fop_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static int az_blob_pending_show(struct seq_file *m, void *v)
+{
+	struct az_blob_device *dev = m->private;
+	struct az_blob_request_ctx *ctx;
+	unsigned long flags;
+
+	seq_puts(m, "List of pending requests\n");
+	seq_puts(m, "UUID request_len response_len data_len data_valid request_buffer response_buffer data_buffer\n");
+	spin_lock_irqsave(&dev->request_lock, flags);
+	list_for_each_entry(ctx, &dev->pending_requests, list) {
+		const struct az_blob_request_sync *r = &ctx->request;
+
+		seq_printf(m, "%pUl %u %u %u %u %llx %llx %llx\n", &r->guid,
+			   r->request_len, r->response_len, r->data_len,
+			   r->data_valid, r->request_buffer, r->response_buffer,
+			   r->data_buffer);
+	}
+	spin_unlock_irqrestore(&dev->request_lock, flags);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(az_blob_pending);
+
+static bool az_blob_drained(struct az_blob_device *dev)
+{
+	unsigned long flags;
+	bool empty;
+
+	spin_lock_irqsave(&dev->request_lock, flags);
+	empty = list_empty(&dev->pending_requests);
+	spin_unlock_irqrestore(&dev->request_lock, flags);
+	return empty;
+}
+
+/* Fails every request still pending; only after the channel is closed. */
+static void az_blob_fail_pending(struct az_blob_device *dev)
+{
+	struct az_blob_request_ctx *ctx;
+	unsigned long flags;
+
+	spin_lock_irqsave(&dev->request_lock, flags);
+	list_for_each_entry(ctx, &dev->pending_requests, list) {
+		if (!completion_done(&ctx->wait_vsp)) {
+			ctx->result = -ENODEV;
+			complete(&ctx->wait_vsp);
+		}
+	}
+	spin_unlock_irqrestore(&dev->request_lock, flags);
+}
+
+static int az_blob_probe(struct hv_device *hdev,
+			 const struct hv_vmbus_device_id *dev_id)
+{
+	struct vmbus_channel *channel = hdev->channel;
+	struct az_blob_device *dev;
+	int ret;
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	kref_init(&dev->kref);
+	spin_lock_init(&dev->request_lock);
+	INIT_LIST_HEAD(&dev->pending_requests);
+	init_waitqueue_head(&dev->waiting_to_drain);
+	dev->hdev = hdev;
+
+	dev->id = ida_alloc(&az_blob_ida, GFP_KERNEL);
+	if (dev->id < 0) {
+		ret = dev->id;
+		kfree(dev);
+		return ret;
+	}
+	if (dev->id)
+		snprintf(dev->name, sizeof(dev->name), "azure_blob%d", dev->id);
+	else
+		strscpy(dev->name, "azure_blob", sizeof(dev->name));
+
+	channel->rqstor_size = AZ_BLOB_QUEUE_DEPTH;
+	channel->next_request_id_callback = vmbus_next_request_id;
+	channel->request_addr_callback = vmbus_request_addr;
+	ret = vmbus_open(channel, AZ_BLOB_RING_SIZE, AZ_BLOB_RING_SIZE, NULL, 0,
+			 az_blob_on_channel_callback, channel);
+	if (ret)
+		goto err_put;
+	hv_set_drvdata(hdev, dev);
+
+	dev->misc.minor = MISC_DYNAMIC_MINOR;
+	dev->misc.name = dev->name;
+	dev->misc.fops = &az_blob_fops;
+	dev->misc.parent = &hdev->device;
+	ret = misc_register(&dev->misc);
+	if (ret)
+		goto err_close;
+
+	dev->debugfs = debugfs_create_dir(dev_name(&hdev->device),
+					  az_blob_debugfs_root);
+	debugfs_create_file("pending_requests", 0400, dev->debugfs, dev,
+			    &az_blob_pending_fops);
+	return 0;
+
+err_close:
+	hv_set_drvdata(hdev, NULL);
+	vmbus_close(channel);
+err_put:
+	az_blob_put(dev);
+	return ret;
+}
+
+static int az_blob_remove(struct hv_device *hdev)
+{
+	struct az_blob_device *dev = hv_get_drvdata(hdev);
+	unsigned long flags;
+
+	misc_deregister(&dev->misc);
+	debugfs_remove_recursive(dev->debugfs);
+
+	spin_lock_irqsave(&dev->request_lock, flags);
+	WRITE_ONCE(dev->removing, true);
+	spin_unlock_irqrestore(&dev->request_lock, flags);
+
+	/*
+	 * After a rescind the host may still complete what it was sent, but
+	 * its completions no longer reach us: wait a bounded time only.
+	 */
+	if (!wait_event_timeout(dev->waiting_to_drain, az_blob_drained(dev),
+				AZ_BLOB_DRAIN_TIMEOUT))
+		dev_warn(&hdev->device,
+			 "requests still pending at remove, failing them\n");
+
+	hv_set_drvdata(hdev, NULL);
+	vmbus_close(hdev->channel);
+	az_blob_fail_pending(dev);
+	az_blob_put(dev);
+	return 0;
+}
+
+static const struct hv_vmbus_device_id az_blob_id_table[] = {
+	/* {0590b792-db64-45cc-81db-b8d70c577c9e} */
+	{ .guid = GUID_INIT(0x0590b792, 0xdb64, 0x45cc, 0x81, 0xdb,
+			    0xb8, 0xd7, 0x0c, 0x57, 0x7c, 0x9e) },
+	{ },
+};
+MODULE_DEVICE_TABLE(vmbus, az_blob_id_table);
+
+static struct hv_driver az_blob_drv = {
+	.name = KBUILD_MODNAME,
+	.id_table = az_blob_id_table,
+	.probe = az_blob_probe,
+	.remove = az_blob_remove,
+	.driver = {
+		.probe_type = PROBE_PREFER_ASYNCHRONOUS,
+	},
+};
+
+static int __init az_blob_init(void)
+{
+	int ret;
+
+	az_blob_debugfs_root = debugfs_create_dir("azure_blob", NULL);
+	ret = vmbus_driver_register(&az_blob_drv);
+	if (ret)
+		debugfs_remove_recursive(az_blob_debugfs_root);
+	return ret;
+}
+
+static void __exit az_blob_exit(void)
+{
+	vmbus_driver_unregister(&az_blob_drv);
+	debugfs_remove_recursive(az_blob_debugfs_root);
+}
+
+module_init(az_blob_init);
+module_exit(az_blob_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Microsoft Azure Blob fast path (VSC)");
