@@ -22,10 +22,25 @@ let package = Package(
             // debug builds, which the tests use, keep them.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        // The kernel shim's runtime: coroutines and the kernel API a bridged driver calls.
+        // shim/ holds the driver-facing headers (compiled with the driver at run time, not here).
+        .target(
+            name: "CKernelShim",
+            path: "Sources/CKernelShim",
+            exclude: ["shim/hvb_stub.c", "shim/linux"],
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"])]
+        ),
+        // Runs a driver's C source against the simulated host (compile, load, schedule).
+        .target(
+            name: "HVBlobBridge",
+            dependencies: ["HVBlob", "CKernelShim"],
+            path: "Sources/HVBlobBridge"
+        ),
         .executableTarget(
             name: "hvblob",
             dependencies: [
                 "HVBlob",
+                "HVBlobBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/hvblob"
@@ -34,6 +49,7 @@ let package = Package(
             name: "HVBlobTests",
             dependencies: [
                 "HVBlob",
+                "HVBlobBridge",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/HVBlobTests"

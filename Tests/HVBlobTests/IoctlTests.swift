@@ -223,9 +223,9 @@ struct IoctlTests {
     func removing() throws {
         let rig = try Rig()
         let (arg, _) = rig.argument()
-        let call = rig.vsc.ioctl(rig.file, command: .azBlobUserRequest, argument: arg)
+        let call = rig.vsc.startIoctl(rig.file, command: .azBlobUserRequest, argument: arg)
         while call.phase != .check { _ = call.step() }
-        let remove = rig.vsc.remove()
+        let remove = rig.vsc.startRemove()
         _ = remove.step()  // deregister
         _ = remove.step()  // removing = true
         #expect(rig.vsc.removing)

@@ -52,7 +52,7 @@ struct SimulationTests {
         for b in [DriverBehavior.fixed, .v5] {
             let rig = try Rig(behavior: b, version: b == .v5 ? KernelVersion(5, 13) : .default)
             rig.machine.channel.rescind()
-            #expect(rig.vsc.remove().run() == .returned(.success))
+            #expect(rig.vsc.startRemove().run() == .returned(.success))
             #expect(!rig.vsc.freed && rig.vsc.refcount == 1)
             #expect(throws: Errno.ENODEV) { try rig.vsc.open(rig.space) }
             let (arg, _) = rig.argument()
@@ -70,10 +70,10 @@ struct SimulationTests {
         for b in [DriverBehavior.fixed, .v5] {
             let rig = try Rig(behavior: b, version: b == .v5 ? KernelVersion(5, 13) : .default, faults: try FaultPlan(spec: "delay=50"))
             let (arg, _) = rig.argument()
-            let call = rig.vsc.ioctl(rig.file, command: .azBlobUserRequest, argument: arg)
+            let call = rig.vsc.startIoctl(rig.file, command: .azBlobUserRequest, argument: arg)
             #expect(call.run() == .blocked(until: nil))
             rig.machine.channel.rescind()
-            let remove = rig.vsc.remove()
+            let remove = rig.vsc.startRemove()
             var step = remove.run()
             // The host still completes at t=50, but the callback was reset: nothing is delivered.
             rig.machine.run()
@@ -100,14 +100,14 @@ struct SimulationTests {
         var calls: [IoctlCall] = []
         for _ in 0..<AzBlob.queueDepth {
             let (arg, _) = rig.argument()
-            let call = rig.vsc.ioctl(rig.file, command: .azBlobUserRequest, argument: arg)
+            let call = rig.vsc.startIoctl(rig.file, command: .azBlobUserRequest, argument: arg)
             #expect(call.run() == .blocked(until: nil))
             calls.append(call)
             rig.machine.run(until: rig.machine.now)  // the host drains the ring: only ids run out
         }
         #expect(Set(calls.compactMap(\.requestId)) == Set(1...UInt64(AzBlob.queueDepth)))
         let (arg, _) = rig.argument()
-        let extra = rig.vsc.ioctl(rig.file, command: .azBlobUserRequest, argument: arg)
+        let extra = rig.vsc.startIoctl(rig.file, command: .azBlobUserRequest, argument: arg)
         #expect(extra.run() == .returned(.EAGAIN))
         #expect(rig.machine.memory.pinnedFrames > 0)  // the 1024 in flight keep theirs
         // Let the host complete everything; every caller returns 0 and ids are free again.
@@ -123,7 +123,7 @@ struct SimulationTests {
     func debugfs() throws {
         let rig = try Rig(faults: try FaultPlan(spec: "delay=10"))
         let (arg, r) = rig.argument(dataLen: 300)
-        let call = rig.vsc.ioctl(rig.file, command: .azBlobUserRequest, argument: arg)
+        let call = rig.vsc.startIoctl(rig.file, command: .azBlobUserRequest, argument: arg)
         _ = call.run()
         let text = rig.vsc.debugfsPendingRequests
         #expect(text.hasPrefix("List of pending requests\nUUID request_len"))

@@ -63,7 +63,7 @@ final class Rig {
     /// Runs one ioctl to completion against the simulated host; nil errno when it can never
     /// return (nothing left to run while it waits).
     func ioctl(_ arg: UInt64, command: IoctlCommand = .azBlobUserRequest) -> (Errno?, IoctlCall) {
-        let call = vsc.ioctl(file, command: command, argument: arg)
+        let call = vsc.startIoctl(file, command: command, argument: arg)
         return (finish(call), call)
     }
 
@@ -86,7 +86,7 @@ final class Rig {
 
     /// Steps a call up to (not into) the send, and returns the packet it will send.
     func packet(_ arg: UInt64) -> (IoctlCall, [UInt8]?) {
-        let call = vsc.ioctl(file, command: .azBlobUserRequest, argument: arg)
+        let call = vsc.startIoctl(file, command: .azBlobUserRequest, argument: arg)
         while call.phase != .send && call.phase != .done { _ = call.step() }
         return (call, call.packet)
     }

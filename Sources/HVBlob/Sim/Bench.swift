@@ -61,7 +61,7 @@ public enum Bench {
         /// One ioctl, start to finish; returns its errno.
         @inline(__always)
         func roundTrip() -> Errno {
-            let call = machine.vsc.ioctl(file, command: .azBlobUserRequest, argument: arg)
+            let call = machine.vsc.startIoctl(file, command: .azBlobUserRequest, argument: arg)
             while true {
                 switch call.run() {
                 case .returned(let e): return e

@@ -7,7 +7,10 @@ public final class Machine {
     public let log: ViolationLog
     public let memory: GuestMemory
     public let channel: Channel
+    /// The Swift model of the driver (always built; the driver under test unless replaced).
     public let vsc: BlobVSC
+    /// The driver under test: the model, or a bridged C driver.
+    public var driver: GuestDriver
     public private(set) var host: SimulatedVSP!
     public var queue = EventQueue()
     public var now: UInt64 {
@@ -27,6 +30,7 @@ public final class Machine {
         memory = GuestMemory(log: log)
         channel = Channel(version: version, log: log)
         vsc = BlobVSC(channel: channel, memory: memory, log: log, behavior: behavior)
+        driver = vsc
         self.version = version
         host = SimulatedVSP(channel: channel, memory: memory, log: log, faults: faults,
                             rng: SeededRandom(seed: seed).split("host"), backend: backend) { [unowned self] t, f in

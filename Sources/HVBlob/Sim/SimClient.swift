@@ -26,7 +26,8 @@ final class SimClient {
     var opIndex = 0
     var op: Op?
     var buffers = Buffers()
-    var call: IoctlCall?
+    var call: DriverCall?
+    var traced = false
     var isBlocked = false
     var done = false
     var stepScheduled = false
@@ -152,21 +153,29 @@ final class SimClient {
                 return
             }
             prepare(op)
-            call = m.vsc.ioctl(file, command: .azBlobUserRequest, argument: buffers.arg)
+            call = m.driver.ioctl(file, command: .azBlobUserRequest, argument: buffers.arg)
+            traced = false
             sim.report.requestsIssued += 1
         }
         guard let call else { return }
         // One phase per event: other clients, the host and the callback interleave between.
         switch call.step() {
         case .running:
-            if call.phase == .wait, let ctx = call.context, call.requestId != nil {
-                sim.trace("pid \(space.pid) sent request id \(ctx.requestId) \(opName) pages=\(ctx.pins.reduce(0) { $0 + $1.pfns.count })")
-            }
+            traceSend(call)
             scheduleStep(after: UInt64(rng.int(in: 0...2)))
-        case .blocked:
+        case .blocked(let until):
+            traceSend(call)
             isBlocked = true
+            if let until { scheduleStep(after: until > m.now ? until - m.now : 0) }
         case .returned(let e):
             returned(e)
+        }
+    }
+
+    func traceSend(_ call: DriverCall) {
+        if !traced, let id = call.sentRequestId {
+            traced = true
+            sim.trace("pid \(space.pid) sent request id \(id) \(opName)")
         }
     }
 

@@ -102,15 +102,19 @@ public final class Simulation {
     var rng: SeededRandom
     var clients: [SimClient] = []
     var report: SimulationReport
-    var remove: RemoveWork?
+    var remove: DriverCall?
+    var removeDone = false
     var removeScheduled = false
     var digest: UInt64 = 0xcbf2_9ce4_8422_2325
     public var progress: ((Int, Int) -> Void)? = nil
     private var lastProgress = 0
 
-    public init(_ config: SimulationConfig) {
+    /// `driver` replaces the Swift model with another implementation (a bridged C driver)
+    /// built on the machine.
+    public init(_ config: SimulationConfig, driver: ((Machine) -> GuestDriver)? = nil) {
         self.config = config
         machine = Machine(behavior: config.behavior, version: config.version, faults: config.faults, seed: config.seed)
+        if let driver { machine.driver = driver(machine) }
         rng = SeededRandom(seed: config.seed).split("clients")
         report = SimulationReport(config: config)
     }
@@ -124,10 +128,10 @@ public final class Simulation {
 
     public func run() -> SimulationReport {
         let m = machine
-        do { try m.vsc.probe() } catch {
+        do { try m.driver.probe() } catch {
             m.log.report("guest.probe-failed", "probe returned \(error)")
         }
-        trace("probe driver=\(config.behavior) kernel=\(config.version)")
+        trace("probe driver=\(m.driver.name) kernel=\(config.version)")
         m.afterCallback = { [unowned self] in self.wakeBlocked() }
         for i in 0..<config.clients {
             let c = SimClient(index: i, sim: self, rng: rng.split("client\(i)"))
@@ -150,17 +154,18 @@ public final class Simulation {
     func startRemove() {
         if removeScheduled { return }
         removeScheduled = true
-        let work = machine.vsc.remove()
+        let work = machine.driver.remove()
         remove = work
         trace("remove starts")
         stepRemove()
     }
 
     func stepRemove() {
-        guard let work = remove, !work.isDone else { return }
-        switch work.run() {
+        guard let work = remove, !removeDone else { return }
+        switch work.runUntilBlocked() {
         case .returned:
             trace("remove finished")
+            removeDone = true
             report.removeFinished = true
             // Closing the channel may have failed requests: wake their callers.
             wakeBlocked()
@@ -173,14 +178,17 @@ public final class Simulation {
 
     /// A completion arrived or the channel closed: callers whose request is done run again.
     func wakeBlocked() {
-        for c in clients where c.isBlocked && c.call?.context?.completed == true {
+        for c in clients where c.isBlocked && c.call?.isReady == true {
             c.scheduleStep(after: 0)
+        }
+        if let r = remove, !removeDone, r.isReady {
+            machine.queue.schedule(at: machine.now) { [unowned self] in self.stepRemove() }
         }
     }
 
     func clientFinished() {
         // Dequeueing may have drained the pending list remove waits for.
-        if let r = remove, !r.isDone { machine.queue.schedule(at: machine.now) { [unowned self] in self.stepRemove() } }
+        if remove != nil && !removeDone { machine.queue.schedule(at: machine.now) { [unowned self] in self.stepRemove() } }
         if clients.allSatisfy(\.done) && !removeScheduled {
             // Every process closed its file: unload the driver (orderly remove).
             machine.queue.schedule(at: machine.now + 1) { [unowned self] in self.startRemove() }
@@ -201,16 +209,15 @@ public final class Simulation {
         var hung = 0
         for c in clients where !c.done {
             hung += 1
-            if let call = c.call, let ctx = call.context {
+            if let call = c.call {
                 m.log.report("liveness.ioctl-hang",
-                             "pid \(c.space.pid) waits in \(call.phase.rawValue) for request id \(ctx.requestId) (sent at t=\(ctx.sentAt)); nothing left can complete it")
+                             "pid \(c.space.pid) blocked in the ioctl: \(call.waitDescription); nothing left can wake it")
             } else {
-                m.log.report("liveness.ioctl-hang", "pid \(c.space.pid) never finished (phase \(c.call?.phase.rawValue ?? "none"))")
+                m.log.report("liveness.ioctl-hang", "pid \(c.space.pid) never finished")
             }
         }
-        if let r = remove, !r.isDone {
-            m.log.report("liveness.remove-hang",
-                         "remove waits in \(r.phase.rawValue) for \(m.vsc.pending.count) pending request(s): ids \(m.vsc.pending.map(\.requestId))")
+        if let r = remove, !removeDone {
+            m.log.report("liveness.remove-hang", r.waitDescription)
         } else if remove == nil && hung == 0 {
             m.log.report("liveness.remove-hang", "remove never ran")
         }
@@ -218,10 +225,8 @@ public final class Simulation {
             ? "\(hung) process(es) still blocked in the ioctl hold the device open" : nil
         if hung == 0 && report.removeFinished {
             m.memory.reportLeakedPins()
-            if !m.vsc.freed {
-                m.log.report("guest.refcount-leak", "device refcount \(m.vsc.refcount) after every file closed and remove finished")
-            }
         }
+        m.driver.finish(removed: hung == 0 && report.removeFinished)
         report.violations = m.log.violations
         report.counts = m.log.counts
         report.host = m.host.stats

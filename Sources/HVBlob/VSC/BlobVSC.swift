@@ -8,7 +8,7 @@
 /// Blocking calls are state machines (`IoctlCall`, `RemoveWork`): each `step()` runs up to the
 /// next point where another activity could interleave, so the simulator and the race explorer
 /// can schedule them.
-public final class BlobVSC {
+public final class BlobVSC: GuestDriver {
     public let behavior: DriverBehavior
     public let channel: Channel
     let memory: GuestMemory
@@ -86,7 +86,14 @@ public final class BlobVSC {
 
     // MARK: ioctl
 
-    public func ioctl(_ file: OpenFile, command: IoctlCommand, argument: UInt64) -> IoctlCall {
+    public var name: String { "model \(behavior.name)" }
+
+    public func ioctl(_ file: OpenFile, command: IoctlCommand, argument: UInt64) -> DriverCall {
+        startIoctl(file, command: command, argument: argument)
+    }
+
+    /// The model's own call type, for tests that look inside it.
+    public func startIoctl(_ file: OpenFile, command: IoctlCommand, argument: UInt64) -> IoctlCall {
         ioctlsStarted += 1
         return IoctlCall(vsc: self, file: file, command: command, argument: argument)
     }
@@ -219,7 +226,14 @@ public final class BlobVSC {
 
     /// The device's remove, run by the rescind work after the host rescinded the channel (or by
     /// a driver unbind).
-    public func remove() -> RemoveWork { RemoveWork(vsc: self) }
+    public func remove() -> DriverCall { startRemove() }
+    public func startRemove() -> RemoveWork { RemoveWork(vsc: self) }
+
+    public func finish(removed: Bool) {
+        if removed && !freed {
+            log.report("guest.refcount-leak", "device refcount \(refcount) after every file closed and remove finished")
+        }
+    }
 
     func closeChannelAndFailPending() {
         channel.close()

@@ -20,7 +20,7 @@ public enum StepResult: Equatable, Sendable {
 ///     send      vmbus_sendpacket_mpb_desc()                             -> ENODEV/EAGAIN
 ///     wait      wait_for_completion()
 ///     finish    copy_to_user(response), list_del + wake, put_page each pin -> EFAULT/EIO/ENODEV
-public final class IoctlCall {
+public final class IoctlCall: DriverCall {
     public enum Phase: String, Sendable { case validate, pin, queue, check, send, wait, finish, done }
 
     let vsc: BlobVSC
@@ -54,6 +54,12 @@ public final class IoctlCall {
     }
 
     public var isBlocked: Bool { phase == .wait && !(context?.completed ?? false) }
+    public var isReady: Bool { phase == .wait && (context?.completed ?? false) }
+    public var sentRequestId: UInt64? { requestId }
+    public var waitDescription: String {
+        guard let ctx = context else { return "phase \(phase.rawValue)" }
+        return "wait_for_completion of request id \(ctx.requestId) (sent at t=\(ctx.sentAt))"
+    }
 
     private func finish(_ e: Errno) -> StepResult {
         phase = .done
@@ -195,7 +201,7 @@ public final class IoctlCall {
 ///     drain       wait until pending_requests is empty (bounded in the fixed driver)
 ///     close       vmbus_close(); the fixed driver then fails what is left with ENODEV
 ///     put         drop the probe's device reference
-public final class RemoveWork {
+public final class RemoveWork: DriverCall {
     public enum Phase: String, Sendable { case deregister, flag, drain, close, put, done }
     let vsc: BlobVSC
     public private(set) var phase: Phase = .deregister
@@ -204,6 +210,11 @@ public final class RemoveWork {
     init(vsc: BlobVSC) { self.vsc = vsc }
 
     public var isDone: Bool { phase == .done }
+    public var isReady: Bool { phase == .drain && vsc.pending.isEmpty }
+    public var sentRequestId: UInt64? { nil }
+    public var waitDescription: String {
+        "remove waits in \(phase.rawValue) for \(vsc.pending.count) pending request(s): ids \(vsc.pending.map(\.requestId))"
+    }
 
     @discardableResult
     public func run() -> StepResult {

@@ -27,8 +27,10 @@ public final class RequestContext {
 public final class OpenFile {
     public let process: AddressSpace
     public let credentials: UInt32
-    public internal(set) var released = false
-    init(process: AddressSpace) {
+    public var released = false
+    /// A bridged driver's `struct file`.
+    public var handle: UnsafeMutableRawPointer?
+    public init(process: AddressSpace) {
         self.process = process
         self.credentials = process.credentials
     }

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Coroutines for the kernel threads of one simulated run (ioctl callers, the channel callback,
+ * the rescind work). One runs at a time; it returns control to hvblob's scheduler when it
+ * blocks, yields at a scheduling point, or finishes. No real threads decide anything.
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "hvb_kops.h"
+#include "hvb_internal.h"
+
+#define HVB_STACK_SIZE (512 * 1024)
+#define HVB_MAX_CORO 4096
+
+struct hvb_coro {
+	ucontext_t ctx;
+	ucontext_t caller;
+	void *stack;
+	int state;
+	void (*fn)(void *);
+	void *arg;
+	const void *wait_key;
+	const char *wait_what;
+	uint64_t deadline;
+	int has_deadline;
+	int slot;
+	struct hvb_task task;
+};
+
+static struct hvb_coro *hvb_current_coro;
+static struct hvb_coro *hvb_all[HVB_MAX_CORO];
+static struct hvb_coro *hvb_starting;
+
+static void hvb_trampoline(void)
+{
+	struct hvb_coro *c = hvb_starting;
+
+	c->fn(c->arg);
+	c->state = HVB_DONE;
+	/* uc_link returns to the caller context saved by the last resume. */
+}
+
+struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *name, int pid, uint32_t cred)
+{
+	struct hvb_coro *c = calloc(1, sizeof(*c));
+	int i;
+
+	if (!c)
+		return NULL;
+	c->stack = malloc(HVB_STACK_SIZE);
+	if (!c->stack) {
+		free(c);
+		return NULL;
+	}
+	c->fn = fn;
+	c->arg = arg;
+	c->state = HVB_READY;
+	c->slot = -1;
+	hvb_task_init(&c->task, name, pid, cred);
+	for (i = 0; i < HVB_MAX_CORO; i++) {
+		if (!hvb_all[i]) {
+			hvb_all[i] = c;
+			c->slot = i;
+			break;
+		}
+	}
+	getcontext(&c->ctx);
+	c->ctx.uc_stack.ss_sp = c->stack;
+	c->ctx.uc_stack.ss_size = HVB_STACK_SIZE;
+	c->ctx.uc_link = &c->caller;
+	makecontext(&c->ctx, hvb_trampoline, 0);
+	c->state = -1; /* not started */
+	return c;
+}
+
+int hvb_coro_resume(struct hvb_coro *c)
+{
+	struct hvb_coro *prev = hvb_current_coro;
+
+	if (!c || c->state == HVB_DONE)
+		return HVB_DONE;
+	if (c->state == -1)
+		hvb_starting = c;
+	c->state = HVB_RUNNING;
+	c->wait_key = NULL;
+	c->wait_what = NULL;
+	hvb_current_coro = c;
+	swapcontext(&c->caller, &c->ctx);
+	hvb_current_coro = prev;
+	return c->state;
+}
+
+/* Called on the coroutine: park it and go back to whoever resumed it. */
+void hvb_coro_park(int state, const void *key, const char *what, uint64_t deadline, int has_deadline)
+{
+	struct hvb_coro *c = hvb_current_coro;
+
+	c->state = state;
+	c->wait_key = key;
+	c->wait_what = what;
+	c->deadline = deadline;
+	c->has_deadline = has_deadline;
+	swapcontext(&c->ctx, &c->caller);
+}
+
+struct hvb_task *hvb_current_task_of_coro(void)
+{
+	return hvb_current_coro ? &hvb_current_coro->task : NULL;
+}
+
+int hvb_in_coro(void)
+{
+	return hvb_current_coro != NULL;
+}
+
+int hvb_coro_state(const struct hvb_coro *c)
+{
+	return c->state == -1 ? HVB_READY : c->state;
+}
+
+const void *hvb_coro_wait_key(const struct hvb_coro *c)
+{
+	return c->wait_key;
+}
+
+const char *hvb_coro_wait_what(const struct hvb_coro *c)
+{
+	return c->wait_what ? c->wait_what : "";
+}
+
+uint64_t hvb_coro_deadline(const struct hvb_coro *c, int *has_deadline)
+{
+	*has_deadline = c->has_deadline;
+	return c->deadline;
+}
+
+int hvb_wake_key(const void *key)
+{
+	int i, n = 0;
+
+	for (i = 0; i < HVB_MAX_CORO; i++) {
+		struct hvb_coro *c = hvb_all[i];
+
+		if (c && c->state == HVB_BLOCKED && c->wait_key == key) {
+			c->state = HVB_READY;
+			n++;
+		}
+	}
+	return n;
+}
+
+int hvb_wake_expired(uint64_t now)
+{
+	int i, n = 0;
+
+	for (i = 0; i < HVB_MAX_CORO; i++) {
+		struct hvb_coro *c = hvb_all[i];
+
+		if (c && c->state == HVB_BLOCKED && c->has_deadline && c->deadline <= now) {
+			c->state = HVB_READY;
+			n++;
+		}
+	}
+	return n;
+}
+
+void hvb_coro_destroy(struct hvb_coro *c)
+{
+	if (!c)
+		return;
+	if (c->slot >= 0)
+		hvb_all[c->slot] = NULL;
+	free(c->stack);
+	free(c);
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The table through which a driver compiled against hvblob's shim headers reaches the kernel
+ * API. The driver's .so holds `struct hvb_kops *hvb_kops`; hvblob points it at its own table.
+ * Types are plain C so that Swift (through this module) and the shim headers agree.
+ */
+#ifndef HVB_KOPS_H
+#define HVB_KOPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HVB_KOPS_VERSION 1
+
+/* Coroutine states seen by the scheduler. */
+enum hvb_state { HVB_READY = 0, HVB_RUNNING = 1, HVB_BLOCKED = 2, HVB_DONE = 3 };
+
+struct hvb_coro;
+
+/* What Swift provides: the simulated machine. Each takes the opaque `host` pointer first. */
+struct hvb_host_ops {
+	void *host;
+	uint64_t (*now)(void *host);
+	/* User memory of the current process: bytes NOT copied (0 = all). */
+	size_t (*copy_from_user)(void *host, void *dst, uint64_t uaddr, size_t n);
+	size_t (*copy_to_user)(void *host, uint64_t uaddr, const void *src, size_t n);
+	/* Pins nr pages from start; returns pages pinned or -errno, PFNs in pfns. */
+	long (*pin)(void *host, uint64_t start, long nr, int write, uint64_t *pfns);
+	void (*unpin)(void *host, uint64_t pfn, int write);
+	/* The channel. */
+	int (*vmbus_open)(void *host, uint32_t ring_size, uint32_t rqstor_size, int callbacks);
+	void (*vmbus_close)(void *host);
+	int (*send)(void *host, const void *packet, uint32_t len, uint64_t cookie);
+	/* Copies the next inbound packet (clamped) into buf; returns its length or 0. */
+	uint32_t (*packet_first)(void *host, void *buf, uint32_t buflen);
+	void (*packet_advance)(void *host, uint32_t len);
+	void (*packet_close)(void *host);
+	/* Looks a request id up (frees it): the cookie, or UINT64_MAX - 1 (VMBUS_RQST_ERROR). */
+	uint64_t (*request_addr)(void *host, uint64_t id, int zero_is_error);
+	/* A finding, by rule id (e.g. "guest.use-after-free"). */
+	void (*report)(void *host, const char *rule, const char *detail);
+	void (*log)(void *host, int level, const char *text);
+	/* Misc device and debugfs registration (names only; the shim keeps the objects). */
+	void (*misc)(void *host, const char *name, int registered);
+	/* At every scheduling point: nonzero asks the running thread to yield. */
+	int (*sched_point)(void *host, const char *what);
+	/* Some blocked thread became ready. */
+	void (*woke)(void *host);
+};
+
+/* hvblob side: install the host hooks, get the table for a driver's hvb_kops. */
+void hvb_install(const struct hvb_host_ops *ops);
+void *hvb_kops_table(void);
+
+/* Coroutines: the kernel threads of one run. */
+struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *name, int pid, uint32_t cred);
+int hvb_coro_resume(struct hvb_coro *c);
+int hvb_coro_state(const struct hvb_coro *c);
+const void *hvb_coro_wait_key(const struct hvb_coro *c);
+uint64_t hvb_coro_deadline(const struct hvb_coro *c, int *has_deadline);
+const char *hvb_coro_wait_what(const struct hvb_coro *c);
+void hvb_coro_destroy(struct hvb_coro *c);
+/* Every coroutine blocked on key becomes ready; returns how many. */
+int hvb_wake_key(const void *key);
+/* Coroutines blocked with a deadline at or before now become ready. */
+int hvb_wake_expired(uint64_t now);
+
+/* Entry points into a loaded driver, run on coroutines by hvblob. */
+struct hvb_driver_entry {
+	int (*init)(void);
+	void (*exit)(void);
+};
+/* The shim's own state, reset between runs. */
+void hvb_reset(void);
+/* Live allocations (kmalloc & co) and their bytes. */
+long hvb_live_allocations(long *bytes);
+
+/* Running driver operations (each on the current coroutine). */
+int hvb_run_init(int (*init)(void));
+void hvb_run_exit(void (*exit)(void));
+int hvb_probe(void);
+int hvb_remove(void);
+void hvb_channel_callback(void);
+void *hvb_open(int *err);
+long hvb_ioctl(void *file, unsigned int cmd, uint64_t arg);
+int hvb_release(void *file);
+/* Reads a debugfs file by name into buf; returns bytes or -1. */
+long hvb_debugfs_read(const char *name, char *buf, size_t size);
+/* The misc device's name, or NULL. */
+const char *hvb_misc_name(void);
+/* Dentries looked up and never put (debugfs_lookup without dput). */
+int hvb_dentry_refs(void);
+/* Rescind as the VMBus core does it: reset the callback, set channel->rescind. */
+void hvb_rescind(void);
+/* Fail the Nth allocation from now with NULL (1 = the next); 0 = never. */
+void hvb_fail_allocation(long n);
+
+#endif /* HVB_KOPS_H */

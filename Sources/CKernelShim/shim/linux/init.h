@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* hvblob kernel shim: <linux/init.h> */
+#include "../hvb_kernel.h"

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// A guest driver as the simulator sees it: the Swift model (`BlobVSC`) or a driver's real C
+/// code loaded through the bridge. Everything the simulator checks is observable through this
+/// interface, guest memory and the channel, so the same checks hold for both.
+public protocol GuestDriver: AnyObject {
+    /// What this is ("model fixed", "kernel/hv_azure_blob.c @ 6.0", ...).
+    var name: String { get }
+    /// Module init and probe: the channel is open and /dev/azure_blob registered after this.
+    func probe() throws(Errno)
+    /// open() of the misc device by `process`.
+    func open(_ process: AddressSpace) throws(Errno) -> OpenFile
+    /// The last close of `file`.
+    func release(_ file: OpenFile)
+    /// One ioctl, as a call the scheduler steps.
+    func ioctl(_ file: OpenFile, command: IoctlCommand, argument: UInt64) -> DriverCall
+    /// The device's remove (after a rescind, or a module unload), as a call the scheduler steps.
+    func remove() -> DriverCall
+    /// End of run: the driver's own leftovers (references, allocations) into the log.
+    func finish(removed: Bool)
+    /// The debugfs file `pending_requests`.
+    var debugfsPendingRequests: String { get }
+}
+
+/// A blocking driver call in progress.
+public protocol DriverCall: AnyObject {
+    /// Runs to the next point where another activity may run.
+    func step() -> StepResult
+    /// Blocked, but what it waits for has happened: stepping it now makes progress.
+    var isReady: Bool { get }
+    /// What it waits for, for a hang report.
+    var waitDescription: String { get }
+    /// The request id it put on the wire, once sent.
+    var sentRequestId: UInt64? { get }
+}
+
+extension DriverCall {
+    /// Steps until the call blocks or returns.
+    @discardableResult
+    public func runUntilBlocked() -> StepResult {
+        while true {
+            let r = step()
+            if r != .running { return r }
+        }
+    }
+}
