@@ -5,7 +5,10 @@
  * blocks, yields at a scheduling point, or finishes. No real threads decide anything.
  */
 #define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
@@ -28,6 +31,8 @@ struct hvb_coro {
 	uint64_t deadline;
 	int has_deadline;
 	int slot;
+	int crashed;
+	sigjmp_buf crash_jmp;
 	struct hvb_task task;
 };
 
@@ -77,18 +82,76 @@ struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *n
 	return c;
 }
 
+/*
+ * A fault (SIGSEGV, SIGBUS) in driver code running on a coroutine is the kernel's oops: the
+ * thread dies, the simulation goes on. The handler runs on its own stack and jumps back to the
+ * resume that started the faulting stretch; the coroutine's stack is abandoned.
+ */
+static char hvb_fault_what[160];
+static int hvb_handlers_installed;
+
+static void hvb_fault(int sig, siginfo_t *info, void *uctx)
+{
+	struct hvb_coro *c = hvb_current_coro;
+
+	(void)uctx;
+	if (!c) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	snprintf(hvb_fault_what, sizeof(hvb_fault_what), "%s at address %p in thread %s (pid %d)",
+		 sig == SIGSEGV ? "SIGSEGV" : "SIGBUS", info ? info->si_addr : NULL, c->task.comm, c->task.pid);
+	c->crashed = 1;
+	siglongjmp(c->crash_jmp, 1);
+}
+
+static void hvb_install_fault_handlers(void)
+{
+	static char altstack[64 * 1024];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack), .ss_flags = 0 };
+	struct sigaction sa;
+
+	if (hvb_handlers_installed)
+		return;
+	hvb_handlers_installed = 1;
+	sigaltstack(&ss, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = hvb_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+const char *hvb_last_fault(void)
+{
+	return hvb_fault_what;
+}
+
+int hvb_coro_crashed(const struct hvb_coro *c)
+{
+	return c->crashed;
+}
+
 int hvb_coro_resume(struct hvb_coro *c)
 {
-	struct hvb_coro *prev = hvb_current_coro;
+	struct hvb_coro *volatile prev = hvb_current_coro;
 
 	if (!c || c->state == HVB_DONE)
 		return HVB_DONE;
+	hvb_install_fault_handlers();
 	if (c->state == -1)
 		hvb_starting = c;
 	c->state = HVB_RUNNING;
 	c->wait_key = NULL;
 	c->wait_what = NULL;
 	hvb_current_coro = c;
+	if (sigsetjmp(c->crash_jmp, 1)) {
+		hvb_current_coro = prev;
+		c->state = HVB_DONE;
+		return HVB_DONE;
+	}
 	swapcontext(&c->caller, &c->ctx);
 	hvb_current_coro = prev;
 	return c->state;
@@ -110,6 +173,11 @@ void hvb_coro_park(int state, const void *key, const char *what, uint64_t deadli
 struct hvb_task *hvb_current_task_of_coro(void)
 {
 	return hvb_current_coro ? &hvb_current_coro->task : NULL;
+}
+
+int hvb_current_pid(void)
+{
+	return hvb_current_coro ? hvb_current_coro->task.pid : 0;
 }
 
 int hvb_in_coro(void)

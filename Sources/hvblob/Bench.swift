@@ -18,11 +18,11 @@ struct Bench: ParsableCommand {
     func run() throws {
         guard roundTrips >= 10, large >= 1, packets >= 10 else { fail("bench: counts must be at least 10, 1 and 10") }
         do {
-            for f in try HVBlob.Bench.roundTrips(count: roundTrips) { FileHandle.standardOutput.write("\(f)\n") }
-            FileHandle.standardOutput.write("\(try HVBlob.Bench.largeRequests(count: large))\n")
-            FileHandle.standardOutput.write("\(HVBlob.Bench.ringPackets(count: packets))\n")
+            for f in try HVBlob.Bench.roundTrips(count: roundTrips) { Out.standardOutput.write("\(f)\n") }
+            Out.standardOutput.write("\(try HVBlob.Bench.largeRequests(count: large))\n")
+            Out.standardOutput.write("\(HVBlob.Bench.ringPackets(count: packets))\n")
         } catch {
-            FileHandle.standardError.write("hvblob: \(error)\n")
+            Out.standardError.write("hvblob: \(error)\n")
             throw ExitCode(1)
         }
     }

@@ -44,7 +44,7 @@ struct Decode: ParsableCommand {
             source = "hex input"
         }
         do {
-            for line in try DecodeOutput.lines(kind: kind, bytes: bytes) { FileHandle.standardOutput.write(line + "\n") }
+            for line in try DecodeOutput.lines(kind: kind, bytes: bytes) { Out.standardOutput.write(line + "\n") }
         } catch let e as WireError {
             fail("\(source): \(e)")
         } catch {

@@ -31,7 +31,7 @@ struct HVBlobCommand: ParsableCommand {
                 print(fullMessage(for: error))
                 Glibc.exit(0)
             }
-            FileHandle.standardError.write(fullMessage(for: error) + "\n")
+            Out.standardError.write(fullMessage(for: error) + "\n")
             Glibc.exit(2)
         }
     }
@@ -43,7 +43,7 @@ struct InputError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-enum FileHandle {
+enum Out {
     case standardError, standardOutput
     func write(_ s: String) {
         let fd: Int32 = self == .standardError ? 2 : 1
@@ -60,7 +60,7 @@ enum FileHandle {
 }
 
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write("hvblob: \(message)\n")
+    Out.standardError.write("hvblob: \(message)\n")
     Glibc.exit(2)
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import Foundation
 import HVBlob
+import HVBlobBridge
 
 #if canImport(Glibc)
 import Glibc
@@ -30,6 +32,8 @@ struct Simulate: ParsableCommand {
     var driver: String = "fixed"
     @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3 (default: 6.1; 5.13 for --driver v5).")
     var kernelVersion: String?
+    @Option(name: .customLong("c-driver"), help: "Run this driver's C source through the kernel bridge instead of the Swift model.")
+    var cDriver: String?
     @Option(help: "Write the full trace to this file.")
     var trace: String?
     @Flag(help: "No progress lines on stderr.")
@@ -67,15 +71,29 @@ struct Simulate: ParsableCommand {
             do { config.faults = try FaultPlan(spec: faults) } catch { fail("--faults: \(error)") }
         }
         config.keepTrace = trace != nil
-        FileHandle.standardOutput.write("\(config)\n")
-        let sim = Simulation(config)
+        var built: DriverBuild.Built?
+        if let path = cDriver {
+            do {
+                built = try DriverBuild.build(driver: URL(fileURLWithPath: path), version: kernelVersion.flatMap(KernelVersion.init))
+            } catch { fail("\(error)") }
+            if let b = built {
+                config.version = b.version
+                config.cDriver = path
+            }
+        }
+        Out.standardOutput.write("\(config)\n")
+        var loadError: Error?
+        let sim = Simulation(config, driver: built.map { b in { machine in
+            do { return try BridgedDriver(b, machine: machine) } catch { loadError = error; return machine.vsc }
+        } })
+        if let e = loadError { fail("\(e)") }
         if !quiet && clients * requests >= 2000 {
-            sim.progress = { done, all in FileHandle.standardError.write("progress: \(done)/\(all) requests returned\n") }
+            sim.progress = { done, all in Out.standardError.write("progress: \(done)/\(all) requests returned\n") }
         }
         let report = sim.run()
         var text = report.render()
         if let first = text.firstIndex(of: "\n") { text = String(text[text.index(after: first)...]) }
-        FileHandle.standardOutput.write(text)
+        Out.standardOutput.write(text)
         if let path = trace {
             let body = report.trace.joined(separator: "\n") + "\n"
             guard let f = fopen(path, "w") else { fail("--trace: cannot open \(path) for writing") }

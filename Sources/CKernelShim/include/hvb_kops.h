@@ -60,6 +60,11 @@ const void *hvb_coro_wait_key(const struct hvb_coro *c);
 uint64_t hvb_coro_deadline(const struct hvb_coro *c, int *has_deadline);
 const char *hvb_coro_wait_what(const struct hvb_coro *c);
 void hvb_coro_destroy(struct hvb_coro *c);
+/* Whether the coroutine died of a fault (the kernel's oops), and what the fault was. */
+int hvb_coro_crashed(const struct hvb_coro *c);
+const char *hvb_last_fault(void);
+/* The pid of the thread running now (0 outside a coroutine). */
+int hvb_current_pid(void);
 /* Every coroutine blocked on key becomes ready; returns how many. */
 int hvb_wake_key(const void *key);
 /* Coroutines blocked with a deadline at or before now become ready. */

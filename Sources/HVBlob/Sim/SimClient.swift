@@ -46,7 +46,7 @@ final class SimClient {
 
     func start() {
         do {
-            file = try m.vsc.open(space)
+            file = try m.driver.open(space)
             sim.trace("pid \(space.pid) open")
             scheduleStep(after: 0)
         } catch {
@@ -271,7 +271,7 @@ final class SimClient {
         if done { return }
         done = true
         if let f = file {
-            m.vsc.release(f)
+            m.driver.release(f)
             sim.trace("pid \(space.pid) close")
         }
         sim.clientFinished()

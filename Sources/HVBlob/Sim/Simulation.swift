@@ -14,13 +14,15 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     public var version = KernelVersion.default
     /// Keep every trace line (the digest is always computed).
     public var keepTrace = false
+    /// The C driver run through the bridge instead of the model (for the reproduce line).
+    public var cDriver: String? = nil
     /// Upper bound on events, so a broken configuration cannot spin forever.
     public var maxEvents: UInt64 = 50_000_000
 
     public init() {}
 
     public var description: String {
-        "seed=\(seed) faults=\(faults) driver=\(behavior) kernel=\(version) clients=\(clients) requests=\(requestsPerClient) sizes=\(sizes.map(String.init).joined(separator: ","))"
+        "seed=\(seed) faults=\(faults) driver=\(cDriver.map { "c:\($0)" } ?? "\(behavior)") kernel=\(version) clients=\(clients) requests=\(requestsPerClient) sizes=\(sizes.map(String.init).joined(separator: ","))"
     }
 }
 
@@ -85,7 +87,7 @@ public struct SimulationReport: Sendable {
                 }
             }
             s += "reproduce: hvblob simulate --seed \(config.seed) --clients \(config.clients) --requests \(config.requestsPerClient) "
-            s += "--sizes \(config.sizes.map(String.init).joined(separator: ",")) --faults '\(config.faults)' --driver \(config.behavior) --kernel-version \(config.version)\n"
+            s += "--sizes \(config.sizes.map(String.init).joined(separator: ",")) --faults '\(config.faults)' \(config.cDriver.map { "--c-driver \($0)" } ?? "--driver \(config.behavior)") --kernel-version \(config.version)\n"
         }
         return s
     }

@@ -156,6 +156,8 @@ public final class Channel {
     }
 
     /// The guest's reader signalled that room opened up on the host->guest ring.
+    public func signalRoomToHost() { guestSignalsRoom() }
+
     func guestSignalsRoom() {
         interruptsToHost += 1
         signalHost()

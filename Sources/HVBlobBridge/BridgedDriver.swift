@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: Apache-2.0
+import CKernelShim
+import Foundation
+import HVBlob
+import Synchronization
+
+/// A driver's real C code, compiled against the kernel shim and loaded into this process,
+/// running on a `Machine` in place of the Swift model: same guest memory, same channel and
+/// rings, same simulated host, same checks. Its kernel threads (ioctl callers, the channel
+/// callback, remove) are coroutines stepped by the simulator.
+///
+/// The shim keeps process-wide state: one bridged driver is live at a time (`init` throws
+/// `BridgeError.busy` otherwise).
+public final class BridgedDriver: GuestDriver {
+    public enum BridgeError: Error, CustomStringConvertible {
+        case busy
+        case load(String)
+        case symbol(String)
+        public var description: String {
+            switch self {
+            case .busy: return "another bridged driver is live in this process"
+            case .load(let s): return "dlopen failed: \(s)"
+            case .symbol(let s): return "the driver library lacks \(s) (not built with the shim?)"
+            }
+        }
+    }
+
+    static let live = Atomic<Bool>(false)
+
+    public let built: DriverBuild.Built
+    public let machine: Machine
+    var handle: UnsafeMutableRawPointer?
+    var initFn: (@convention(c) () -> Int32)?
+    var exitFn: (@convention(c) () -> Void)?
+    var ops = hvb_host_ops()
+    /// The call whose coroutine runs now (for attributing sends).
+    var running: CoroutineCall?
+    var processes: [Int32: AddressSpace] = [:]
+    var reader: RingReader?
+    public private(set) var logLines: [String] = []
+    public private(set) var miscName: String?
+    var probed = false
+    var exited = false
+    var stragglers: [OpaquePointer] = []
+    /// A thread of the driver faulted (the kernel's oops): later checks of leftovers are moot.
+    public internal(set) var crashed = false
+
+    public var name: String { "\(built.source) @ \(built.version)" }
+
+    public init(_ built: DriverBuild.Built, machine: Machine) throws(BridgeError) {
+        guard BridgedDriver.live.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            throw .busy
+        }
+        self.built = built
+        self.machine = machine
+        hvb_reset()
+        guard let h = dlopen(built.library, RTLD_NOW | RTLD_LOCAL) else {
+            BridgedDriver.live.store(false, ordering: .releasing)
+            throw .load(String(cString: dlerror()))
+        }
+        handle = h
+        guard let kops = dlsym(h, "hvb_kops"), let initSym = dlsym(h, "hvb_module_init_fn") else {
+            dlclose(h)
+            BridgedDriver.live.store(false, ordering: .releasing)
+            throw .symbol("hvb_kops / module_init")
+        }
+        kops.assumingMemoryBound(to: UnsafeMutableRawPointer?.self).pointee = hvb_kops_table()
+        initFn = initSym.assumingMemoryBound(to: (@convention(c) () -> Int32)?.self).pointee
+        if let e = dlsym(h, "hvb_module_exit_fn") {
+            exitFn = e.assumingMemoryBound(to: (@convention(c) () -> Void)?.self).pointee
+        }
+        installHostOps()
+    }
+
+    deinit {
+        for s in stragglers { hvb_coro_destroy(s) }
+        if let h = handle { dlclose(h) }
+        BridgedDriver.live.store(false, ordering: .releasing)
+    }
+
+    /// Builds the driver at `path` (cached) and loads it onto `machine`.
+    public static func load(_ path: URL, version: KernelVersion?, machine: Machine) throws -> BridgedDriver {
+        try BridgedDriver(DriverBuild.build(driver: path, version: version), machine: machine)
+    }
+
+    var log: ViolationLog { machine.log }
+    var channel: Channel { machine.channel }
+
+    func space() -> AddressSpace? { processes[hvb_current_pid()] }
+
+    // MARK: host hooks (called from C, on a coroutine)
+
+    static func me(_ p: UnsafeMutableRawPointer?) -> BridgedDriver {
+        Unmanaged<BridgedDriver>.fromOpaque(p!).takeUnretainedValue()
+    }
+
+    func installHostOps() {
+        ops.host = Unmanaged.passUnretained(self).toOpaque()
+        ops.now = { h in BridgedDriver.me(h).machine.now }
+        ops.copy_from_user = { h, dst, uaddr, n in
+            let me = BridgedDriver.me(h)
+            guard let s = me.space(), let dst else { return n }
+            do { try s.read(uaddr, into: dst, count: n) } catch { return n }
+            return 0
+        }
+        ops.copy_to_user = { h, uaddr, src, n in
+            let me = BridgedDriver.me(h)
+            guard let s = me.space(), let src else { return n }
+            do { try s.write(uaddr, from: src, count: n) } catch { return n }
+            return 0
+        }
+        ops.pin = { h, start, nr, write, pfns in
+            let me = BridgedDriver.me(h)
+            guard let s = me.space(), let pfns else { return -Int(Errno.EFAULT.rawValue) }
+            // pin_user_pages_fast(): page by page, stopping at the first that cannot be pinned.
+            var got = 0
+            while got < nr {
+                guard let p = try? s.pin(start + UInt64(got * AzBlob.pageSize), length: 1, writeIntent: write != 0) else { break }
+                pfns[got] = p.pfns[0]
+                got += 1
+            }
+            return got == 0 ? -Int(Errno.EFAULT.rawValue) : got
+        }
+        ops.unpin = { h, pfn, write in
+            BridgedDriver.me(h).machine.memory.release(pfn, writeIntent: write != 0, who: "put_page/unpin_user_page")
+        }
+        ops.vmbus_open = { h, ringSize, rqstorSize, callbacks in
+            let me = BridgedDriver.me(h)
+            me.channel.requestorSize = Int(rqstorSize)
+            me.channel.usesRequestIdCallbacks = callbacks != 0
+            do {
+                try me.channel.open(ringSize: Int(ringSize)) { [unowned me] in me.runCallback() }
+            } catch {
+                return -((error as? Errno) ?? .EIO).rawValue
+            }
+            return 0
+        }
+        ops.vmbus_close = { h in BridgedDriver.me(h).channel.close() }
+        ops.send = { h, packet, len, cookie in
+            let me = BridgedDriver.me(h)
+            guard let packet else { return -Errno.EINVAL.rawValue }
+            let bytes = Array(UnsafeRawBufferPointer(start: packet, count: Int(len)))
+            do {
+                let id = try me.channel.send(bytes, cookie: cookie)
+                me.running?.sentRequestId = id
+                return 0
+            } catch {
+                return -((error as? Errno) ?? .EIO).rawValue
+            }
+        }
+        ops.packet_first = { h, buf, buflen in
+            let me = BridgedDriver.me(h)
+            guard let ring = me.channel.inbound, let buf else { return 0 }
+            if me.reader == nil { me.reader = RingReader(ring: ring) }
+            guard let bytes = me.reader?.copyFirst(ring) else { return 0 }
+            let n = min(bytes.count, Int(buflen))
+            bytes.withUnsafeBytes { buf.copyMemory(from: $0.baseAddress!, byteCount: n) }
+            return UInt32(n)
+        }
+        ops.packet_advance = { h, len in
+            let me = BridgedDriver.me(h)
+            guard let ring = me.channel.inbound else { return }
+            _ = me.reader?.advance(ring, len8: UInt16(truncatingIfNeeded: len / 8))
+        }
+        ops.packet_close = { h in
+            let me = BridgedDriver.me(h)
+            guard let ring = me.channel.inbound, var r = me.reader else { return }
+            me.reader = nil
+            if r.close(ring) { me.channel.signalRoomToHost() }
+        }
+        ops.request_addr = { h, id, _ in
+            switch BridgedDriver.me(h).channel.lookupRequestId(id) {
+            case .found(let cookie): return cookie
+            case .error: return RequestIdSentinel.error
+            case .zero: return 0
+            }
+        }
+        ops.report = { h, rule, detail in
+            BridgedDriver.me(h).log.report(Rule(String(cString: rule!)), String(cString: detail!))
+        }
+        ops.log = { h, level, text in
+            BridgedDriver.me(h).logLines.append("<\(level)> \(String(cString: text!))")
+        }
+        ops.misc = { h, name, registered in
+            BridgedDriver.me(h).miscName = registered != 0 ? String(cString: name!) : nil
+        }
+        ops.sched_point = { _, _ in 0 }
+        ops.woke = { h in BridgedDriver.me(h).machine.afterCallback() }
+        hvb_install(&ops)
+    }
+
+    /// The channel callback: a softirq-like thread that must not block.
+    func runCallback() {
+        let call = CoroutineCall(self, name: "vmbus_callback", pid: 0, cred: 0) { hvb_channel_callback(); return 0 }
+        switch call.step() {
+        case .returned: break
+        default:
+            log.report("guest.callback-blocked", "the channel callback did not run to completion: \(call.waitDescription)")
+            if let c = call.coro { stragglers.append(c) }
+            call.coro = nil
+        }
+    }
+
+    /// Runs a call that must not block (init, probe, open, release) to its end.
+    func runToEnd(_ name: String, pid: Int32, cred: UInt32, _ body: @escaping () -> Int) -> Int {
+        let call = CoroutineCall(self, name: name, pid: pid, cred: cred, body)
+        while true {
+            switch call.step() {
+            case .returned: return call.result
+            case .running: continue
+            case .blocked:
+                log.report("guest.blocked-unexpectedly", "\(name) blocked: \(call.waitDescription)")
+                if let c = call.coro { stragglers.append(c) }
+                call.coro = nil
+                return -Int(Errno.EIO.rawValue)
+            }
+        }
+    }
+
+    // MARK: GuestDriver
+
+    public func probe() throws(Errno) {
+        guard let initFn else { throw .ENODEV }
+        let r = runToEnd("insmod", pid: 1, cred: 0) { Int(hvb_run_init(initFn)) }
+        if r != 0 { throw Errno(rawValue: Int32(-r)) }
+        let p = runToEnd("vmbus_probe", pid: 0, cred: 0) { Int(hvb_probe()) }
+        if p != 0 { throw Errno(rawValue: Int32(-p)) }
+        probed = true
+    }
+
+    public func open(_ process: AddressSpace) throws(Errno) -> OpenFile {
+        processes[Int32(process.pid)] = process
+        var handle: UnsafeMutableRawPointer?
+        let r = runToEnd("open", pid: Int32(process.pid), cred: process.credentials) {
+            var err: Int32 = 0
+            let f = hvb_open(&err)
+            handle = f
+            return Int(err)
+        }
+        if r != 0 || handle == nil { throw Errno(rawValue: Int32(-r)) }
+        let file = OpenFile(process: process)
+        file.handle = handle
+        return file
+    }
+
+    public func release(_ file: OpenFile) {
+        guard let h = file.handle, !file.released else {
+            log.report("guest.release-twice", "file of pid \(file.process.pid) released twice")
+            return
+        }
+        file.released = true
+        _ = runToEnd("close", pid: Int32(file.process.pid), cred: file.process.credentials) { Int(hvb_release(h)) }
+        file.handle = nil
+    }
+
+    public func ioctl(_ file: OpenFile, command: IoctlCommand, argument: UInt64) -> DriverCall {
+        processes[Int32(file.process.pid)] = file.process
+        let h = file.handle
+        return CoroutineCall(self, name: "ioctl", pid: Int32(file.process.pid), cred: file.process.credentials) {
+            guard let h else { return -Int(Errno.EBADF) }
+            return hvb_ioctl(h, command.rawValue, argument)
+        }
+    }
+
+    public func remove() -> DriverCall {
+        hvb_rescind_callback_only()
+        return CoroutineCall(self, name: "vmbus_remove", pid: 0, cred: 0) { Int(hvb_remove()) }
+    }
+
+    /// After a rescind the VMBus core resets the callback before remove; the Swift channel has
+    /// done so already, the shim's copy follows.
+    func hvb_rescind_callback_only() {
+        if channel.rescinded { hvb_rescind() }
+    }
+
+    public func finish(removed: Bool) {
+        guard removed, !exited, !crashed else { return }
+        exited = true
+        if let exitFn { _ = runToEnd("rmmod", pid: 1, cred: 0) { hvb_run_exit(exitFn); return 0 } }
+        var bytes = 0
+        let live = hvb_live_allocations(&bytes)
+        if live > 0 {
+            log.report("guest.memory-leak", "\(live) allocation(s), \(bytes) bytes, still live after module exit")
+        }
+        let refs = hvb_dentry_refs()
+        if refs > 0 {
+            log.report("guest.dentry-leak", "\(refs) debugfs dentry reference(s) taken with debugfs_lookup and never put")
+        }
+    }
+
+    public var debugfsPendingRequests: String {
+        var buf = [CChar](repeating: 0, count: 65536)
+        let n = runToEnd("cat", pid: 2, cred: 0) { Int(hvb_debugfs_read("pending_requests", &buf, buf.count)) }
+        return n < 0 ? "" : String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension Errno {
+    static let EBADF: Int = 9
+}
+
+/// One driver entry point running on its own coroutine.
+final class CoroutineCall: DriverCall {
+    unowned let bridge: BridgedDriver
+    var coro: OpaquePointer?
+    let body: () -> Int
+    var result = 0
+    var sentRequestId: UInt64?
+    let name: String
+
+    init(_ bridge: BridgedDriver, name: String, pid: Int32, cred: UInt32, _ body: @escaping () -> Int) {
+        self.bridge = bridge
+        self.body = body
+        self.name = name
+        let entry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { arg in
+            let call = Unmanaged<CoroutineCall>.fromOpaque(arg!).takeUnretainedValue()
+            let r = call.body()
+            call.result = r
+        }
+        coro = hvb_coro_create(entry, Unmanaged.passUnretained(self).toOpaque(), name, pid, cred)
+    }
+
+    deinit {
+        if let coro { hvb_coro_destroy(coro) }
+    }
+
+    func step() -> StepResult {
+        guard let c = coro else { return .returned(Errno(rawValue: Int32(-result))) }
+        let previous = bridge.running
+        bridge.running = self
+        let state = hvb_coro_resume(c)
+        bridge.running = previous
+        switch Int32(state) {
+        case Int32(HVB_DONE.rawValue):
+            if hvb_coro_crashed(c) != 0 {
+                // The kernel would oops; the thread is gone and what it held stays held.
+                bridge.log.report("guest.crash", String(cString: hvb_last_fault()))
+                bridge.crashed = true
+                bridge.stragglers.append(c)
+                coro = nil
+                result = -Int(Errno.EFAULT.rawValue)
+                return .returned(.EFAULT)
+            }
+            hvb_coro_destroy(c)
+            coro = nil
+            return .returned(Errno(rawValue: Int32(-result)))
+        case Int32(HVB_BLOCKED.rawValue):
+            var has: Int32 = 0
+            let deadline = hvb_coro_deadline(c, &has)
+            return .blocked(until: has != 0 ? deadline : nil)
+        default:
+            return .running
+        }
+    }
+
+    var isReady: Bool {
+        guard let c = coro else { return false }
+        return hvb_coro_state(c) == Int32(HVB_READY.rawValue)
+    }
+
+    var waitDescription: String {
+        guard let c = coro else { return "\(name) finished" }
+        return "\(name) blocked in \(String(cString: hvb_coro_wait_what(c)))"
+            + (sentRequestId.map { " (request id \($0) sent)" } ?? "")
+    }
+}
