@@ -136,6 +136,10 @@ public struct FaultPlan: Hashable, Sendable, CustomStringConvertible {
         return parts.joined(separator: ",")
     }
 
+    /// Modes in which the host sends completion packets carrying request ids it does not own:
+    /// a request ended by one of those is the host's fault, not the guest's.
+    public var sendsForeignCompletions: Bool { duplicate > 0 || forgedId > 0 || unknownId > 0 || zeroId > 0 }
+
     /// Modes that make at least one request never return, by design (a correct guest waits).
     public var canHang: Bool { drop > 0 || neverComplete > 0 || forgedId > 0 || doubleFetch > 0 }
 }

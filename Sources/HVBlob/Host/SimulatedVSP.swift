@@ -42,6 +42,40 @@ public final class SimulatedVSP {
     public private(set) var intents: [UInt32: Intent] = [:]
     /// Requests received and not yet completed: request id -> transaction GUID.
     public private(set) var inFlight: [UInt64: GUID] = [:]
+    /// The same, by transaction GUID (how many of each are in flight).
+    private var inFlightTransactions: [GUID: Int] = [:]
+    /// Every packet the guest sent, as received (tests and the differential check read it).
+    public var onReceive: (([UInt8]) -> Void)?
+
+    /// Whether the host still works on a request with this transaction GUID.
+    public func isInFlight(_ transaction: GUID) -> Bool { inFlightTransactions[transaction, default: 0] > 0 }
+
+    /// Transactions the host finished whose ioctl has not returned yet, and ioctls that
+    /// returned before the host finished their transaction (with what they returned).
+    private var finishedByHost: Set<GUID> = []
+    private var returnedEarly: [GUID: Errno] = [:]
+
+    /// User space saw the ioctl for `transaction` (which was sent) return `result`.
+    public func noteReturned(_ transaction: GUID, result: Errno) {
+        if finishedByHost.remove(transaction) == nil { returnedEarly[transaction] = result }
+    }
+
+    /// The host is done with `transaction`. Returns what its ioctl returned, when it returned
+    /// before this (the guest released the pages while the host still had them).
+    func finished(_ transaction: GUID) -> Errno? {
+        if let e = returnedEarly.removeValue(forKey: transaction) { return e }
+        finishedByHost.insert(transaction)
+        return nil
+    }
+
+    private func track(_ id: UInt64, _ g: GUID?) {
+        if let old = inFlight[id] {
+            inFlightTransactions[old, default: 1] -= 1
+            if inFlightTransactions[old] == 0 { inFlightTransactions[old] = nil }
+        }
+        inFlight[id] = g
+        if let g { inFlightTransactions[g, default: 0] += 1 }
+    }
     /// Transactions whose ioctl returned on a completion the host meant for another request.
     public var misdeliveredTransactions: Set<GUID> = []
     private var stalledUntil: UInt64 = 0
@@ -155,16 +189,20 @@ public final class SimulatedVSP {
 
     func receive(_ bytes: [UInt8]) {
         stats.received += 1
+        onReceive?(bytes)
         let (checked, id) = check(bytes)
         guard let pkt = checked else {
             stats.rejected += 1
+            if bytes.count >= GPADirectPacket.headerSize, let p = try? GPADirectPacket.decode(bytes) {
+                _ = finished(p.request.transactionId)
+            }
             if id != 0 {
                 send(CompletionPacket(requestId: id, response: VSPResponse(error: .invalidParameter)).encoded(),
                      Intent(requestId: id, transaction: nil, isCompletion: true))
             }
             return
         }
-        inFlight[id] = pkt.request.transactionId
+        track(id, pkt.request.transactionId)
         if rng.chance(faults.neverComplete) {
             stats.neverCompleted += 1
             return
@@ -179,11 +217,23 @@ public final class SimulatedVSP {
         // Once the guest has closed the channel the host lets go of everything it was handed.
         guard channel.state == .open else {
             stats.abandonedAtClose += 1
-            inFlight[id] = nil
+            track(id, nil)
+            _ = finished(pkt.request.transactionId)
             return
         }
         let r = pkt.request
         var response = VSPResponse(error: .unsuccessful, responseLen: 0)
+        if let early = finished(r.transactionId) {
+            if faults.sendsForeignCompletions {
+                // The guest acted on a completion the host sent with an id it did not own.
+                misdeliveredTransactions.insert(r.transactionId)
+                log.report("integrity.completion-misdelivered",
+                           "the ioctl for transaction \(r.transactionId) (request id \(id)) returned \(early) before the host completed it: it took a completion the host sent with an id it did not own")
+            } else {
+                log.report("guest.completed-before-host",
+                           "the ioctl for transaction \(r.transactionId) (request id \(id)) returned \(early) before the host completed it, and the host sent no completion for it")
+            }
+        }
         if misdeliveredTransactions.contains(r.transactionId) {
             memory.hostAccessAttribution = "integrity.host-access-after-misdelivery"
         }
@@ -202,7 +252,7 @@ public final class SimulatedVSP {
             response = VSPResponse(error: .success, responseLen: UInt32(n))
             stats.executed += 1
         }
-        inFlight[id] = nil
+        track(id, nil)
         if rng.chance(faults.oversizedResponseLen) {
             response.responseLen = r.responseBufferLength &+ UInt32(rng.int(in: 1...4096))
         }

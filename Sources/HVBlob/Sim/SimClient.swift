@@ -16,6 +16,7 @@ final class SimClient {
         var data: UInt64 = 0
         var dataLen = 0
         var mapped: [(UInt64, Int)] = []
+        var transaction = GUID.zero
     }
 
     let index: Int
@@ -132,6 +133,7 @@ final class SimClient {
         }
         var valid = 0
         if case .put(_, let p) = op { valid = p.count }
+        buffers.transaction = GUID(bytes: guid)
         let arg = AzBlobRequestSync(guid: GUID(bytes: guid), timeout: 30_000, requestLen: UInt32(buffers.requestLen),
                                     responseLen: UInt32(buffers.responseLen), dataLen: UInt32(buffers.dataLen),
                                     dataValid: UInt32(valid), requestBuffer: buffers.request,
@@ -190,7 +192,9 @@ final class SimClient {
 
     func returned(_ e: Errno) {
         sim.trace("pid \(space.pid) \(opName) -> \(e)")
+        if let c = call { traceSend(c) }
         call = nil
+        if traced { m.noteReturned(transaction: buffers.transaction, result: e) }
         if e == .EAGAIN {
             // A real library retries a full ring; the request is not consumed.
             sim.report.retriesAfterEAGAIN += 1
@@ -201,7 +205,11 @@ final class SimClient {
         sim.report.requestsReturned += 1
         sim.report.results[e, default: 0] += 1
         sim.requestReturned(sim.report.requestsReturned)
-        if e == .success { check() } else if case .put(let name, _) = op { expected[name] = .some(nil) }
+        if e == .success {
+            check()
+        } else if case .put(let name, _) = op {
+            expected[name] = .some(nil)
+        }
         release()
         op = nil
         if e == .ENODEV {
