@@ -28,7 +28,7 @@ public final class BridgedDriver: GuestDriver {
     static let live = Atomic<Bool>(false)
 
     public let built: DriverBuild.Built
-    public let machine: Machine
+    public unowned let machine: Machine
     var handle: UnsafeMutableRawPointer?
     var initFn: (@convention(c) () -> Int32)?
     var exitFn: (@convention(c) () -> Void)?
@@ -287,6 +287,8 @@ public final class BridgedDriver: GuestDriver {
             log.report("guest.dentry-leak", "\(refs) debugfs dentry reference(s) taken with debugfs_lookup and never put")
         }
     }
+
+    public func failAllocation(after n: Int) { hvb_fail_allocation(n) }
 
     public var debugfsPendingRequests: String {
         var buf = [CChar](repeating: 0, count: 65536)

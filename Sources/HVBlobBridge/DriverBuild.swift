@@ -16,6 +16,8 @@ public enum DriverBuild {
         public let source: String
         public let uapiHeader: String
         public let cached: Bool
+        /// Newer eras tried first that did not build, each with its first compiler error.
+        public var skipped: [String] = []
     }
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -78,6 +80,13 @@ public enum DriverBuild {
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    static func skippedLines(_ attempts: [(KernelVersion, String)]) -> [String] {
+        attempts.map { v, out in
+            let first = out.split(separator: "\n").first { $0.contains("error:") }.map(String.init) ?? "failed"
+            return "\(v): \(first)"
+        }
+    }
+
     /// Names the compiler says are undeclared: kernel API the shim lacks.
     static func missing(in output: String) -> [String] {
         var names = Set<String>()
@@ -117,7 +126,8 @@ public enum DriverBuild {
             let key = String(FNV1a.hash(flags.joined(separator: " ").utf8, into: digest), radix: 16)
             let out = cache.appendingPathComponent("\(key).so")
             if FileManager.default.fileExists(atPath: out.path) {
-                return Built(library: out.path, version: v, source: path, uapiHeader: uapiHeader.path, cached: true)
+                return Built(library: out.path, version: v, source: path, uapiHeader: uapiHeader.path, cached: true,
+                             skipped: skippedLines(attempts))
             }
             let tmp = out.path + ".\(getpid()).tmp"
             let (status, output) = run([compiler()] + flags + ["-I", shim.path, "-I", uapiDir.path, path,
@@ -128,7 +138,8 @@ public enum DriverBuild {
                     attempts.append((v, "cannot store \(out.path): \(error)"))
                     continue
                 }
-                return Built(library: out.path, version: v, source: path, uapiHeader: uapiHeader.path, cached: false)
+                return Built(library: out.path, version: v, source: path, uapiHeader: uapiHeader.path, cached: false,
+                             skipped: skippedLines(attempts))
             }
             attempts.append((v, output))
         }

@@ -229,6 +229,8 @@ public final class BlobVSC: GuestDriver {
     public func remove() -> DriverCall { startRemove() }
     public func startRemove() -> RemoveWork { RemoveWork(vsc: self) }
 
+    public func failAllocation(after n: Int) { failAllocation = n }
+
     public func finish(removed: Bool) {
         if removed && !freed {
             log.report("guest.refcount-leak", "device refcount \(refcount) after every file closed and remove finished")

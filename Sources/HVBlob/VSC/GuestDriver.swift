@@ -20,6 +20,8 @@ public protocol GuestDriver: AnyObject {
     func finish(removed: Bool)
     /// The debugfs file `pending_requests`.
     var debugfsPendingRequests: String { get }
+    /// Makes the Nth allocation from now fail (1 = the next one).
+    func failAllocation(after n: Int)
 }
 
 /// A blocking driver call in progress.

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// The conformance set: every rule a driver for this device must keep, as checks that run
+/// against any `GuestDriver` (the Swift model or a bridged C driver) on the simulated host.
+public enum Conformance {
+    public enum Level: String, Sendable { case must = "MUST", should = "SHOULD" }
+
+    public struct Check: Sendable {
+        public let id: String
+        public let level: Level
+        public let summary: String
+    }
+
+    public struct Result: Sendable {
+        public let check: Check
+        public let passed: Bool
+        /// Why it failed, or what it saw.
+        public let detail: String
+    }
+
+    /// One check's body: nil when the rule holds, else what broke it.
+    typealias Body = (_ factory: DriverRig.Factory?, _ version: KernelVersion, _ seed: UInt64) throws -> String?
+
+    static func check(_ id: String, _ level: Level, _ summary: String, _ body: @escaping Body) -> (Check, Body) {
+        (Check(id: id, level: level, summary: summary), body)
+    }
+
+    /// Findings other than `allowed`, summarised: every rule with its count, then the detail
+    /// of the rarest (the most specific) one. nil when none.
+    static func summary(_ counts: [Rule: Int], _ violations: [Violation], allowed: Set<String>) -> String? {
+        let extra = counts.filter { !allowed.contains($0.key.rawValue) }
+        guard !extra.isEmpty else { return nil }
+        let sorted = extra.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
+        var s = sorted.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")
+        if let rarest = sorted.first?.key, let v = violations.first(where: { $0.rule == rarest }) {
+            s += " — \(rarest): \(v.detail)"
+        }
+        return s
+    }
+
+    static func unexpected(_ log: ViolationLog, allowed: Set<String> = []) -> String? {
+        summary(log.counts, log.violations, allowed: allowed)
+    }
+
+    static func expect(_ got: Errno?, _ want: Errno, _ what: String) -> String? {
+        got == want ? nil : "\(what): returned \(got.map { "\($0)" } ?? "never (hang)"), expected \(want)"
+    }
+
+    static let limit = AzBlob.pageSize * AzBlob.maxPages
+
+    // MARK: the ioctl rules
+
+    static var ioctlChecks: [(Check, Body)] {
+        [
+            check("ioctl.ok", .must, "a valid request returns 0 and writes status and response_len back") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                let (arg, _) = rig.argument()
+                if let e = expect(rig.ioctl(arg), .success, "valid request") { return e }
+                guard let r = rig.response(arg), r.status == 0, r.length == 4 else {
+                    return "response written back: \(String(describing: rig.response(arg))), expected status 0, response_len 4"
+                }
+                if rig.machine.memory.pinnedFrames != 0 { return "\(rig.machine.memory.pinnedFrames) page(s) still pinned" }
+                return unexpected(rig.log)
+            },
+            check("ioctl.command.unknown", .must, "any other ioctl command returns EINVAL") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                let (arg, _) = rig.argument()
+                for c: UInt32 in [0xC048_52F1, 0x8048_52F0, 0] {
+                    if let e = expect(rig.ioctl(arg, command: IoctlCommand(rawValue: c)), .EINVAL, "command 0x\(String(c, radix: 16))") { return e }
+                }
+                return rig.packets.isEmpty ? unexpected(rig.log) : "an unknown command sent a packet"
+            },
+            check("ioctl.cred.changed", .must, "credentials changed since open: EACCES, checked first") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                rig.space.credentials = 4242
+                return expect(rig.ioctl(rig.argument(AzBlobRequestSync(requestLen: 0))), .EACCES, "changed credentials")
+                    ?? unexpected(rig.log)
+            },
+            check("ioctl.copy-in.fault", .must, "an argument not fully readable: EFAULT") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                if let e = expect(rig.ioctl(0x10_0000), .EFAULT, "unmapped argument") { return e }
+                let a = rig.space.map(length: 4096, kind: .populated)
+                return expect(rig.ioctl(a + 4096 - 64), .EFAULT, "argument running into an unmapped page") ?? unexpected(rig.log)
+            },
+            check("ioctl.len.zero", .must, "request_len or response_len 0: EINVAL before any page is pinned") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                for (rq, rs) in [(0, 64), (32, 0)] {
+                    let (_, good) = rig.argument()
+                    var r = good
+                    r.requestLen = UInt32(rq)
+                    r.responseLen = UInt32(rs)
+                    if let e = expect(rig.ioctl(rig.argument(r)), .EINVAL, "request_len \(rq) response_len \(rs)") { return e }
+                }
+                return rig.machine.memory.pinCalls == 0 ? unexpected(rig.log) : "pages were pinned before the lengths were checked"
+            },
+            check("ioctl.data-valid", .must, "data_len != 0 and data_len < data_valid: EINVAL; data_valid ignored when data_len is 0") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                let (_, good) = rig.argument(dataLen: 100, dataValid: 100)
+                var r = good
+                r.dataValid = 101
+                if let e = expect(rig.ioctl(rig.argument(r)), .EINVAL, "data_valid > data_len") { return e }
+                var n = good
+                n.dataLen = 0
+                n.dataValid = 5000
+                return expect(rig.ioctl(rig.argument(n)), .success, "data_len 0 with data_valid 5000") ?? unexpected(rig.log)
+            },
+            check("ioctl.len.max", .must, "a length above 8192 pages: EINVAL before any page is pinned") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                for which in 0..<3 {
+                    let (_, good) = rig.argument()
+                    var r = good
+                    switch which {
+                    case 0: r.requestLen = UInt32(limit + 1)
+                    case 1: r.responseLen = UInt32(limit + 1)
+                    default: r.dataLen = UInt32(limit + 1)
+                    }
+                    if let e = expect(rig.ioctl(rig.argument(r)), .EINVAL, ["request", "response", "data"][which] + " length 8192 pages + 1") { return e }
+                }
+                return rig.machine.memory.pinCalls == 0 ? unexpected(rig.log) : "pages were pinned before the length limit was checked"
+            },
+            check("ioctl.pin.fault", .must, "a buffer page that is not mapped: EFAULT, every pin released") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                for which in 0..<3 {
+                    let (_, good) = rig.argument(responseLen: 5000, dataLen: 9000)
+                    var r = good
+                    switch which {
+                    case 0: r.requestBuffer = 0x100
+                    case 1: r.responseLen = 9000
+                    default: r.dataLen = 20000
+                    }
+                    if let e = expect(rig.ioctl(rig.argument(r)), .EFAULT, ["request", "response", "data"][which] + " buffer unmapped") { return e }
+                }
+                let left = rig.machine.memory.pinnedFrames
+                return left == 0 ? unexpected(rig.log) : "\(left) page(s) left pinned after EFAULT"
+            },
+            check("ioctl.pin.request-read-only", .must, "the request buffer is only read: read-only memory works") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                let (arg, _) = rig.argument(requestKind: .readOnly)
+                return expect(rig.ioctl(arg), .success, "request buffer in read-only memory") ?? unexpected(rig.log)
+            },
+            check("ioctl.pin.write-intent", .must, "response and data pages are pinned for writing: the host never writes a page pinned without write intent") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                let (arg, _) = rig.argument(responseKind: .untouched, dataLen: 4096, dataKind: .untouched)
+                if let e = expect(rig.ioctl(arg), .success, "fresh response and data buffers") { return e }
+                let (ro, _) = rig.argument(responseKind: .readOnly)
+                return expect(rig.ioctl(ro), .EFAULT, "response buffer in read-only memory") ?? unexpected(rig.log)
+            },
+            check("ioctl.pages.total", .must, "8192 pages in all are sent; 8193 return EINVAL") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                let dataLen = (AzBlob.maxPages - 2) * AzBlob.pageSize
+                let (a, _) = rig.argument(dataLen: dataLen, dataKind: .populated)
+                if let e = expect(rig.ioctl(a), .success, "8192 pages") { return e }
+                let (b, _) = rig.argument(dataLen: dataLen, dataOffset: 1, dataKind: .populated)
+                if let e = expect(rig.ioctl(b), .EINVAL, "8193 pages") { return e }
+                return rig.machine.memory.pinnedFrames == 0 ? unexpected(rig.log) : "pages left pinned"
+            },
+            check("ioctl.alloc", .should, "an allocation failure returns ENOMEM and releases every pin") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                let (arg, _) = rig.argument(dataLen: 100)
+                rig.driver.failAllocation(after: 1)
+                if let e = expect(rig.ioctl(arg), .ENOMEM, "first allocation fails") { return e }
+                return rig.machine.memory.pinnedFrames == 0 ? unexpected(rig.log) : "pages left pinned after ENOMEM"
+            },
+            check("ioctl.copy-out.fault", .must, "the response cannot be written back: EFAULT, pins released") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                let (_, r) = rig.argument()
+                let ro = rig.space.map(length: 72, kind: .readOnly, contents: r.encoded())
+                if let e = expect(rig.ioctl(ro), .EFAULT, "read-only argument") { return e }
+                return rig.machine.memory.pinnedFrames == 0 ? unexpected(rig.log) : "pages left pinned"
+            },
+            check("ioctl.response-len.bound", .must, "the host's response_len never exceeds the caller's") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, faults: try FaultPlan(spec: "oversized-response-len=1"), seed: s)
+                let (arg, _) = rig.argument(responseLen: 64)
+                if let e = expect(rig.ioctl(arg), .success, "oversized response_len") { return e }
+                guard let r = rig.response(arg), r.length <= 64 else {
+                    return "user space sees response_len \(rig.response(arg)?.length ?? 0) for a 64-byte buffer"
+                }
+                return unexpected(rig.log)
+            },
+        ]
+    }
+
+    // MARK: the packet
+
+    static var mpbChecks: [(Check, Body)] {
+        [
+            check("mpb.layout", .must, "one GPA-direct range: data, request, response pages; offsets, range.len, dataoffset8, length8") { f, v, s in
+                for off in [0, 1, 4095] {
+                    for pages in [1, 2, 3] {
+                        let rig = try DriverRig(factory: f, version: v, seed: s)
+                        let len = max(pages * AzBlob.pageSize - (off == 0 ? 0 : 4095), 1)
+                        let (arg, r) = rig.argument(requestLen: len, requestOffset: off, responseOffset: 4095 - off,
+                                                    dataLen: len, dataValid: len, dataOffset: off, dataKind: .populated)
+                        if let e = expect(rig.ioctl(arg), .success, "offset \(off) span \(pages)") { return e }
+                        guard let bytes = rig.packets.first else { return "no packet reached the host" }
+                        let p = try GPADirectPacket.decode(bytes)
+                        func pfns(_ a: UInt64, _ l: Int) -> [UInt64] {
+                            (0..<AzBlob.pagesSpanned(offset: Int(a & 0xfff), length: l)).compactMap {
+                                rig.space.pfn(of: (a & ~0xfff) + UInt64($0 * AzBlob.pageSize))
+                            }
+                        }
+                        let d = pfns(r.dataBuffer, len), q = pfns(r.requestBuffer, len), o = pfns(r.responseBuffer, 64)
+                        var want = GPADirectPacket(pfns: d + q + o, request: VSPRequest(
+                            timeoutMs: 500, dataBufferOffset: UInt32(off), dataBufferLength: UInt32(len), dataBufferValid: UInt32(len),
+                            requestBufferOffset: UInt32(off + d.count * 4096), requestBufferLength: UInt32(len),
+                            responseBufferOffset: UInt32(4095 - off + (d.count + q.count) * 4096), responseBufferLength: 64,
+                            transactionId: r.guid))
+                        want.transactionId = p.transactionId
+                        if p != want {
+                            let diff = zip(want.fieldLines, p.fieldLines).first { $0.0.1 != $0.1.1 }
+                            return "offset \(off) span \(pages): \(diff.map { "\($0.0.0.name) is \($0.1.1), expected \($0.0.1)" } ?? "PFN count differs")"
+                        }
+                        if let u = unexpected(rig.log) { return u }
+                    }
+                }
+                return nil
+            },
+        ]
+    }
+
+    // MARK: hostile host and lifecycle, as whole simulations
+
+    struct Mode {
+        let id: String
+        let spec: String
+        let allowed: Set<String>
+        let summary: String
+        var errno: Errno? = nil
+        var sizes = [4096, 20000]
+        var clients = 6
+        var requests = 12
+    }
+
+    static let misdelivery: Set<String> = ["integrity.completion-misdelivered", "integrity.host-access-after-misdelivery",
+                                           "integrity.response", "integrity.data", "integrity.list"]
+
+    static var modes: [Mode] {
+        [
+            Mode(id: "fault.delay-reorder", spec: "delay=0-60,reorder=0.3", allowed: [], summary: "completions late and out of order"),
+            Mode(id: "fault.unknown-id", spec: "unknown-id=0.5", allowed: misdelivery, summary: "completions with ids never handed out are ignored"),
+            Mode(id: "fault.zero-id", spec: "zero-id=0.5", allowed: misdelivery, summary: "completions with request id 0 are ignored"),
+            Mode(id: "fault.short-completion", spec: "short-completion=0.5", allowed: [], summary: "a completion shorter than the response is not read past its end", errno: .EIO),
+            Mode(id: "fault.oversized-response-len", spec: "oversized-response-len=0.5", allowed: [], summary: "response_len larger than the buffer is bounded"),
+            Mode(id: "fault.error-status", spec: "error-status=0.5", allowed: [], summary: "an error status reaches user space"),
+            Mode(id: "fault.wrong-type", spec: "wrong-type=0.5", allowed: [], summary: "a packet that is not a completion completes nothing"),
+            Mode(id: "fault.duplicate", spec: "duplicate=0.5", allowed: misdelivery, summary: "duplicate completions harm nothing the guest controls"),
+            Mode(id: "fault.forged-id", spec: "forged-id=0.3", allowed: misdelivery.union(["liveness.ioctl-hang"]), summary: "forged ids harm nothing the guest controls"),
+            Mode(id: "fault.drop", spec: "drop=0.2", allowed: ["liveness.ioctl-hang"], summary: "a lost completion leaves only that ioctl waiting"),
+            Mode(id: "fault.never-complete", spec: "never-complete=0.2", allowed: ["liveness.ioctl-hang"], summary: "a request never completed leaves only that ioctl waiting"),
+            Mode(id: "fault.ring-full", spec: "ring-full=0.5,stall-ticks=60", allowed: [], summary: "a full ring returns EAGAIN", errno: .EAGAIN,
+                 sizes: [8 << 20], clients: 12, requests: 4),
+            Mode(id: "lifecycle.rescind-in-flight", spec: "delay=5-20,rescind=40", allowed: [], summary: "rescind with requests in flight and files open: remove finishes, nothing leaks, no send on a closed channel", errno: .ENODEV),
+            Mode(id: "lifecycle.rescind-idle", spec: "delay=1-2,rescind=400", allowed: [], summary: "rescind with files open and no request in flight"),
+            Mode(id: "lifecycle.unload", spec: "none", allowed: [], summary: "open, requests, close, unload: no allocation, dentry, pin or reference left"),
+        ]
+    }
+
+    static func modeChecks(replay: String) -> [(Check, Body)] {
+        modes.map { m in
+            check(m.id, .must, m.summary) { f, v, s in
+                var c = SimulationConfig()
+                c.seed = s
+                c.faults = try FaultPlan(spec: m.spec)
+                c.version = v
+                c.sizes = m.sizes
+                c.clients = m.clients
+                c.requestsPerClient = m.requests
+                var loadError: Error?
+                let sim = Simulation(c, driver: f.map { factory in { machine in
+                    do { return try factory(machine) } catch { loadError = error; return machine.vsc }
+                } })
+                if let e = loadError { return "could not load the driver: \(e)" }
+                let r = sim.run()
+                if let text = summary(r.counts, r.violations, allowed: m.allowed) {
+                    return "\(text) | replay: hvblob simulate --seed \(s) --faults '\(c.faults)' --clients \(c.clients) --requests \(c.requestsPerClient) --sizes \(c.sizes.map(String.init).joined(separator: ",")) \(replay)"
+                }
+                if let e = m.errno, r.results[e, default: 0] + (e == .EAGAIN ? r.retriesAfterEAGAIN : 0) == 0 {
+                    return "no request saw \(e)"
+                }
+                if m.allowed.isEmpty && !r.removeFinished { return "remove did not finish" }
+                return nil
+            }
+        }
+    }
+
+    static var debugfsChecks: [(Check, Body)] {
+        [
+            check("debugfs.pending", .should, "debugfs pending_requests lists a request in flight, and not after") { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, faults: try FaultPlan(spec: "delay=10"), seed: s)
+                let (arg, r) = rig.argument(dataLen: 300)
+                let call = rig.driver.ioctl(rig.file, command: .azBlobUserRequest, argument: arg)
+                _ = call.runUntilBlocked()
+                // Either GUID byte order is fine (%pUl prints the canonical form, %pUb raw bytes).
+                let forms = ["\(r.guid)", Hex.encode(Array(r.guid.bytes[0..<4])) + "-" + Hex.encode(Array(r.guid.bytes[4..<6]))]
+                let during = rig.driver.debugfsPendingRequests
+                if !forms.contains(where: during.contains) { return "pending_requests while in flight: \(during.prefix(200))" }
+                if let e = expect(rig.finish(call), .success, "the request") { return e }
+                if forms.contains(where: rig.driver.debugfsPendingRequests.contains) { return "still listed after it returned" }
+                return unexpected(rig.log)
+            },
+        ]
+    }
+
+    static var differentialChecks: [(Check, Body)] {
+        [
+            check("differential.model", .must, "on 300 seeded random requests the driver and the model agree on errno, packet bytes and user memory") { f, v, s in
+                let o = try Differential.run(factory: f, version: v, seed: s, count: 300)
+                return o.divergence
+            },
+        ]
+    }
+
+    /// Every check, in report order. `replay`: the simulate arguments that select the driver.
+    static func all(replay: String = "") -> [(Check, Body)] {
+        ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + differentialChecks
+    }
+
+    public static var checks: [Check] { all().map(\.0) }
+
+    /// Runs every check against the driver `factory` builds (nil: the Swift model). `replay`
+    /// is what `hvblob simulate` needs to select the same driver (e.g. `--c-driver PATH`).
+    public static func run(factory: DriverRig.Factory?, version: KernelVersion, seed: UInt64 = 1, replay: String = "",
+                           only: Set<String>? = nil, progress: ((Result) -> Void)? = nil) -> [Result] {
+        var out: [Result] = []
+        for (check, body) in all(replay: replay) where only?.contains(check.id) ?? true {
+            let detail: String?
+            do { detail = try body(factory, version, seed) } catch { detail = "could not run: \(error)" }
+            let r = Result(check: check, passed: detail == nil, detail: detail ?? "")
+            progress?(r)
+            out.append(r)
+        }
+        return out
+    }
+}

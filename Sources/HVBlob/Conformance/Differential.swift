@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// The driver under test and the Swift model, side by side on two identical machines: the
+/// same seeded requests must give the same errno, the same packet bytes (PFNs included, since
+/// both pin the same frames in the same order) and the same bytes in user memory.
+public enum Differential {
+    public struct Outcome: Sendable {
+        public let requests: Int
+        public let packets: Int
+        public let byErrno: [Errno: Int]
+        /// The first disagreement, with the request that shows it.
+        public let divergence: String?
+    }
+
+    struct Request: CustomStringConvertible {
+        var command: UInt32
+        var credentialsChange: Bool
+        var lengths: (request: Int, response: Int, data: Int, valid: Int)
+        var offsets: (request: Int, response: Int, data: Int)
+        var kinds: (request: MappingKind?, response: MappingKind?, data: MappingKind?)
+        var description: String {
+            "command 0x\(String(command, radix: 16))\(credentialsChange ? " (credentials changed)" : "") request \(lengths.request)@\(offsets.request) \(kinds.request.map(\.rawValue) ?? "unmapped"), response \(lengths.response)@\(offsets.response) \(kinds.response.map(\.rawValue) ?? "unmapped"), data \(lengths.data)/\(lengths.valid)@\(offsets.data) \(kinds.data.map(\.rawValue) ?? "unmapped")"
+        }
+    }
+
+    static func draw(_ rng: inout SeededRandom) -> Request {
+        let limit = AzBlob.pageSize * AzBlob.maxPages
+        func len(_ choices: [Int]) -> Int { choices[rng.int(in: 0...(choices.count - 1))] }
+        func offset() -> Int { [0, 1, 4095, rng.int(in: 0...4095)][rng.int(in: 0...3)] }
+        func kind(_ options: [MappingKind?]) -> MappingKind? { options[rng.int(in: 0...(options.count - 1))] }
+        let data = len([0, 0, rng.int(in: 1...20000), 4096, limit + 1])
+        return Request(
+            command: rng.chance(0.05) ? UInt32(truncatingIfNeeded: rng.next()) : IoctlCommand.azBlobUserRequest.rawValue,
+            credentialsChange: rng.chance(0.03),
+            lengths: (len([0, 1, rng.int(in: 1...9000), 4096, limit + 1]), len([0, 1, 64, rng.int(in: 1...9000), limit + 1]),
+                      data, rng.chance(0.1) ? data + 1 : rng.int(in: 0...max(0, min(data, 20000)))),
+            offsets: (offset(), offset(), offset()),
+            kinds: (kind([.populated, .populated, .readOnly, .untouched, nil]), kind([.untouched, .populated, .readOnly, nil]),
+                    kind([.untouched, .populated, .readOnly, nil])))
+    }
+
+    struct Seen: Equatable {
+        var errno: Errno?
+        var packets: [[UInt8]]
+        var user: [UInt8]
+        var rules: [Rule]
+    }
+
+    static func run(_ req: Request, on rig: DriverRig) -> Seen {
+        let before = rig.packets.count
+        let beforeRules = rig.log.rules
+        func buffer(_ l: Int, _ off: Int, _ k: MappingKind?) -> UInt64 {
+            guard let k, l <= 64 * 1024 else { return k == nil ? 0x2000 + UInt64(off) : 0x7e00_0000_0000 }
+            return rig.space.map(length: max(l, 1), pageOffset: off, kind: k, contents: k == .untouched ? [] : [UInt8](repeating: 0x41, count: min(l, 64)))
+        }
+        let q = buffer(req.lengths.request, req.offsets.request, req.kinds.request)
+        let p = buffer(req.lengths.response, req.offsets.response, req.kinds.response)
+        let d = buffer(req.lengths.data, req.offsets.data, req.kinds.data)
+        let r = AzBlobRequestSync(guid: GUID(UInt32(truncatingIfNeeded: q), 1, 2, [3, 4, 5, 6, 7, 8, 9, 10]), timeout: 7,
+                                  requestLen: UInt32(req.lengths.request), responseLen: UInt32(req.lengths.response),
+                                  dataLen: UInt32(req.lengths.data), dataValid: UInt32(req.lengths.valid),
+                                  requestBuffer: q, responseBuffer: p, dataBuffer: d)
+        let arg = rig.argument(r)
+        let creds = rig.space.credentials
+        if req.credentialsChange { rig.space.credentials = creds + 1 }
+        let e = rig.ioctl(arg, command: IoctlCommand(rawValue: req.command))
+        rig.space.credentials = creds
+        var user = (try? rig.space.read(arg, count: 72)) ?? []
+        for (a, l) in [(p, req.lengths.response), (d, req.lengths.data)] where l <= 64 * 1024 {
+            user += (try? rig.space.read(a, count: l)) ?? []
+        }
+        return Seen(errno: e, packets: Array(rig.packets[before...]), user: user,
+                    rules: rig.log.rules.subtracting(beforeRules).sorted())
+    }
+
+    /// Runs `count` seeded requests against the driver and against the model.
+    public static func run(factory: DriverRig.Factory?, version: KernelVersion, seed: UInt64, count: Int) throws -> Outcome {
+        let model = try DriverRig(factory: nil, version: version, seed: seed)
+        let driver = try DriverRig(factory: factory, version: version, seed: seed)
+        var rng = SeededRandom(seed: seed).split("differential")
+        var byErrno: [Errno: Int] = [:]
+        var packets = 0
+        for i in 0..<count {
+            let req = draw(&rng)
+            let a = run(req, on: model)
+            let b = run(req, on: driver)
+            packets += b.packets.count
+            if let e = b.errno { byErrno[e, default: 0] += 1 }
+            if a != b {
+                var why: String
+                if a.errno != b.errno {
+                    why = "errno: driver \(b.errno.map { "\($0)" } ?? "hang"), model \(a.errno.map { "\($0)" } ?? "hang")"
+                } else if a.packets != b.packets {
+                    let pa = a.packets.first ?? [], pb = b.packets.first ?? []
+                    let at = zip(pa, pb).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(pa.count, pb.count)
+                    why = "packet bytes differ at byte \(at) (driver \(pb.count) bytes, model \(pa.count))"
+                } else if a.user != b.user {
+                    let at = zip(a.user, b.user).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? 0
+                    why = "user memory differs at byte \(at) of the argument+response+data"
+                } else {
+                    why = "findings: driver \(b.rules), model \(a.rules)"
+                }
+                return Outcome(requests: i + 1, packets: packets, byErrno: byErrno,
+                               divergence: "request \(i) (seed \(seed)): \(req): \(why)")
+            }
+        }
+        return Outcome(requests: count, packets: packets, byErrno: byErrno, divergence: nil)
+    }
+}

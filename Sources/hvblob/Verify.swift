@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import Foundation
+import HVBlob
+import HVBlobBridge
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build a driver's C source against the kernel shim and run the conformance set on it.",
+        discussion: """
+            Prints one verdict per rule (MUST / SHOULD). Exit status: 0 the driver conforms, 1 findings, \
+            2 it could not be built or run. Without --kernel-version the API eras are tried newest first \
+            and the one the driver builds against is named. --model checks the Swift model instead.
+            """
+    )
+
+    @Option(help: "The driver source (default: the in-tree kernel/hv_azure_blob.c).")
+    var driver: String?
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
+    var kernelVersion: String?
+    @Flag(help: "Check the Swift model (--v5 for its v5 behaviour) instead of C code.")
+    var model = false
+    @Option(help: "Seed for the simulations and the differential run.")
+    var seed: String = "1"
+    @Option(help: "Only these checks (comma-separated ids).")
+    var only: String?
+
+    func run() throws {
+        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
+        var version = KernelVersion.default
+        if let k = kernelVersion {
+            guard let v = KernelVersion(k), KernelVersion.supported.contains(v) else {
+                fail("--kernel-version: '\(k)' is not a version in 5.13...6.3")
+            }
+            version = v
+        }
+        var factory: DriverRig.Factory?
+        var replay = "--kernel-version \(version)"
+        if model {
+            Out.standardOutput.write("driver: the Swift model (fixed behaviour), API era \(version)\n")
+        } else {
+            let path = URL(fileURLWithPath: driver ?? DriverBuild.inTreeDriver.path)
+            guard FileManager.default.fileExists(atPath: path.path) else { fail("--driver: \(path.path): no such file") }
+            let built: DriverBuild.Built
+            do {
+                built = try DriverBuild.build(driver: path, version: kernelVersion == nil ? nil : version)
+            } catch {
+                Out.standardError.write("hvblob: \(error)\n")
+                throw ExitCode(2)
+            }
+            version = built.version
+            replay = "--c-driver \(built.source) --kernel-version \(built.version)"
+            Out.standardOutput.write("driver: \(built.source)\nuapi header: \(built.uapiHeader)\n")
+            for line in built.skipped { Out.standardOutput.write("does not build for API era \(line)\n") }
+            Out.standardOutput.write("builds against: the Linux \(built.version) API era\(built.cached ? " (cached build)" : "")\n")
+            factory = { machine in try BridgedDriver(built, machine: machine) }
+        }
+        let filter = only.map { Set($0.split(separator: ",").map(String.init)) }
+        if let f = filter {
+            let unknown = f.subtracting(Conformance.checks.map(\.id))
+            if !unknown.isEmpty { fail("--only: unknown check(s) \(unknown.sorted().joined(separator: ", "))") }
+        }
+        let results = Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
+            let mark = r.passed ? "PASS" : "FAIL"
+            var line = "\(mark)  \(r.check.level.rawValue.rightPad(6)) \(r.check.id.rightPad(30)) \(r.check.summary)\n"
+            if !r.passed { line += "      -> \(r.detail)\n" }
+            Out.standardOutput.write(line)
+        }
+        let failed = results.filter { !$0.passed }
+        let mustFailed = failed.filter { $0.check.level == .must }.count
+        if failed.isEmpty {
+            Out.standardOutput.write("verdict: conforms (\(results.count) checks passed)\n")
+        } else {
+            Out.standardOutput.write("verdict: \(failed.count) of \(results.count) checks fail (\(mustFailed) MUST, \(failed.count - mustFailed) SHOULD)\n")
+            throw ExitCode(1)
+        }
+    }
+}
