@@ -17,7 +17,6 @@
 #include "hvb_internal.h"
 
 #define HVB_STACK_SIZE (512 * 1024)
-#define HVB_MAX_CORO 4096
 
 struct hvb_coro {
 	ucontext_t ctx;
@@ -37,7 +36,31 @@ struct hvb_coro {
 };
 
 static struct hvb_coro *hvb_current_coro;
-static struct hvb_coro *hvb_all[HVB_MAX_CORO];
+
+/* Stacks are reused: a call's coroutine lives for one ioctl, and allocating 512 KiB each
+ * time dominated a round trip. */
+#define HVB_STACK_POOL 64
+static void *hvb_stack_pool[HVB_STACK_POOL];
+static int hvb_stack_pooled;
+
+static void *hvb_stack_get(void)
+{
+	return hvb_stack_pooled ? hvb_stack_pool[--hvb_stack_pooled] : malloc(HVB_STACK_SIZE);
+}
+
+static void hvb_stack_put(void *s)
+{
+	if (hvb_stack_pooled < HVB_STACK_POOL)
+		hvb_stack_pool[hvb_stack_pooled++] = s;
+	else
+		free(s);
+}
+/* Live coroutines, dense (slot = index), so waking scans only those that exist. */
+static struct hvb_coro **hvb_all;
+static int hvb_nall;
+static int hvb_cap;
+/* How many are blocked: a wake with none blocked (the common spin_unlock) costs nothing. */
+static int hvb_nblocked;
 static struct hvb_coro *hvb_starting;
 
 static void hvb_trampoline(void)
@@ -52,11 +75,10 @@ static void hvb_trampoline(void)
 struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *name, int pid, uint32_t cred)
 {
 	struct hvb_coro *c = calloc(1, sizeof(*c));
-	int i;
 
 	if (!c)
 		return NULL;
-	c->stack = malloc(HVB_STACK_SIZE);
+	c->stack = hvb_stack_get();
 	if (!c->stack) {
 		free(c);
 		return NULL;
@@ -66,13 +88,20 @@ struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *n
 	c->state = HVB_READY;
 	c->slot = -1;
 	hvb_task_init(&c->task, name, pid, cred);
-	for (i = 0; i < HVB_MAX_CORO; i++) {
-		if (!hvb_all[i]) {
-			hvb_all[i] = c;
-			c->slot = i;
-			break;
+	if (hvb_nall == hvb_cap) {
+		int cap = hvb_cap ? 2 * hvb_cap : 256;
+		struct hvb_coro **all = realloc(hvb_all, (size_t)cap * sizeof(*all));
+
+		if (!all) {
+			hvb_stack_put(c->stack);
+			free(c);
+			return NULL;
 		}
+		hvb_all = all;
+		hvb_cap = cap;
 	}
+	c->slot = hvb_nall;
+	hvb_all[hvb_nall++] = c;
 	getcontext(&c->ctx);
 	c->ctx.uc_stack.ss_sp = c->stack;
 	c->ctx.uc_stack.ss_size = HVB_STACK_SIZE;
@@ -140,6 +169,8 @@ int hvb_coro_resume(struct hvb_coro *c)
 
 	if (!c || c->state == HVB_DONE)
 		return HVB_DONE;
+	if (c->state == HVB_BLOCKED)
+		hvb_nblocked--;
 	hvb_install_fault_handlers();
 	if (c->state == -1)
 		hvb_starting = c;
@@ -147,7 +178,8 @@ int hvb_coro_resume(struct hvb_coro *c)
 	c->wait_key = NULL;
 	c->wait_what = NULL;
 	hvb_current_coro = c;
-	if (sigsetjmp(c->crash_jmp, 1)) {
+	/* No mask to save: the handler runs with SA_NODEFER, so nothing stays blocked. */
+	if (sigsetjmp(c->crash_jmp, 0)) {
 		hvb_current_coro = prev;
 		c->state = HVB_DONE;
 		return HVB_DONE;
@@ -162,6 +194,8 @@ void hvb_coro_park(int state, const void *key, const char *what, uint64_t deadli
 {
 	struct hvb_coro *c = hvb_current_coro;
 
+	if (state == HVB_BLOCKED)
+		hvb_nblocked++;
 	c->state = state;
 	c->wait_key = key;
 	c->wait_what = what;
@@ -210,11 +244,14 @@ int hvb_wake_key(const void *key)
 {
 	int i, n = 0;
 
-	for (i = 0; i < HVB_MAX_CORO; i++) {
+	if (!hvb_nblocked)
+		return 0;
+	for (i = 0; i < hvb_nall; i++) {
 		struct hvb_coro *c = hvb_all[i];
 
-		if (c && c->state == HVB_BLOCKED && c->wait_key == key) {
+		if (c->state == HVB_BLOCKED && c->wait_key == key) {
 			c->state = HVB_READY;
+			hvb_nblocked--;
 			n++;
 		}
 	}
@@ -225,11 +262,12 @@ int hvb_wake_expired(uint64_t now)
 {
 	int i, n = 0;
 
-	for (i = 0; i < HVB_MAX_CORO; i++) {
+	for (i = 0; i < hvb_nall; i++) {
 		struct hvb_coro *c = hvb_all[i];
 
-		if (c && c->state == HVB_BLOCKED && c->has_deadline && c->deadline <= now) {
+		if (c->state == HVB_BLOCKED && c->has_deadline && c->deadline <= now) {
 			c->state = HVB_READY;
+			hvb_nblocked--;
 			n++;
 		}
 	}
@@ -240,8 +278,15 @@ void hvb_coro_destroy(struct hvb_coro *c)
 {
 	if (!c)
 		return;
-	if (c->slot >= 0)
-		hvb_all[c->slot] = NULL;
-	free(c->stack);
+	if (c->state == HVB_BLOCKED)
+		hvb_nblocked--;
+	if (c->slot >= 0) {
+		/* Swap-remove: the last one takes this slot. */
+		struct hvb_coro *last = hvb_all[--hvb_nall];
+
+		hvb_all[c->slot] = last;
+		last->slot = c->slot;
+	}
+	hvb_stack_put(c->stack);
 	free(c);
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import Foundation
 import HVBlob
+import HVBlobBridge
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +23,10 @@ struct Bench: ParsableCommand {
             for f in try HVBlob.Bench.roundTrips(count: roundTrips) { Out.standardOutput.write("\(f)\n") }
             Out.standardOutput.write("\(try HVBlob.Bench.largeRequests(count: large))\n")
             Out.standardOutput.write("\(HVBlob.Bench.ringPackets(count: packets))\n")
+            let built = try DriverBuild.build(driver: DriverBuild.inTreeDriver)
+            let f = try HVBlob.Bench.driverRoundTrips(count: roundTrips, factory: { try BridgedDriver(built, machine: $0) },
+                                                      version: built.version, label: "the C driver (bridge)")
+            Out.standardOutput.write("\(f)\n")
         } catch {
             Out.standardError.write("hvblob: \(error)\n")
             throw ExitCode(1)

@@ -45,11 +45,13 @@ public enum Bench {
         let space: AddressSpace
         let file: OpenFile
         let arg: UInt64
-        init(dataLen: Int, backend: BlobBackend, request: [UInt8]) throws {
-            machine = Machine(behavior: .fixed, version: .default, faults: FaultPlan(), seed: 1, backend: backend)
-            try machine.vsc.probe()
+        init(dataLen: Int, backend: BlobBackend, request: [UInt8], factory: DriverRig.Factory? = nil,
+             version: KernelVersion = .default) throws {
+            machine = Machine(behavior: .fixed, version: version, faults: FaultPlan(), seed: 1, backend: backend)
+            if let factory { machine.driver = try factory(machine) }
+            try machine.driver.probe()
             space = AddressSpace(pid: 1, memory: machine.memory)
-            file = try machine.vsc.open(space)
+            file = try machine.driver.open(space)
             let req = space.map(length: request.count, kind: .populated, contents: request)
             let resp = space.map(length: 64, kind: .populated)
             let data = space.map(length: dataLen, kind: .populated)
@@ -61,9 +63,11 @@ public enum Bench {
         /// One ioctl, start to finish; returns its errno.
         @inline(__always)
         func roundTrip() -> Errno {
-            let call = machine.vsc.startIoctl(file, command: .azBlobUserRequest, argument: arg)
+            let call: DriverCall = machine.driver === machine.vsc
+                ? machine.vsc.startIoctl(file, command: .azBlobUserRequest, argument: arg)
+                : machine.driver.ioctl(file, command: .azBlobUserRequest, argument: arg)
             while true {
-                switch call.run() {
+                switch call.runUntilBlocked() {
                 case .returned(let e): return e
                 case .running: continue
                 case .blocked:
@@ -98,6 +102,27 @@ public enum Bench {
             Figure(name: "round trips/s (4 KiB GET, Blob store backend)", value: Double(count / 2) / tReal, unit: "/s",
                    baselineName: "4 KiB memcpy", baseline: copies, goal: "(reported)"),
         ]
+    }
+
+    /// Round trips per second through another driver implementation (the bridged C driver),
+    /// next to the model's in the same run.
+    public static func driverRoundTrips(count: Int, factory: @escaping DriverRig.Factory, version: KernelVersion,
+                                        label: String) throws -> Figure {
+        let request = Array("GET b 0 4096\n".utf8)
+        let model = try Loop(dataLen: 4096, backend: FillBackend(size: 4096), request: request)
+        var bad = 0
+        for _ in 0..<min(count / 10, 1000) { _ = model.roundTrip() }
+        let tModel = time { for _ in 0..<count where model.roundTrip() != .success { bad += 1 } }
+        var tDriver = 0.0
+        do {
+            let driver = try Loop(dataLen: 4096, backend: FillBackend(size: 4096), request: request, factory: factory, version: version)
+            for _ in 0..<min(count / 10, 1000) { _ = driver.roundTrip() }
+            tDriver = time { for _ in 0..<count where driver.roundTrip() != .success { bad += 1 } }
+            if driver.machine.log.total > 0 { throw BenchError.failed("findings in the \(label) loop: \(driver.machine.log.violations.first.map { "\($0)" } ?? "")") }
+        }
+        if bad > 0 { throw BenchError.failed("\(bad) round trips did not return 0") }
+        return Figure(name: "round trips/s through \(label) (4 KiB GET)", value: Double(count) / tDriver, unit: "/s",
+                      baselineName: "the Swift model, same loop", baseline: Double(count) / tModel, goal: ">= 300,000/s")
     }
 
     /// memcpys of `bytes` per second between two buffers.

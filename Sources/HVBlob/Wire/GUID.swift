@@ -13,6 +13,14 @@ public struct GUID: Hashable, Sendable, CustomStringConvertible {
 
     public static let zero = GUID(bytes: [UInt8](repeating: 0, count: 16))
 
+    /// Two words instead of sixteen bytes: GUIDs key the host's bookkeeping on every request.
+    public func hash(into h: inout Hasher) {
+        bytes.withUnsafeBytes { raw in
+            h.combine(raw.loadUnaligned(as: UInt64.self))
+            h.combine(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        }
+    }
+
     /// GUID_INIT(a, b, c, d0..d7).
     public init(_ a: UInt32, _ b: UInt16, _ c: UInt16, _ d: [UInt8]) {
         precondition(d.count == 8, "internal: GUID_INIT takes eight trailing bytes")
