@@ -11,10 +11,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 
 #include "hvb_kops.h"
 #include "hvb_internal.h"
+
+/*
+ * Under AddressSanitizer every switch between stacks is announced, or ASan takes the
+ * coroutine's frames for the caller's and reports nonsense.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HVB_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define HVB_ASAN 1
+#endif
+#ifdef HVB_ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
+#define HVB_FIBER_START(save, bottom, size) __sanitizer_start_switch_fiber(save, bottom, size)
+#define HVB_FIBER_FINISH(save, bottom, size) __sanitizer_finish_switch_fiber(save, bottom, size)
+#else
+#define HVB_FIBER_START(save, bottom, size) ((void)0)
+#define HVB_FIBER_FINISH(save, bottom, size) ((void)0)
+#endif
 
 #define HVB_STACK_SIZE (512 * 1024)
 
@@ -32,6 +55,11 @@ struct hvb_coro {
 	int slot;
 	int crashed;
 	sigjmp_buf crash_jmp;
+	/* ASan: the resumer's stack, and fake stacks saved across switches. */
+	const void *caller_bottom;
+	size_t caller_size;
+	void *fake_caller;
+	void *fake_coro;
 	struct hvb_task task;
 };
 
@@ -67,9 +95,11 @@ static void hvb_trampoline(void)
 {
 	struct hvb_coro *c = hvb_starting;
 
+	HVB_FIBER_FINISH(NULL, &c->caller_bottom, &c->caller_size);
 	c->fn(c->arg);
 	c->state = HVB_DONE;
-	/* uc_link returns to the caller context saved by the last resume. */
+	/* uc_link returns to the caller context saved by the last resume; this stack is done. */
+	HVB_FIBER_START(NULL, c->caller_bottom, c->caller_size);
 }
 
 struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *name, int pid, uint32_t cred)
@@ -137,14 +167,23 @@ static void hvb_fault(int sig, siginfo_t *info, void *uctx)
 
 static void hvb_install_fault_handlers(void)
 {
-	static char altstack[64 * 1024];
-	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack), .ss_flags = 0 };
+	stack_t old;
 	struct sigaction sa;
 
 	if (hvb_handlers_installed)
 		return;
 	hvb_handlers_installed = 1;
-	sigaltstack(&ss, NULL);
+	/* Keep an alternate stack someone (a sanitizer runtime) set up; else map one. */
+	if (sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
+		size_t size = 64 * 1024;
+		void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (mem != MAP_FAILED) {
+			stack_t ss = { .ss_sp = mem, .ss_size = size, .ss_flags = 0 };
+
+			sigaltstack(&ss, NULL);
+		}
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = hvb_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
@@ -184,7 +223,9 @@ int hvb_coro_resume(struct hvb_coro *c)
 		c->state = HVB_DONE;
 		return HVB_DONE;
 	}
+	HVB_FIBER_START(&c->fake_caller, c->stack, HVB_STACK_SIZE);
 	swapcontext(&c->caller, &c->ctx);
+	HVB_FIBER_FINISH(c->fake_caller, NULL, NULL);
 	hvb_current_coro = prev;
 	return c->state;
 }
@@ -201,7 +242,9 @@ void hvb_coro_park(int state, const void *key, const char *what, uint64_t deadli
 	c->wait_what = what;
 	c->deadline = deadline;
 	c->has_deadline = has_deadline;
+	HVB_FIBER_START(&c->fake_coro, c->caller_bottom, c->caller_size);
 	swapcontext(&c->ctx, &c->caller);
+	HVB_FIBER_FINISH(c->fake_coro, &c->caller_bottom, &c->caller_size);
 }
 
 struct hvb_task *hvb_current_task_of_coro(void)

@@ -101,8 +101,14 @@ public enum DriverBuild {
         return names.sorted()
     }
 
+    /// Whether this process carries the AddressSanitizer runtime (`swift test --sanitize=address`):
+    /// then drivers are built with ASan and UBSan too, so their memory errors are caught.
+    public static var processHasASan: Bool {
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+    }
+
     /// Builds `driver` for `version`, or for each era newest first until one builds.
-    public static func build(driver: URL, version: KernelVersion? = nil, sanitize: Bool = false) throws(Failure) -> Built {
+    public static func build(driver: URL, version: KernelVersion? = nil, sanitize: Bool = DriverBuild.processHasASan) throws(Failure) -> Built {
         let path = driver.path
         guard let source = FileManager.default.contents(atPath: path) else {
             throw Failure(source: path, attempts: [], missingAPIs: [])
@@ -122,7 +128,7 @@ public enum DriverBuild {
                          "-Werror=implicit-function-declaration", "-Werror=incompatible-pointer-types",
                          "-Werror=int-conversion", "-fno-omit-frame-pointer",
                          "-DHVB_KVER=\(v.major * 100 + v.minor)", "-DKBUILD_MODNAME=\"hv_azure_blob\""]
-                + (sanitize ? ["-fsanitize=address,undefined"] : [])
+                + (sanitize ? ["-fsanitize=address,undefined", "-fno-sanitize=alignment", "-fno-sanitize-recover=undefined"] : [])
             let key = String(FNV1a.hash(flags.joined(separator: " ").utf8, into: digest), radix: 16)
             let out = cache.appendingPathComponent("\(key).so")
             if FileManager.default.fileExists(atPath: out.path) {

@@ -19,6 +19,10 @@ struct BridgeTests {
         #expect(b.uapiHeader.hasSuffix("kernel/include/uapi/misc/hv_azure_blob.h"))
         let again = try DriverBuild.build(driver: BridgeTests.inTree)
         #expect(again.cached && again.library == b.library)
+        // Under `swift test --sanitize=address` the driver is built with ASan and UBSan too.
+        let image = try #require(FileManager.default.contents(atPath: b.library))
+        let instrumented = image.range(of: Data("__asan_report_".utf8)) != nil && image.range(of: Data("__ubsan_handle_".utf8)) != nil
+        #expect(instrumented == DriverBuild.processHasASan)
         // Asked for an era it was not written for, it does not build.
         #expect(throws: DriverBuild.Failure.self) { try DriverBuild.build(driver: BridgeTests.inTree, version: KernelVersion(6, 3)) }
     }
