@@ -5,6 +5,7 @@
  * blocks, yields at a scheduling point, or finishes. No real threads decide anything.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -41,9 +42,56 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
 
 #define HVB_STACK_SIZE (512 * 1024)
 
+/*
+ * Switching threads. swapcontext() saves and restores the signal mask with two system calls
+ * per switch, which dominated a bridged round trip; the threads here never change their
+ * mask, so on x86-64 a switch saves only what the ABI says a callee keeps (rbx, rbp, r12-r15,
+ * the stack pointer, and the SSE/x87 control words) and jumps. Elsewhere: ucontext.
+ */
+#if defined(__x86_64__)
+#define HVB_FAST_SWITCH 1
+struct hvb_ctx {
+	void *sp;
+};
+/* Saves the current stack pointer in *from and continues on to->sp. */
+void hvb_switch(struct hvb_ctx *from, struct hvb_ctx *to);
+__asm__(".text\n"
+	".globl hvb_switch\n"
+	".hidden hvb_switch\n"
+	".type hvb_switch,@function\n"
+	"hvb_switch:\n"
+	"	pushq %rbp\n"
+	"	pushq %rbx\n"
+	"	pushq %r12\n"
+	"	pushq %r13\n"
+	"	pushq %r14\n"
+	"	pushq %r15\n"
+	"	subq $16, %rsp\n"
+	"	stmxcsr 8(%rsp)\n"
+	"	fnstcw (%rsp)\n"
+	"	movq %rsp, (%rdi)\n"
+	"	movq (%rsi), %rsp\n"
+	"	ldmxcsr 8(%rsp)\n"
+	"	fldcw (%rsp)\n"
+	"	addq $16, %rsp\n"
+	"	popq %r15\n"
+	"	popq %r14\n"
+	"	popq %r13\n"
+	"	popq %r12\n"
+	"	popq %rbx\n"
+	"	popq %rbp\n"
+	"	ret\n"
+	".size hvb_switch, .-hvb_switch\n");
+#endif
+
 struct hvb_coro {
+#ifdef HVB_FAST_SWITCH
+	struct hvb_ctx ctx;
+	struct hvb_ctx caller;
+#else
 	ucontext_t ctx;
 	ucontext_t caller;
+#endif
 	void *stack;
 	int state;
 	void (*fn)(void *);
@@ -98,8 +146,16 @@ static void hvb_trampoline(void)
 	HVB_FIBER_FINISH(NULL, &c->caller_bottom, &c->caller_size);
 	c->fn(c->arg);
 	c->state = HVB_DONE;
-	/* uc_link returns to the caller context saved by the last resume; this stack is done. */
+	/* Back to the caller saved by the last resume; this stack is done. */
 	HVB_FIBER_START(NULL, c->caller_bottom, c->caller_size);
+#ifdef HVB_FAST_SWITCH
+	{
+		struct hvb_ctx dead;
+
+		hvb_switch(&dead, &c->caller);
+	}
+	abort(); /* never resumed */
+#endif
 }
 
 struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *name, int pid, uint32_t cred)
@@ -132,11 +188,44 @@ struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *n
 	}
 	c->slot = hvb_nall;
 	hvb_all[hvb_nall++] = c;
+#ifdef HVB_FAST_SWITCH
+	{
+		/*
+		 * A fresh stack laid out as hvb_switch() leaves one: control words, six callee-saved
+		 * registers, then the address it returns to (the trampoline), 16-byte aligned at entry.
+		 */
+		uint64_t *top = (uint64_t *)((char *)c->stack + HVB_STACK_SIZE);
+		/*
+		 * After "ret" pops the trampoline, rsp must be 8 mod 16, as after a call. The
+		 * words above are zero: the trampoline's own "return address" is 0 and its saved
+		 * rbp is 0, so every unwinder (Swift Testing captures a backtrace on each thrown
+		 * error, on whatever stack it is thrown) stops here instead of walking off the top.
+		 */
+		uint64_t *sp = top - 3;
+
+		top[-1] = 0;
+		top[-2] = 0;
+		top[-3] = 0;
+		uint32_t mxcsr;
+		uint16_t fpucw;
+
+		__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+		__asm__ volatile("fnstcw %0" : "=m"(fpucw));
+		*--sp = (uint64_t)(uintptr_t)hvb_trampoline;
+		sp -= 6; /* rbp rbx r12 r13 r14 r15 */
+		memset(sp, 0, 6 * sizeof(*sp));
+		sp -= 2;
+		((uint16_t *)sp)[0] = fpucw;
+		((uint32_t *)sp)[2] = mxcsr;
+		c->ctx.sp = sp;
+	}
+#else
 	getcontext(&c->ctx);
 	c->ctx.uc_stack.ss_sp = c->stack;
 	c->ctx.uc_stack.ss_size = HVB_STACK_SIZE;
 	c->ctx.uc_link = &c->caller;
 	makecontext(&c->ctx, hvb_trampoline, 0);
+#endif
 	c->state = -1; /* not started */
 	return c;
 }
@@ -146,21 +235,54 @@ struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *n
  * thread dies, the simulation goes on. The handler runs on its own stack and jumps back to the
  * resume that started the faulting stretch; the coroutine's stack is abandoned.
  */
-static char hvb_fault_what[160];
+static char hvb_fault_what[256];
 static int hvb_handlers_installed;
 
 static void hvb_fault(int sig, siginfo_t *info, void *uctx)
 {
 	struct hvb_coro *c = hvb_current_coro;
 
-	(void)uctx;
+	void *ip = NULL;
+	Dl_info where;
+
 	if (!c) {
 		signal(sig, SIG_DFL);
 		raise(sig);
 		return;
 	}
-	snprintf(hvb_fault_what, sizeof(hvb_fault_what), "%s at address %p in thread %s (pid %d)",
-		 sig == SIGSEGV ? "SIGSEGV" : "SIGBUS", info ? info->si_addr : NULL, c->task.comm, c->task.pid);
+	void *sp = NULL;
+#if defined(__x86_64__)
+	ip = (void *)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP];
+	sp = (void *)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
+#endif
+	memset(&where, 0, sizeof(where));
+	if (ip)
+		dladdr(ip, &where);
+	snprintf(hvb_fault_what, sizeof(hvb_fault_what), "%s at address %p in thread %s (pid %d), in %s+0x%lx%s",
+		 sig == SIGSEGV ? "SIGSEGV" : "SIGBUS", info ? info->si_addr : NULL, c->task.comm, c->task.pid,
+		 where.dli_sname ? where.dli_sname : "?",
+		 (unsigned long)((char *)ip - (char *)(where.dli_saddr ? where.dli_saddr : ip)),
+		 ((char *)sp >= (char *)c->stack && (char *)sp < (char *)c->stack + HVB_STACK_SIZE) ? "" : " (not on its own stack)");
+	if (getenv("HVB_DEBUG_FAULT"))
+		fprintf(stderr, "hvb fault: ip=%p (%s+0x%lx) sp=%p stack=[%p,%p)\n", ip,
+			where.dli_fname ? where.dli_fname : "?",
+			(unsigned long)((char *)ip - (char *)where.dli_fbase), sp, c->stack, (char *)c->stack + HVB_STACK_SIZE);
+	if (getenv("HVB_DEBUG_FAULT")) {
+		void **fp = (void **)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RBP];
+		int depth;
+
+		for (depth = 0; depth < 24 && fp; depth++) {
+			Dl_info w;
+			void *ret = fp[1];
+
+			memset(&w, 0, sizeof(w));
+			dladdr(ret, &w);
+			fprintf(stderr, "   #%d %p %s %s\n", depth, ret, w.dli_fname ? w.dli_fname : "?", w.dli_sname ? w.dli_sname : "?");
+			if ((void **)fp[0] <= fp)
+				break;
+			fp = (void **)fp[0];
+		}
+	}
 	c->crashed = 1;
 	siglongjmp(c->crash_jmp, 1);
 }
@@ -224,7 +346,11 @@ int hvb_coro_resume(struct hvb_coro *c)
 		return HVB_DONE;
 	}
 	HVB_FIBER_START(&c->fake_caller, c->stack, HVB_STACK_SIZE);
+#ifdef HVB_FAST_SWITCH
+	hvb_switch(&c->caller, &c->ctx);
+#else
 	swapcontext(&c->caller, &c->ctx);
+#endif
 	HVB_FIBER_FINISH(c->fake_caller, NULL, NULL);
 	hvb_current_coro = prev;
 	return c->state;
@@ -243,7 +369,11 @@ void hvb_coro_park(int state, const void *key, const char *what, uint64_t deadli
 	c->deadline = deadline;
 	c->has_deadline = has_deadline;
 	HVB_FIBER_START(&c->fake_coro, c->caller_bottom, c->caller_size);
+#ifdef HVB_FAST_SWITCH
+	hvb_switch(&c->ctx, &c->caller);
+#else
 	swapcontext(&c->ctx, &c->caller);
+#endif
 	HVB_FIBER_FINISH(c->fake_coro, &c->caller_bottom, &c->caller_size);
 }
 

@@ -25,7 +25,12 @@ public final class BridgedDriver: GuestDriver {
         }
     }
 
+    /// Whether a bridged driver is live, and whether it crashed (a crashed one may never be
+    /// released: its dead thread's stack still holds references; the next one takes over).
     static let live = Atomic<Bool>(false)
+    static let liveCrashed = Atomic<Bool>(false)
+    static let generation = Atomic<Int>(0)
+    let generation: Int
 
     public let built: DriverBuild.Built
     public unowned let machine: Machine
@@ -48,20 +53,25 @@ public final class BridgedDriver: GuestDriver {
     public var name: String { "\(built.source) @ \(built.version)" }
 
     public init(_ built: DriverBuild.Built, machine: Machine) throws(BridgeError) {
-        guard BridgedDriver.live.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+        guard BridgedDriver.live.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+            || BridgedDriver.liveCrashed.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged
+        else {
             throw .busy
         }
+        generation = BridgedDriver.generation.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
         self.built = built
         self.machine = machine
         hvb_reset()
         guard let h = dlopen(built.library, RTLD_NOW | RTLD_LOCAL) else {
             BridgedDriver.live.store(false, ordering: .releasing)
+            BridgedDriver.generation.wrappingAdd(1, ordering: .acquiringAndReleasing)
             throw .load(String(cString: dlerror()))
         }
         handle = h
         guard let kops = dlsym(h, "hvb_kops"), let initSym = dlsym(h, "hvb_module_init_fn") else {
             dlclose(h)
             BridgedDriver.live.store(false, ordering: .releasing)
+            BridgedDriver.generation.wrappingAdd(1, ordering: .acquiringAndReleasing)
             throw .symbol("hvb_kops / module_init")
         }
         kops.assumingMemoryBound(to: UnsafeMutableRawPointer?.self).pointee = hvb_kops_table()
@@ -73,8 +83,11 @@ public final class BridgedDriver: GuestDriver {
     }
 
     deinit {
+        // A later driver owns the shim now if this one crashed and was replaced.
+        guard BridgedDriver.generation.load(ordering: .acquiring) == generation else { return }
         for s in stragglers { hvb_coro_destroy(s) }
         if let h = handle { dlclose(h) }
+        BridgedDriver.liveCrashed.store(false, ordering: .releasing)
         BridgedDriver.live.store(false, ordering: .releasing)
     }
 
@@ -338,6 +351,7 @@ final class CoroutineCall: DriverCall {
                 // The kernel would oops; the thread is gone and what it held stays held.
                 bridge.log.report("guest.crash", String(cString: hvb_last_fault()))
                 bridge.crashed = true
+                BridgedDriver.liveCrashed.store(true, ordering: .releasing)
                 bridge.stragglers.append(c)
                 coro = nil
                 result = -Int(Errno.EFAULT.rawValue)
