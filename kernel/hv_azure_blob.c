@@ -15,8 +15,9 @@
  * it, with what its review and a careful reading found fixed:
  *
  * - remove() and an ioctl from a file still open after rescind race: the
- *   ioctl checks dev->removing under the lock that queues it, and remove()
- *   sets it before waiting for the pending list to drain;
+ *   ioctl checks dev->removing, queues the request and sends it all under
+ *   the lock remove() sets the flag under, so nothing is sent once remove()
+ *   may close the channel (even after its bounded drain gave up);
  * - completions are checked (packet type, length, request id) before use,
  *   and the host's response_len is bounded by the caller's;
  * - pages are pinned with the intent each buffer needs: the host only reads
@@ -292,20 +293,33 @@ az_blob_build(const struct az_blob_request_sync *r,
 	return desc;
 }
 
-/* Queues ctx unless remove() has begun; the lock orders both decisions. */
-static bool az_blob_queue(struct az_blob_device *dev,
-			  struct az_blob_request_ctx *ctx)
+/*
+ * Queues ctx and sends its packet, unless remove() has begun. One critical
+ * section: remove() sets `removing` under the same lock before it may close
+ * the channel, so a request is either sent before that or never. (The send
+ * does not sleep.)
+ */
+static int az_blob_queue_and_send(struct az_blob_device *dev,
+				  struct az_blob_request_ctx *ctx,
+				  struct vmbus_packet_mpb_array *desc,
+				  u32 desc_size, struct az_blob_vsp_request *vsp)
 {
 	unsigned long flags;
-	bool queued = false;
+	int ret;
 
 	spin_lock_irqsave(&dev->request_lock, flags);
-	if (!READ_ONCE(dev->removing)) {
+	if (READ_ONCE(dev->removing)) {
+		ret = -ENODEV;
+	} else {
 		list_add_tail(&ctx->list, &dev->pending_requests);
-		queued = true;
+		ret = vmbus_sendpacket_mpb_desc(dev->hdev->channel, desc,
+						desc_size, vsp, sizeof(*vsp),
+						(uintptr_t)ctx);
+		if (ret)
+			list_del(&ctx->list);
 	}
 	spin_unlock_irqrestore(&dev->request_lock, flags);
-	return queued;
+	return ret;
 }
 
 static void az_blob_dequeue(struct az_blob_device *dev,
@@ -369,17 +383,10 @@ static long az_blob_user_request(struct az_blob_device *dev,
 	ctx.status = 0;
 	ctx.response_len = 0;
 	ctx.result = 0;
-	if (!az_blob_queue(dev, &ctx)) {
-		ret = -ENODEV;
-		goto free_desc;
-	}
-
-	ret = vmbus_sendpacket_mpb_desc(dev->hdev->channel, desc, desc_size,
-					&vsp, sizeof(vsp), (uintptr_t)&ctx);
+	ret = az_blob_queue_and_send(dev, &ctx, desc, desc_size, &vsp);
 	kvfree(desc);
-	desc = NULL;
 	if (ret)
-		goto dequeue;
+		goto unpin;
 
 	/*
 	 * Uninterruptible: the host may write these pages until it completes
@@ -394,10 +401,7 @@ static long az_blob_user_request(struct az_blob_device *dev,
 			ret = -EFAULT;
 	}
 
-dequeue:
 	az_blob_dequeue(dev, &ctx);
-free_desc:
-	kvfree(desc);
 unpin:
 	for (i = 0; i < AZ_BLOB_BUFFERS; i++)
 		az_blob_unpin(&b[i]);

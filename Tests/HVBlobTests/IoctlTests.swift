@@ -155,7 +155,7 @@ struct IoctlTests {
         let dataLen = (AzBlob.maxPages - 2) * AzBlob.pageSize
         let (arg, _) = rig.argument(dataLen: dataLen, dataValid: 0, dataKind: .populated)
         let (call, pkt) = rig.packet(arg)
-        #expect(call.phase == .send)
+        #expect(call.phase == .queue)
         let p = try GPADirectPacket.decode(try #require(pkt))
         #expect(p.pfns.count == AzBlob.maxPages && p.rangeLen == UInt32(AzBlob.maxPages * AzBlob.pageSize))
         #expect(rig.finish(call) == .success)
@@ -219,12 +219,12 @@ struct IoctlTests {
         }
     }
 
-    @Test("ioctl.removing: after remove set `removing`, a queued request returns ENODEV without touching the channel")
+    @Test("ioctl.removing: after remove set `removing`, a request returns ENODEV without touching the channel")
     func removing() throws {
         let rig = try Rig()
         let (arg, _) = rig.argument()
         let call = rig.vsc.startIoctl(rig.file, command: .azBlobUserRequest, argument: arg)
-        while call.phase != .check { _ = call.step() }
+        while call.phase != .queue { _ = call.step() }
         let remove = rig.vsc.startRemove()
         _ = remove.step()  // deregister
         _ = remove.step()  // removing = true

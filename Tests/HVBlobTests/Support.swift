@@ -84,10 +84,10 @@ final class Rig {
         }
     }
 
-    /// Steps a call up to (not into) the send, and returns the packet it will send.
+    /// Steps a call until its packet is built (not yet sent), and returns the packet.
     func packet(_ arg: UInt64) -> (IoctlCall, [UInt8]?) {
         let call = vsc.startIoctl(file, command: .azBlobUserRequest, argument: arg)
-        while call.phase != .send && call.phase != .done { _ = call.step() }
+        while call.packet == nil && call.phase != .done { _ = call.step() }
         return (call, call.packet)
     }
 }

@@ -5,8 +5,11 @@
 /// exactly one of them and watch the outcome change.
 public struct DriverBehavior: Hashable, Sendable, CustomStringConvertible {
     public var name: String
-    /// remove() sets `removing` (WRITE_ONCE) before the drain wait, and the ioctl checks it
-    /// (READ_ONCE) after queuing its request and before touching the channel (the v5 review's fix).
+    /// remove() sets `removing` (WRITE_ONCE, under the request lock) before the drain wait;
+    /// the ioctl checks it (READ_ONCE), queues its request and sends it in one critical
+    /// section under that lock. (The review suggested checking after queuing; with a bounded
+    /// drain that still leaves a window between the check and the send in which remove can
+    /// give up waiting and close the channel.)
     public var removingFlag: Bool
     /// Write intent of each pin. Correct: the host only reads the request buffer (no write
     /// intent) and writes the response and data buffers (write intent). v5 passed READ for the

@@ -15,13 +15,14 @@ public enum StepResult: Equatable, Sendable {
 ///
 ///     validate  command, credentials, copy_from_user, the length rules   -> EINVAL/EACCES/EFAULT
 ///     pin       request, response, data pages; the total page limit; allocation -> EFAULT/EINVAL/ENOMEM
-///     queue     list_add_tail(pending_requests)
-///     check     READ_ONCE(removing) (fixed driver only)                  -> ENODEV
-///     send      vmbus_sendpacket_mpb_desc()                             -> ENODEV/EAGAIN
+///     queue     list_add_tail(pending_requests); with the removing flag (the corrected
+///               driver) this step also checks READ_ONCE(removing) first (-> ENODEV) and
+///               sends: one critical section under the lock remove() sets the flag under
+///     send      vmbus_sendpacket_mpb_desc() (v5: a separate step)       -> ENODEV/EAGAIN
 ///     wait      wait_for_completion()
 ///     finish    copy_to_user(response), list_del + wake, put_page each pin -> EFAULT/EIO/ENODEV
 public final class IoctlCall: DriverCall {
-    public enum Phase: String, Sendable { case validate, pin, queue, check, send, wait, finish, done }
+    public enum Phase: String, Sendable { case validate, pin, queue, send, wait, finish, done }
 
     let vsc: BlobVSC
     public let file: OpenFile
@@ -79,35 +80,19 @@ public final class IoctlCall: DriverCall {
         case .pin: return pinAndBuild()
         case .queue:
             guard let request else { return finish(.EINVAL) }
+            if vsc.behavior.removingFlag && vsc.removing {
+                return unwindPins(.ENODEV)
+            }
             let ctx = vsc.newContext(request, pid: file.process.pid)
             ctx.pins = pins
             pins = []
             context = ctx
             vsc.enqueue(ctx)
-            phase = vsc.behavior.removingFlag ? .check : .send
-            return .running
-        case .check:
-            guard let ctx = context else { return finish(.EINVAL) }
-            if vsc.removing {
-                vsc.dequeue(ctx)
-                vsc.releasePins(ctx, file: file)
-                return finish(.ENODEV)
-            }
             phase = .send
-            return .running
+            // Under the lock with the check: no other activity runs in between.
+            return vsc.behavior.removingFlag ? send() : .running
         case .send:
-            guard let ctx = context, let packet else { return finish(.EINVAL) }
-            do {
-                requestId = try vsc.channel.send(packet, cookie: ctx.cookie)
-                ctx.requestId = requestId ?? 0
-                ctx.sentAt = vsc.log.now
-                phase = .wait
-                return .running
-            } catch {
-                vsc.dequeue(ctx)
-                vsc.releasePins(ctx, file: file)
-                return finish(error)
-            }
+            return send()
         case .wait:
             guard let ctx = context else { return finish(.EINVAL) }
             if !ctx.completed { return .blocked(until: nil) }
@@ -117,6 +102,21 @@ public final class IoctlCall: DriverCall {
             return copyBack()
         case .done:
             return .returned(result ?? .success)
+        }
+    }
+
+    private func send() -> StepResult {
+        guard let ctx = context, let packet else { return finish(.EINVAL) }
+        do {
+            requestId = try vsc.channel.send(packet, cookie: ctx.cookie)
+            ctx.requestId = requestId ?? 0
+            ctx.sentAt = vsc.log.now
+            phase = .wait
+            return .running
+        } catch {
+            vsc.dequeue(ctx)
+            vsc.releasePins(ctx, file: file)
+            return finish(error)
         }
     }
 
