@@ -47,6 +47,9 @@ public final class BridgedDriver: GuestDriver {
     var probed = false
     var exited = false
     var stragglers: [OpaquePointer] = []
+    /// Every lock, wait, wake, list operation and send is a point where the running thread
+    /// yields to the scheduler (the race explorer); off, threads run until they block.
+    public var preemptAtSchedulingPoints = false
     /// A thread of the driver faulted (the kernel's oops): later checks of leftovers are moot.
     public internal(set) var crashed = false
 
@@ -197,7 +200,11 @@ public final class BridgedDriver: GuestDriver {
         ops.misc = { h, name, registered in
             BridgedDriver.me(h).miscName = registered != 0 ? String(cString: name!) : nil
         }
-        ops.sched_point = { _, _ in 0 }
+        ops.sched_point = { h, _ in
+            let me = BridgedDriver.me(h)
+            // The channel callback runs to its end (softirq); ioctl and remove threads yield.
+            return me.preemptAtSchedulingPoints && me.running?.name != "vmbus_callback" ? 1 : 0
+        }
         ops.woke = { h in BridgedDriver.me(h).machine.afterCallback() }
         hvb_install(&ops)
     }
