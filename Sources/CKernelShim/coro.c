@@ -463,3 +463,21 @@ void hvb_coro_destroy(struct hvb_coro *c)
 	hvb_stack_put(c->stack);
 	free(c);
 }
+
+/* "function+0xoffset" for a code address in the driver (for traces); "" when unknown. */
+const char *hvb_symbolize(const void *at, char *buf, size_t size)
+{
+	Dl_info info;
+
+	buf[0] = 0;
+	memset(&info, 0, sizeof(info));
+	if (at && dladdr(at, &info)) {
+		if (info.dli_sname)
+			snprintf(buf, size, "%s+0x%lx", info.dli_sname,
+				 (unsigned long)((const char *)at - (const char *)info.dli_saddr));
+		else if (info.dli_fbase)
+			/* A static function: the offset in the object, for addr2line. */
+			snprintf(buf, size, "@0x%lx", (unsigned long)((const char *)at - (const char *)info.dli_fbase));
+	}
+	return buf;
+}

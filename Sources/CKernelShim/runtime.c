@@ -202,10 +202,17 @@ static int k_vscnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 
 /* ---- scheduling ---- */
 
+/* A scheduling point at the driver's call site `at`. */
+static void sched_at(const char *what, const void *at)
+{
+	if (hvb_in_coro() && host.sched_point && host.sched_point(host.host, what, at))
+		hvb_coro_park(HVB_READY, NULL, what, 0, 0);
+}
+
+/* Called from the shim's inline helpers, i.e. from inside the driver's own function. */
 static void k_sched_point(const char *what)
 {
-	if (hvb_in_coro() && host.sched_point && host.sched_point(host.host, what))
-		hvb_coro_park(HVB_READY, NULL, what, 0, 0);
+	sched_at(what, __builtin_return_address(0));
 }
 
 static u64 k_jiffies(void)
@@ -238,7 +245,7 @@ static void k_spin_lock(spinlock_t *l)
 {
 	struct hvb_task *t = hvb_current_task_of_coro();
 
-	k_sched_point("spin_lock");
+	sched_at("spin_lock", __builtin_return_address(0));
 	while (l->locked) {
 		if (l->owner == (const void *)t) {
 			report("guest.deadlock", "spin_lock(%s) taken again by the thread that holds it", l->name);
@@ -265,7 +272,7 @@ static void k_spin_unlock(spinlock_t *l)
 	if (t && t->locks_held > 0)
 		t->locks_held--;
 	k_wake(l);
-	k_sched_point("spin_unlock");
+	sched_at("spin_unlock", __builtin_return_address(0));
 }
 
 /* ---- memory ---- */
@@ -322,13 +329,13 @@ long hvb_live_allocations(long *bytes)
 
 static unsigned long k_copy_from_user(void *dst, const void __user *src, unsigned long n)
 {
-	k_sched_point("copy_from_user");
+	sched_at("copy_from_user", __builtin_return_address(0));
 	return host.copy_from_user(host.host, dst, (uint64_t)(uintptr_t)src, n);
 }
 
 static unsigned long k_copy_to_user(void __user *dst, const void *src, unsigned long n)
 {
-	k_sched_point("copy_to_user");
+	sched_at("copy_to_user", __builtin_return_address(0));
 	return host.copy_to_user(host.host, (uint64_t)(uintptr_t)dst, src, n);
 }
 
@@ -338,7 +345,7 @@ static long k_pin_user_pages(unsigned long start, long nr, unsigned int gup_flag
 	long got, i;
 	int write = (gup_flags & FOLL_WRITE) != 0;
 
-	k_sched_point("pin_user_pages");
+	sched_at("pin_user_pages", __builtin_return_address(0));
 	if (nr <= 0)
 		return 0;
 	pfns = calloc((size_t)nr, sizeof(*pfns));
@@ -562,7 +569,7 @@ static int k_vmbus_open(struct vmbus_channel *c, u32 send_size, u32 recv_size, v
 
 	(void)ud;
 	(void)udlen;
-	k_sched_point("vmbus_open");
+	sched_at("vmbus_open", __builtin_return_address(0));
 	if (send_size != recv_size)
 		report("guest.ring-size", "send ring %u and receive ring %u differ", send_size, recv_size);
 	ret = host.vmbus_open(host.host, send_size, c->rqstor_size, c->next_request_id_callback != NULL);
@@ -575,7 +582,7 @@ static int k_vmbus_open(struct vmbus_channel *c, u32 send_size, u32 recv_size, v
 
 static void k_vmbus_close(struct vmbus_channel *c)
 {
-	k_sched_point("vmbus_close");
+	sched_at("vmbus_close", __builtin_return_address(0));
 	c->onchannel_callback = NULL;
 	host.vmbus_close(host.host);
 }
@@ -589,7 +596,7 @@ static int k_sendpacket_mpb_desc(struct vmbus_channel *c, struct vmbus_packet_mp
 	int ret;
 
 	(void)c;
-	k_sched_point("vmbus_sendpacket_mpb_desc");
+	sched_at("vmbus_sendpacket_mpb_desc", __builtin_return_address(0));
 	/* As vmbus_sendpacket_mpb_desc() fills the header before hv_ringbuffer_write(). */
 	desc->type = VM_PKT_DATA_USING_GPA_DIRECT;
 	desc->flags = VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED;

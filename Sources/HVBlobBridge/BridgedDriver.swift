@@ -200,10 +200,12 @@ public final class BridgedDriver: GuestDriver {
         ops.misc = { h, name, registered in
             BridgedDriver.me(h).miscName = registered != 0 ? String(cString: name!) : nil
         }
-        ops.sched_point = { h, _ in
+        ops.sched_point = { h, what, at in
             let me = BridgedDriver.me(h)
             // The channel callback runs to its end (softirq); ioctl and remove threads yield.
-            return me.preemptAtSchedulingPoints && me.running?.name != "vmbus_callback" ? 1 : 0
+            guard me.preemptAtSchedulingPoints, let call = me.running, call.name != "vmbus_callback" else { return 0 }
+            call.point = (what, at)
+            return 1
         }
         ops.woke = { h in BridgedDriver.me(h).machine.afterCallback() }
         hvb_install(&ops)
@@ -329,6 +331,15 @@ final class CoroutineCall: DriverCall {
     var result = 0
     var sentRequestId: UInt64?
     let name: String
+    /// The scheduling point it stopped at: the primitive and the driver's call site.
+    var point: (UnsafePointer<CChar>?, UnsafeRawPointer?)?
+
+    var lastPoint: String? {
+        guard let (what, at) = point, let what else { return nil }
+        var buf = [CChar](repeating: 0, count: 160)
+        let site = String(cString: hvb_symbolize(at, &buf, buf.count))
+        return String(cString: what) + (site.isEmpty ? "" : site.hasPrefix("@") ? " \(site)" : " in \(site)")
+    }
 
     init(_ bridge: BridgedDriver, name: String, pid: Int32, cred: UInt32, _ body: @escaping () -> Int) {
         self.bridge = bridge

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HVBlob
 import HVBlobBridge
+import Synchronization
 
 struct Explore: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,6 +46,36 @@ struct Explore: ParsableCommand {
     @Option(help: "Write the failing schedule as a Mermaid sequence diagram to this file.")
     var diagram: String?
 
+    /// The driver library, when exploring C code (to resolve call sites with addr2line).
+    static let library = Mutex<String?>(nil)
+
+    /// Replaces "@0x<offset>" call sites in trace lines by "function (file:line)".
+    func symbolize(_ lines: [String]) -> [String] {
+        guard let lib = Explore.library.withLock({ $0 }) else { return lines }
+        var offsets: [String] = []
+        for l in lines {
+            if let r = l.range(of: #"@0x[0-9a-f]+"#, options: .regularExpression) { offsets.append(String(l[r].dropFirst())) }
+        }
+        guard !offsets.isEmpty else { return lines }
+        let unique = Array(Set(offsets)).sorted()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["addr2line", "-f", "-s", "-e", lib] + unique
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = Pipe()
+        guard (try? p.run()) != nil else { return lines }
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
+        p.waitUntilExit()
+        guard out.count == 2 * unique.count else { return lines }
+        var names: [String: String] = [:]
+        for (i, o) in unique.enumerated() { names["@" + o] = "in \(out[2 * i]) (\(out[2 * i + 1]))" }
+        return lines.map { l in
+            guard let r = l.range(of: #"@0x[0-9a-f]+"#, options: .regularExpression), let n = names[String(l[r])] else { return l }
+            return l.replacingCharacters(in: r, with: n)
+        }
+    }
+
     func run() throws {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
         guard (1...8).contains(clients) else { fail("--clients: \(clients) is outside 1...8") }
@@ -64,6 +95,7 @@ struct Explore: ParsableCommand {
             }
             version = built.version
             what = "\(built.source) (Linux \(built.version) API era)"
+            Explore.library.withLock { $0 = built.library }
             factory = { machine in
                 let d = try BridgedDriver(built, machine: machine)
                 d.preemptAtSchedulingPoints = true
@@ -111,7 +143,7 @@ struct Explore: ParsableCommand {
     func report(_ o: Explorer.Outcome, minimised from: Explorer.Outcome?) {
         if let from { Out.standardOutput.write("minimised: \(o.schedule) (from \(from.schedule.choices.count) to \(o.schedule.choices.count) steps)\n") }
         Out.standardOutput.write("trace:\n")
-        for (i, line) in o.trace.enumerated() { Out.standardOutput.write("  \(String(i).leftPad(3))  \(line)\n") }
+        for (i, line) in symbolize(o.trace).enumerated() { Out.standardOutput.write("  \(String(i).leftPad(3))  \(line)\n") }
         if o.failed {
             Out.standardOutput.write("findings:\n")
             for f in o.findings { Out.standardOutput.write("  \(f.rule): \(f.detail)\n") }

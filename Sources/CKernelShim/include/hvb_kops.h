@@ -42,8 +42,9 @@ struct hvb_host_ops {
 	void (*log)(void *host, int level, const char *text);
 	/* Misc device and debugfs registration (names only; the shim keeps the objects). */
 	void (*misc)(void *host, const char *name, int registered);
-	/* At every scheduling point: nonzero asks the running thread to yield. */
-	int (*sched_point)(void *host, const char *what);
+	/* At every scheduling point (what, and the driver's call site): nonzero asks the running
+	 * thread to yield. */
+	int (*sched_point)(void *host, const char *what, const void *at);
 	/* Some blocked thread became ready. */
 	void (*woke)(void *host);
 };
@@ -63,6 +64,8 @@ void hvb_coro_destroy(struct hvb_coro *c);
 /* Whether the coroutine died of a fault (the kernel's oops), and what the fault was. */
 int hvb_coro_crashed(const struct hvb_coro *c);
 const char *hvb_last_fault(void);
+/* "function+0xoffset" for a code address in a loaded driver, "" when unknown. */
+const char *hvb_symbolize(const void *at, char *buf, size_t size);
 /* The pid of the thread running now (0 outside a coroutine). */
 int hvb_current_pid(void);
 /* Every coroutine blocked on key becomes ready; returns how many. */

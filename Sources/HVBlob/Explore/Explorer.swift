@@ -136,7 +136,7 @@ public struct Explorer {
                    !trace.contains("\(a.name): sent request id \(id)") {
                     trace.append("\(a.name): sent request id \(id)")
                 } else {
-                    trace.append("\(a.name): step")
+                    trace.append("\(a.name): \(call.lastPoint ?? "step")")
                 }
             }
         }

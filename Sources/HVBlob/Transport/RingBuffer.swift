@@ -16,6 +16,36 @@
 /// trailer holding the old write index << 32, never filling the ring completely (free <= total
 /// is "full"), the request id stored into trans_id after the copy, the write index published
 /// last, and a signal only when interrupt_mask is 0 and the ring was empty before the packet.
+import Synchronization
+
+/// Ring memory is reused: a fresh machine per explored schedule allocated two 128 KiB rings,
+/// and mapping and faulting them in cost more than the schedule itself. Zeroed on reuse, so
+/// a run's bytes do not depend on the previous run.
+final class RingMemoryPool: Sendable {
+    static let shared = RingMemoryPool()
+    private let free = Mutex<[Int: [UInt]]>([:])
+
+    func take(_ size: Int) -> UnsafeMutableRawPointer {
+        let reused = free.withLock { pool -> UInt? in pool[size]?.popLast() }
+        if let r = reused, let p = UnsafeMutableRawPointer(bitPattern: r) {
+            p.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            return p
+        }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: AzBlob.pageSize)
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        return p
+    }
+
+    func give(_ p: UnsafeMutableRawPointer, _ size: Int) {
+        let kept = free.withLock { pool -> Bool in
+            if pool[size, default: []].count >= 64 { return false }
+            pool[size, default: []].append(UInt(bitPattern: p))
+            return true
+        }
+        if !kept { p.deallocate() }
+    }
+}
+
 public final class RingBuffer {
     public static let headerSize = 4096
     public static let trailerSize = 8
@@ -57,12 +87,11 @@ public final class RingBuffer {
                      "internal: a ring is a header page plus a data area that is a multiple of 8")
         self.size = size
         self.dataSize = size - RingBuffer.headerSize
-        base = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: AzBlob.pageSize)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        base = RingMemoryPool.shared.take(size)
         if pendingSendSizeFeature { featureBits = RingBuffer.featurePendingSendSize }
     }
 
-    deinit { base.deallocate() }
+    deinit { RingMemoryPool.shared.give(base, size) }
 
     @inline(__always) func header(_ off: Int) -> UInt32 { UInt32(littleEndian: base.loadUnaligned(fromByteOffset: off, as: UInt32.self)) }
     @inline(__always) func setHeader(_ off: Int, _ v: UInt32) { base.storeBytes(of: v.littleEndian, toByteOffset: off, as: UInt32.self) }

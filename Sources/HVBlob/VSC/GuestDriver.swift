@@ -34,9 +34,13 @@ public protocol DriverCall: AnyObject {
     var waitDescription: String { get }
     /// The request id it put on the wire, once sent.
     var sentRequestId: UInt64? { get }
+    /// Where it last stopped, when the implementation can say (C: primitive and call site).
+    var lastPoint: String? { get }
 }
 
 extension DriverCall {
+    public var lastPoint: String? { nil }
+
     /// Steps until the call blocks or returns.
     @discardableResult
     public func runUntilBlocked() -> StepResult {
