@@ -12,7 +12,9 @@ public enum Bench {
         public let goal: String
         public var ratio: Double { baseline > 0 ? value / baseline : 0 }
         public var description: String {
-            "\(name): \(fmt(value)) \(unit) | baseline \(baselineName): \(fmt(baseline)) \(unit) | ratio \(fmt(ratio, 3)) | goal \(goal)"
+            let v = fmt(value, value < 10 ? 3 : 1)
+            if baseline == 0 { return "\(name): \(v) \(unit) | goal \(goal)" }
+            return "\(name): \(v) \(unit) | baseline \(baselineName): \(fmt(baseline)) \(unit) | ratio \(fmt(ratio, 3)) | goal \(goal)"
         }
     }
 
@@ -123,6 +125,29 @@ public enum Bench {
         if bad > 0 { throw BenchError.failed("\(bad) round trips did not return 0") }
         return Figure(name: "round trips/s through \(label) (4 KiB GET)", value: Double(count) / tDriver, unit: "/s",
                       baselineName: "the Swift model, same loop", baseline: Double(count) / tModel, goal: ">= 300,000/s")
+    }
+
+    /// Explorer speed: schedules/s of the bound-2 exhaustive check, and time to the review's
+    /// race on the v5 model; `driver` adds the same check through another implementation.
+    public static func explore(driver: DriverRig.Factory?, version: KernelVersion) throws -> [Figure] {
+        let model = try Explorer(clients: 2, factory: nil).dfs(bound: 2, budget: 1_000_000)
+        let modelRate = Double(model.schedules) / model.seconds
+        var v5 = Explorer(clients: 2, factory: nil, behavior: .v5, version: KernelVersion(5, 13))
+        v5.rules = ["guest.send-on-closed-channel"]
+        let race = try v5.dfs(bound: 2, budget: 1_000_000)
+        var out = [
+            Figure(name: "explore: schedules/s, model, 2 clients + rescind, bound 2 exhaustive (\(model.schedules) schedules in \(fmt(model.seconds, 2)) s)",
+                   value: modelRate, unit: "/s", baselineName: "(none)", baseline: 0, goal: ">= 100,000/s; exhaustive < 60 s"),
+            Figure(name: "explore: time to the review's race on the v5 model (\(race.schedules) schedules)", value: race.seconds, unit: "s",
+                   baselineName: "(none)", baseline: 0, goal: "< 1 s"),
+        ]
+        if let driver {
+            let c = try Explorer(clients: 2, factory: driver, version: version).dfs(bound: 2, budget: 1_000_000)
+            out.append(Figure(name: "explore: schedules/s, C driver, bound 2 exhaustive (\(c.schedules) schedules in \(fmt(c.seconds, 2)) s)",
+                              value: Double(c.schedules) / c.seconds, unit: "/s", baselineName: "the model's explore rate", baseline: modelRate,
+                              goal: ">= 10,000/s"))
+        }
+        return out
     }
 
     /// memcpys of `bytes` per second between two buffers.
