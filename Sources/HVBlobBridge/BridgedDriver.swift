@@ -94,6 +94,15 @@ public final class BridgedDriver: GuestDriver {
         BridgedDriver.live.store(false, ordering: .releasing)
     }
 
+    /// A factory for the race explorer: the driver yields at every scheduling point.
+    public static func explorerFactory(_ built: DriverBuild.Built) -> DriverRig.Factory {
+        { machine in
+            let d = try BridgedDriver(built, machine: machine)
+            d.preemptAtSchedulingPoints = true
+            return d
+        }
+    }
+
     /// Builds the driver at `path` (cached) and loads it onto `machine`.
     public static func load(_ path: URL, version: KernelVersion?, machine: Machine) throws -> BridgedDriver {
         try BridgedDriver(DriverBuild.build(driver: path, version: version), machine: machine)

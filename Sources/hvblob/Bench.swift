@@ -27,12 +27,7 @@ struct Bench: ParsableCommand {
             let f = try HVBlob.Bench.driverRoundTrips(count: roundTrips, factory: { try BridgedDriver(built, machine: $0) },
                                                       version: built.version, label: "the C driver (bridge)")
             Out.standardOutput.write("\(f)\n")
-            let explorerFactory: DriverRig.Factory = { machine in
-                let d = try BridgedDriver(built, machine: machine)
-                d.preemptAtSchedulingPoints = true
-                return d
-            }
-            for e in try HVBlob.Bench.explore(driver: explorerFactory, version: built.version) { Out.standardOutput.write("\(e)\n") }
+            for e in try HVBlob.Bench.explore(driver: BridgedDriver.explorerFactory(built), version: built.version) { Out.standardOutput.write("\(e)\n") }
         } catch {
             Out.standardError.write("hvblob: \(error)\n")
             throw ExitCode(1)

@@ -80,11 +80,7 @@ struct Explore: ParsableCommand {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
         guard (1...8).contains(clients) else { fail("--clients: \(clients) is outside 1...8") }
         guard bound >= 0, depth >= 1, budget >= 1 else { fail("--bound, --depth and --budget must be positive") }
-        var version = v5 && driver == nil ? KernelVersion(5, 13) : KernelVersion.default
-        if let k = kernelVersion {
-            guard let v = KernelVersion(k), KernelVersion.supported.contains(v) else { fail("--kernel-version: '\(k)' is not in 5.13...6.3") }
-            version = v
-        }
+        var version = kernelVersion.map(parseKernelVersion) ?? (v5 && driver == nil ? KernelVersion(5, 13) : .default)
         var factory: Explorer.Factory?
         var what = "the Swift model (\(v5 ? "v5" : "fixed") behaviour)"
         if let path = driver {
@@ -96,11 +92,7 @@ struct Explore: ParsableCommand {
             version = built.version
             what = "\(built.source) (Linux \(built.version) API era)"
             Explore.library.withLock { $0 = built.library }
-            factory = { machine in
-                let d = try BridgedDriver(built, machine: machine)
-                d.preemptAtSchedulingPoints = true
-                return d
-            }
+            factory = BridgedDriver.explorerFactory(built)
         }
         var explorer = Explorer(clients: clients, factory: factory, behavior: v5 ? .v5 : .fixed, version: version)
         explorer.rules = rules.map { $0.split(separator: ",").map(String.init) } ?? []

@@ -68,3 +68,11 @@ func parseSeed(_ s: String) -> UInt64? {
     if s.hasPrefix("0x") { return UInt64(s.dropFirst(2), radix: 16) }
     return UInt64(s)
 }
+
+/// --kernel-version: a version in 5.13...6.3, else exit 2 naming the value.
+func parseKernelVersion(_ text: String) -> KernelVersion {
+    guard let v = KernelVersion(text), KernelVersion.supported.contains(v) else {
+        fail("--kernel-version: '\(text)' is not a version in \(KernelVersion.supported.lowerBound)...\(KernelVersion.supported.upperBound)")
+    }
+    return v
+}

@@ -59,11 +59,7 @@ struct Simulate: ParsableCommand {
         config.sizes = sizeList
         guard let b = DriverBehavior.named(driver) else { fail("--driver: '\(driver)' is not fixed or v5") }
         config.behavior = b
-        let versionText = kernelVersion ?? (b == .v5 ? "5.13" : KernelVersion.default.description)
-        guard let v = KernelVersion(versionText), KernelVersion.supported.contains(v) else {
-            fail("--kernel-version: '\(versionText)' is not a version in \(KernelVersion.supported.lowerBound)...\(KernelVersion.supported.upperBound)")
-        }
-        config.version = v
+        config.version = kernelVersion.map(parseKernelVersion) ?? (b == .v5 ? KernelVersion(5, 13) : .default)
         if faults == "random" {
             var rng = SeededRandom(seed: s).split("faults")
             config.faults = FaultPlan.random(&rng, maxTime: UInt64(requests) * 20)

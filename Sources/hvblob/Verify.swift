@@ -27,13 +27,7 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
-        var version = KernelVersion.default
-        if let k = kernelVersion {
-            guard let v = KernelVersion(k), KernelVersion.supported.contains(v) else {
-                fail("--kernel-version: '\(k)' is not a version in 5.13...6.3")
-            }
-            version = v
-        }
+        var version = kernelVersion.map(parseKernelVersion) ?? .default
         var factory: DriverRig.Factory?
         var replay = "--kernel-version \(version)"
         if model {

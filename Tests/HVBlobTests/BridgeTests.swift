@@ -98,12 +98,7 @@ struct BridgeTests {
     @Test("explore.c-driver: the in-tree C driver, every kernel primitive a scheduling point, exhaustive at bound 1")
     func cDriver() throws {
         let built = try DriverBuild.build(driver: DriverBuild.inTreeDriver)
-        let factory: Explorer.Factory = { machine in
-            let d = try BridgedDriver(built, machine: machine)
-            d.preemptAtSchedulingPoints = true
-            return d
-        }
-        let s = try Explorer(clients: 2, factory: factory, version: built.version).dfs(bound: 1, budget: 200_000)
+        let s = try Explorer(clients: 2, factory: BridgedDriver.explorerFactory(built), version: built.version).dfs(bound: 1, budget: 200_000)
         #expect(s.failing == nil, "\(s.failing.map { "\($0.schedule) \($0.findings)" } ?? "")")
         #expect(s.exhausted && s.schedules > 100)
     }

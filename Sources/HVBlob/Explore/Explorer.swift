@@ -218,14 +218,13 @@ public struct Explorer {
         public var note = ""
     }
 
-    /// Seeded random choice at every step.
-    public func random(seed: UInt64, budget: Int, progress: ((Int) -> Void)? = nil) throws -> Summary {
-        var rng = SeededRandom(seed: seed).split("explore")
+    /// Runs independently drawn schedules until one fails or the budget is spent.
+    func sample(budget: Int, progress: ((Int) -> Void)?, _ next: () throws -> Outcome) rethrows -> Summary {
         var s = Summary()
         let clock = ContinuousClock(), start = clock.now
         var seen = Set<[String]>()
         while s.schedules < budget {
-            let o = try run(prefix: []) { _, names, _ in rng.int(in: 0...(names.count - 1)) }
+            let o = try next()
             s.schedules += 1
             seen.insert(o.ran)
             if o.failed { s.failing = o; break }
@@ -236,41 +235,42 @@ public struct Explorer {
         return s
     }
 
+    /// Seeded random choice at every step.
+    public func random(seed: UInt64, budget: Int, progress: ((Int) -> Void)? = nil) throws -> Summary {
+        var rng = SeededRandom(seed: seed).split("explore")
+        return try sample(budget: budget, progress: progress) {
+            try run(prefix: []) { _, names, _ in rng.int(in: 0...(names.count - 1)) }
+        }
+    }
+
     /// PCT (probabilistic concurrency testing) with depth `depth`: random priorities, d-1
     /// random priority change points; finds any bug of depth d with probability at least
     /// 1/(n * k^(d-1)) per schedule (n activities, k steps).
     public func pct(seed: UInt64, depth: Int, budget: Int, progress: ((Int) -> Void)? = nil) throws -> Summary {
         var rng = SeededRandom(seed: seed).split("pct")
-        var s = Summary()
-        let clock = ContinuousClock(), start = clock.now
         let probe = try run(prefix: []) { _, _, _ in 0 }
         let k = max(probe.ran.count, 1)
         let n = clients + 3
-        var seen = Set<[String]>()
-        while s.schedules < budget {
+        var s = try sample(budget: budget, progress: progress) {
             var priority: [String: Int] = [:]
             var order = Array(0..<n).shuffled(using: &rng)
             let names = (0..<clients).map { "client\($0)" } + ["host", "rescind", "remove"]
             for name in names { priority[name] = depth + order.removeLast() }
             let changes = Set((0..<max(0, depth - 1)).map { _ in rng.int(in: 0...(k - 1)) })
             var changeIndex = depth - 1
-            let o = try run(prefix: []) { step, list, _ in
+            func highest(_ list: [String]) -> Int {
                 var best = 0
                 for (i, nm) in list.enumerated() where priority[nm, default: 0] > priority[list[best], default: 0] { best = i }
-                if changes.contains(step) {
-                    priority[list[best]] = changeIndex
-                    changeIndex -= 1
-                    for (i, nm) in list.enumerated() where priority[nm, default: 0] > priority[list[best], default: 0] { best = i }
-                }
                 return best
             }
-            s.schedules += 1
-            seen.insert(o.ran)
-            if o.failed { s.failing = o; break }
-            if s.schedules % 10_000 == 0 { progress?(s.schedules) }
+            return try run(prefix: []) { step, list, _ in
+                if changes.contains(step) {
+                    priority[list[highest(list)]] = changeIndex
+                    changeIndex -= 1
+                }
+                return highest(list)
+            }
         }
-        s.distinctStates = seen.count
-        s.seconds = Bench.seconds(clock.now - start)
         let bound = 1.0 / (Double(n) * pow(Double(k), Double(depth - 1)))
         s.note = "PCT depth \(depth): n=\(n) activities, k=\(k) steps: each schedule finds a depth-\(depth) bug with probability >= \(bound); \(s.schedules) schedules -> >= \(1 - pow(1 - bound, Double(s.schedules)))"
         return s
