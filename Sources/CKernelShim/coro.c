@@ -260,8 +260,9 @@ static void hvb_fault(int sig, siginfo_t *info, void *uctx)
 		dladdr(ip, &where);
 	snprintf(hvb_fault_what, sizeof(hvb_fault_what), "%s at address %p in thread %s (pid %d), in %s+0x%lx%s",
 		 sig == SIGSEGV ? "SIGSEGV" : "SIGBUS", info ? info->si_addr : NULL, c->task.comm, c->task.pid,
-		 where.dli_sname ? where.dli_sname : "?",
-		 (unsigned long)((char *)ip - (char *)(where.dli_saddr ? where.dli_saddr : ip)),
+		 where.dli_sname ? where.dli_sname : (where.dli_fname ? where.dli_fname : "?"),
+		 /* A static function has no dynamic symbol: the offset in its object, for addr2line. */
+		 (unsigned long)((char *)ip - (char *)(where.dli_sname ? where.dli_saddr : where.dli_fbase ? where.dli_fbase : ip)),
 		 ((char *)sp >= (char *)c->stack && (char *)sp < (char *)c->stack + HVB_STACK_SIZE) ? "" : " (not on its own stack)");
 	if (getenv("HVB_DEBUG_FAULT"))
 		fprintf(stderr, "hvb fault: ip=%p (%s+0x%lx) sp=%p stack=[%p,%p)\n", ip,
