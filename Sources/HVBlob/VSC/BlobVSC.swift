@@ -139,7 +139,19 @@ public final class BlobVSC: GuestDriver {
     public func channelCallback() {
         guard let ring = channel.inbound, !crashed else { return }
         var reader = RingReader(ring: ring)
+        // No ring holds more than dataSize/24 packets (16-byte header + 8-byte trailer): past
+        // that the iterator is going round stale data. Linux ≥ 5.14 gets there when a host
+        // claims a len8 beyond what is available: it clamps to what is there, then advances
+        // the trailer's 8 bytes past the write index, and sees a nearly full ring.
+        var packets = 0
+        let most = ring.dataSize / 24 + 1
         while true {
+            packets += 1
+            if packets > most {
+                log.report("liveness.callback-livelock",
+                           "the channel callback read \(most) packets in one run: the iterator passed the write index (a host len8 beyond what was available) and goes round stale data")
+                break
+            }
             if channel.version.copiesInboundPackets {
                 guard let bytes = reader.copyFirst(ring) else { break }
                 let start = reader.privReadIndex

@@ -1,0 +1,13 @@
+#!/bin/bash -eu
+# SPDX-License-Identifier: Apache-2.0
+#
+# Builds every hvblob fuzz target into $OUT with the sanitizer flags the infrastructure asks
+# for, plus a seed corpus and the dictionary for each. The targets are built with swiftc
+# directly: a SwiftPM executable target does not link with libFuzzer's main on Linux.
+cd "$SRC/hvblob"
+flags="-sanitize=fuzzer,${SANITIZER:-address}"
+for t in validation hostile-host ring-reader parsers; do
+    HVBLOB_FUZZ_FLAGS="$flags" HVBLOB_FUZZ_BUILD_ONLY="$OUT/hvblob-$t" Scripts/fuzz.sh "$t"
+    (cd "Fixtures/corpus/$t" && zip -q -j "$OUT/hvblob-${t}_seed_corpus.zip" ./*)
+    cp Fuzz/hvblob.dict "$OUT/hvblob-$t.dict"
+done
