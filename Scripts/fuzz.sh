@@ -43,5 +43,5 @@ if [ ! -x "$bin" ] || [ -n "$(find "$root/Sources/HVBlob" -name '*.swift' -newer
 fi
 [ -z "${HVBLOB_FUZZ_BUILD_ONLY:-}" ] || exit 0
 exec "$bin" "$out/corpus-$target" "$root/Fixtures/corpus/$target" -dict="$root/Fuzz/hvblob.dict" \
-    -max_total_time="$seconds" -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
+    -max_total_time="$seconds" $([ "$jobs" -gt 1 ] && echo "-jobs=$jobs -workers=$jobs") -print_final_stats=1 \
     -artifact_prefix="$out/crash-$target-"

@@ -220,6 +220,11 @@ struct FaultModeTests {
         #expect(throws: FaultPlan.ParseError.unknownField("dorp", offset: 0)) { try FaultPlan(spec: "dorp=0.1") }
         #expect(throws: FaultPlan.ParseError.badValue(field: "drop", value: "2", offset: 8)) { try FaultPlan(spec: "delay=1,drop=2") }
         #expect(throws: FaultPlan.ParseError.badValue(field: "delay", value: "9-1", offset: 0)) { try FaultPlan(spec: "delay=9-1") }
+        // Found by the parsers fuzz target: a leading '=' was swallowed, and stall-ticks was
+        // printed only with ring-full on, so the plan did not round trip.
+        #expect(throws: FaultPlan.ParseError.unknownField("", offset: 0)) { try FaultPlan(spec: "=stall-ticks=5") }
+        let stall = try FaultPlan(spec: "stall-ticks=5")
+        #expect(try FaultPlan(spec: stall.description) == stall)
         var rng = SeededRandom(seed: 3)
         for _ in 0..<50 {
             let r = FaultPlan.random(&rng, maxTime: 100)

@@ -75,7 +75,8 @@ public struct FaultPlan: Hashable, Sendable, CustomStringConvertible {
         var offset = 0
         for item in spec.split(separator: ",", omittingEmptySubsequences: false) {
             defer { offset += item.count + 1 }
-            let kv = item.split(separator: "=", maxSplits: 1).map(String.init)
+            // Empty pieces are kept: "=drop" has an empty name and is refused, not read as "drop".
+            let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             let key = kv.first ?? ""
             let value = kv.count > 1 ? kv[1] : nil
             switch key {
@@ -131,7 +132,7 @@ public struct FaultPlan: Hashable, Sendable, CustomStringConvertible {
         for (name, kp) in FaultPlan.probabilities where self[keyPath: kp] > 0 {
             parts.append("\(name)=\(self[keyPath: kp])")
         }
-        if ringFull > 0 { parts.append("stall-ticks=\(stallTicks)") }
+        if ringFull > 0 || stallTicks != FaultPlan().stallTicks { parts.append("stall-ticks=\(stallTicks)") }
         if let r = rescindAt { parts.append("rescind=\(r)") }
         return parts.joined(separator: ",")
     }
