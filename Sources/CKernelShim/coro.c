@@ -398,10 +398,6 @@ int hvb_coro_state(const struct hvb_coro *c)
 	return c->state == -1 ? HVB_READY : c->state;
 }
 
-const void *hvb_coro_wait_key(const struct hvb_coro *c)
-{
-	return c->wait_key;
-}
 
 const char *hvb_coro_wait_what(const struct hvb_coro *c)
 {
@@ -424,22 +420,6 @@ int hvb_wake_key(const void *key)
 		struct hvb_coro *c = hvb_all[i];
 
 		if (c->state == HVB_BLOCKED && c->wait_key == key) {
-			c->state = HVB_READY;
-			hvb_nblocked--;
-			n++;
-		}
-	}
-	return n;
-}
-
-int hvb_wake_expired(uint64_t now)
-{
-	int i, n = 0;
-
-	for (i = 0; i < hvb_nall; i++) {
-		struct hvb_coro *c = hvb_all[i];
-
-		if (c->state == HVB_BLOCKED && c->has_deadline && c->deadline <= now) {
 			c->state = HVB_READY;
 			hvb_nblocked--;
 			n++;

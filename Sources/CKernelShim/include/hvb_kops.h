@@ -57,7 +57,6 @@ void *hvb_kops_table(void);
 struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *name, int pid, uint32_t cred);
 int hvb_coro_resume(struct hvb_coro *c);
 int hvb_coro_state(const struct hvb_coro *c);
-const void *hvb_coro_wait_key(const struct hvb_coro *c);
 uint64_t hvb_coro_deadline(const struct hvb_coro *c, int *has_deadline);
 const char *hvb_coro_wait_what(const struct hvb_coro *c);
 void hvb_coro_destroy(struct hvb_coro *c);
@@ -70,8 +69,6 @@ const char *hvb_symbolize(const void *at, char *buf, size_t size);
 int hvb_current_pid(void);
 /* Every coroutine blocked on key becomes ready; returns how many. */
 int hvb_wake_key(const void *key);
-/* Coroutines blocked with a deadline at or before now become ready. */
-int hvb_wake_expired(uint64_t now);
 
 /* Entry points into a loaded driver, run on coroutines by hvblob. */
 struct hvb_driver_entry {

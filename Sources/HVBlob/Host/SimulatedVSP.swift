@@ -42,13 +42,8 @@ public final class SimulatedVSP {
     public private(set) var intents: [UInt32: Intent] = [:]
     /// Requests received and not yet completed: request id -> transaction GUID.
     public private(set) var inFlight: [UInt64: GUID] = [:]
-    /// The same, by transaction GUID (how many of each are in flight).
-    private var inFlightTransactions: [GUID: Int] = [:]
     /// Every packet the guest sent, as received (tests and the differential check read it).
     public var onReceive: (([UInt8]) -> Void)?
-
-    /// Whether the host still works on a request with this transaction GUID.
-    public func isInFlight(_ transaction: GUID) -> Bool { inFlightTransactions[transaction, default: 0] > 0 }
 
     /// Transactions the host finished whose ioctl has not returned yet, and ioctls that
     /// returned before the host finished their transaction (with what they returned).
@@ -69,12 +64,7 @@ public final class SimulatedVSP {
     }
 
     private func track(_ id: UInt64, _ g: GUID?) {
-        if let old = inFlight[id] {
-            inFlightTransactions[old, default: 1] -= 1
-            if inFlightTransactions[old] == 0 { inFlightTransactions[old] = nil }
-        }
         inFlight[id] = g
-        if let g { inFlightTransactions[g, default: 0] += 1 }
     }
     /// Transactions whose ioctl returned on a completion the host meant for another request.
     public var misdeliveredTransactions: Set<GUID> = []

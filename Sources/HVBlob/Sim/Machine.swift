@@ -21,8 +21,6 @@ public final class Machine {
     /// Called after every guest callback run (the simulator wakes blocked callers).
     public var afterCallback: () -> Void = {}
     private var callbackScheduled = false
-    /// Misdelivered completions (a completion the host meant for another request).
-    public private(set) var misdelivered = 0
 
     public init(behavior: DriverBehavior, version: KernelVersion, faults: FaultPlan, seed: UInt64,
                 backend: BlobBackend = BlobStore()) {
