@@ -67,22 +67,7 @@ final class Rig {
         return (finish(call), call)
     }
 
-    func finish(_ call: IoctlCall) -> Errno? {
-        while true {
-            switch call.run() {
-            case .returned(let e): return e
-            case .running: continue
-            case .blocked(let until):
-                if let t = machine.queue.nextTime {
-                    machine.run(until: t)
-                } else if let until {
-                    machine.now = until
-                } else {
-                    return nil
-                }
-            }
-        }
-    }
+    func finish(_ call: IoctlCall) -> Errno? { machine.drive(call) }
 
     /// Steps a call until its packet is built (not yet sent), and returns the packet.
     func packet(_ arg: UInt64) -> (IoctlCall, [UInt8]?) {

@@ -51,25 +51,7 @@ public final class DriverRig {
 
     /// Steps `call` (letting the machine run while it waits) until it returns; nil when
     /// nothing left could wake it.
-    public func finish(_ call: DriverCall) -> Errno? {
-        var spins = 0
-        while true {
-            switch call.step() {
-            case .returned(let e): return e
-            case .running:
-                spins += 1
-                if spins > 1_000_000 { return nil }
-            case .blocked(let until):
-                if let t = machine.queue.nextTime, until.map({ t <= $0 }) ?? true {
-                    machine.run(until: t)
-                } else if let until {
-                    machine.now = max(machine.now, until)
-                } else {
-                    return nil
-                }
-            }
-        }
-    }
+    public func finish(_ call: DriverCall) -> Errno? { machine.drive(call) }
 
     /// The response written back into the argument (status, response_len).
     public func response(_ arg: UInt64) -> (status: UInt32, length: UInt32)? {

@@ -65,18 +65,7 @@ public enum Bench {
         /// One ioctl, start to finish; returns its errno.
         @inline(__always)
         func roundTrip() -> Errno {
-            let call: DriverCall = machine.driver === machine.vsc
-                ? machine.vsc.startIoctl(file, command: .azBlobUserRequest, argument: arg)
-                : machine.driver.ioctl(file, command: .azBlobUserRequest, argument: arg)
-            while true {
-                switch call.runUntilBlocked() {
-                case .returned(let e): return e
-                case .running: continue
-                case .blocked:
-                    guard let t = machine.queue.nextTime else { return .EIO }
-                    machine.run(until: t)
-                }
-            }
+            machine.drive(machine.driver.ioctl(file, command: .azBlobUserRequest, argument: arg)) ?? .EIO
         }
     }
 

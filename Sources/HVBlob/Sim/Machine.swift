@@ -67,6 +67,28 @@ public final class Machine {
         host.noteReturned(transaction, result: result)
     }
 
+    /// Steps `call` to its end, letting the machine's events run while it waits (and time pass
+    /// to a deadline it waits for); nil when nothing left could wake it.
+    public func drive(_ call: DriverCall) -> Errno? {
+        var spins = 0
+        while true {
+            switch call.step() {
+            case .returned(let e): return e
+            case .running:
+                spins += 1
+                if spins > 1_000_000 { return nil }
+            case .blocked(let until):
+                if let t = queue.nextTime, until.map({ t <= $0 }) ?? true {
+                    run(until: t)
+                } else if let until {
+                    now = max(now, until)
+                } else {
+                    return nil
+                }
+            }
+        }
+    }
+
     /// Runs events until the queue is empty, time passes `until`, or `maxEvents` have run.
     /// Returns false when a limit stopped it.
     @discardableResult

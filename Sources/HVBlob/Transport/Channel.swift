@@ -155,10 +155,8 @@ public final class Channel {
         }
     }
 
-    /// The guest's reader signalled that room opened up on the host->guest ring.
-    public func signalRoomToHost() { guestSignalsRoom() }
-
-    func guestSignalsRoom() {
+    /// The guest's reader signals that room opened up on the host->guest ring.
+    public func signalRoomToHost() {
         interruptsToHost += 1
         signalHost()
     }

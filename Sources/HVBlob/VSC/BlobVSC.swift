@@ -183,7 +183,7 @@ public final class BlobVSC: GuestDriver {
             }
             if crashed { break }
         }
-        if reader.close(ring) { channel.guestSignalsRoom() }
+        if reader.close(ring) { channel.signalRoomToHost() }
     }
 
     private func handle(type: PacketType, offset8: UInt16, len8: UInt16, transId: UInt64,
