@@ -70,34 +70,8 @@ enum DecodeOutput {
         case "vsp-response": return table(try VSPResponse.decode(bytes))
         case "descriptor": return table(try PacketDescriptor.decode(bytes))
         case "packet":
-            var r = WireReader(bytes, structure: PacketDescriptor.wireName)
-            let d = try PacketDescriptor(from: &r)
-            if d.type == .dataUsingGPADirect {
-                let p = try GPADirectPacket.decode(bytes)
-                return ["GPA-direct packet (\(bytes.count) bytes, \(p.pfns.count) PFNs)"] + p.fieldLines.map { row($0.0, $0.1) }
-            }
-            var out = ["\(d.type) packet (\(bytes.count) bytes)"] + zip(PacketDescriptor.fields, d.fieldValues).map { row($0, $1) }
-            let start = Int(d.offset8) * 8
-            if start < PacketDescriptor.wireSize || start > bytes.count {
-                throw WireError(.badValue, structure: PacketDescriptor.wireName, field: "offset8", offset: 2, needed: bytes.count, available: start)
-            }
-            let payload = Array(bytes[start...])
-            if d.type == .completion && payload.count >= VSPResponse.wireSize {
-                let resp = try VSPResponse.decode(Array(payload[0..<VSPResponse.wireSize]))
-                out += zip(VSPResponse.fields, resp.fieldValues).map { f, v in
-                    row(WireField("response." + f.name, start + f.offset, f.size), v)
-                }
-                if payload.count > VSPResponse.wireSize {
-                    out.append(row(WireField("(padding)", start + VSPResponse.wireSize, payload.count - VSPResponse.wireSize),
-                                   Hex.encode(Array(payload[VSPResponse.wireSize...]))))
-                }
-            } else if d.type == .completion {
-                throw WireError(.truncated, structure: VSPResponse.wireName, field: "payload", offset: start,
-                                needed: VSPResponse.wireSize, available: payload.count)
-            } else {
-                out.append(row(WireField("payload", start, payload.count), Hex.encode(payload)))
-            }
-            return out
+            let (title, fields) = try PacketFields.lines(bytes)
+            return [title] + fields.map { row($0.0, $0.1) }
         default:
             throw InputError("--as: '\(kind)' is not one of request-sync, vsp-request, vsp-response, descriptor, packet")
         }

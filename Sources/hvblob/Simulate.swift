@@ -38,6 +38,8 @@ struct Simulate: ParsableCommand {
     var trace: String?
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
+    @Option(help: "Record every ring packet, host write, ioctl and lifecycle step into this pcapng file.")
+    var record: String?
 
     func run() throws {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
@@ -83,6 +85,7 @@ struct Simulate: ParsableCommand {
             do { return try BridgedDriver(b, machine: machine) } catch { loadError = error; return machine.vsc }
         } })
         if let e = loadError { fail("\(e)") }
+        let recorder = record.map { _ in sim.machine.startRecording() }
         if !quiet && clients * requests >= 2000 {
             sim.progress = { done, all in Out.standardError.write("progress: \(done)/\(all) requests returned\n") }
         }
@@ -96,6 +99,49 @@ struct Simulate: ParsableCommand {
             fputs(body, f)
             fclose(f)
         }
+        if let path = record, let recorder {
+            writeFile(path, recorder.capture.pcapng(), what: "--record")
+            Out.standardOutput.write("recorded: \(recorder.capture.records.count) records to \(path)\n")
+        }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
+}
+
+/// `hvblob record -o FILE [simulate options]`: a simulation with its capture written to FILE.
+struct Record: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a simulation (same options as simulate) and write its capture as pcapng.",
+        discussion: "Equivalent to 'hvblob simulate --record FILE ...'. Read it with 'hvblob replay FILE' or Wireshark (Tools/wireshark/hvblob.lua)."
+    )
+    @Option(name: .short, help: "The pcapng file to write.")
+    var output: String
+    @Argument(parsing: .captureForPassthrough, help: "Options for simulate.")
+    var simulate: [String] = []
+
+    func run() throws {
+        var sim = try Simulate.parse(simulate + ["--record", output])
+        try sim.run()
+    }
+}
+
+func writeFile(_ path: String, _ bytes: [UInt8], what: String) {
+    guard let f = fopen(path, "wb") else { fail("\(what): cannot open \(path) for writing") }
+    let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+    fclose(f)
+    if n != bytes.count { fail("\(what): short write to \(path)") }
+}
+
+/// Reads a whole file; exit 2 naming it when it cannot be read.
+func readFile(_ path: String, what: String) -> [UInt8] {
+    guard let f = fopen(path, "rb") else { fail("\(what): \(path): cannot open") }
+    defer { fclose(f) }
+    var out = [UInt8]()
+    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    if ferror(f) != 0 { fail("\(what): \(path): read error (a directory?)") }
+    return out
 }

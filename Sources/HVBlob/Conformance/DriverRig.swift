@@ -46,7 +46,10 @@ public final class DriverRig {
 
     /// Runs one ioctl against the simulated host; nil when it can never return.
     public func ioctl(_ arg: UInt64, command: IoctlCommand = .azBlobUserRequest) -> Errno? {
-        finish(driver.ioctl(file, command: command, argument: arg))
+        machine.recorder?.ioctlCall(space, command: command, argument: arg)
+        let e = finish(driver.ioctl(file, command: command, argument: arg))
+        if let e { machine.recorder?.ioctlReturn(space, argument: arg, result: e) }
+        return e
     }
 
     /// Steps `call` (letting the machine run while it waits) until it returns; nil when

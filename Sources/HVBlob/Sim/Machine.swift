@@ -21,6 +21,21 @@ public final class Machine {
     /// Called after every guest callback run (the simulator wakes blocked callers).
     public var afterCallback: () -> Void = {}
     private var callbackScheduled = false
+    /// Records ring packets, host writes, lifecycle steps and (through the harness) ioctls.
+    public var recorder: CaptureRecorder? {
+        didSet {
+            channel.recorder = recorder
+            memory.recorder = recorder
+        }
+    }
+
+    /// Starts recording this machine (a fresh recorder on its clock).
+    @discardableResult
+    public func startRecording() -> CaptureRecorder {
+        let r = CaptureRecorder { [unowned self] in self.now }
+        recorder = r
+        return r
+    }
 
     public init(behavior: DriverBehavior, version: KernelVersion, faults: FaultPlan, seed: UInt64,
                 backend: BlobBackend = BlobStore()) {

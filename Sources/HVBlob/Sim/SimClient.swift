@@ -155,6 +155,7 @@ final class SimClient {
                 return
             }
             prepare(op)
+            m.recorder?.ioctlCall(space, command: .azBlobUserRequest, argument: buffers.arg)
             call = m.driver.ioctl(file, command: .azBlobUserRequest, argument: buffers.arg)
             traced = false
             sim.report.requestsIssued += 1
@@ -191,6 +192,7 @@ final class SimClient {
     }
 
     func returned(_ e: Errno) {
+        m.recorder?.ioctlReturn(space, argument: buffers.arg, result: e)
         sim.trace("pid \(space.pid) \(opName) -> \(e)")
         if let c = call { traceSend(c) }
         call = nil
@@ -279,6 +281,7 @@ final class SimClient {
         if done { return }
         done = true
         if let f = file {
+            m.recorder?.release(pid: space.pid)
             m.driver.release(f)
             sim.trace("pid \(space.pid) close")
         }

@@ -156,6 +156,7 @@ public final class Simulation {
     func startRemove() {
         if removeScheduled { return }
         removeScheduled = true
+        machine.recorder?.remove()
         let work = machine.driver.remove()
         remove = work
         trace("remove starts")

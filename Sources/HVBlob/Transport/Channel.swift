@@ -32,6 +32,8 @@ public final class Channel {
     public private(set) var interruptsToHost = 0
     public private(set) var interruptsToGuest = 0
     public private(set) var packetsSent = 0
+    /// Every ring packet and lifecycle step goes here when set (capture).
+    public var recorder: CaptureRecorder?
 
     public init(version: KernelVersion, log: ViolationLog) {
         self.version = version
@@ -45,11 +47,19 @@ public final class Channel {
         if rescinded { throw .ENODEV }
         outbound = RingBuffer(size: ringSize)
         inbound = RingBuffer(size: ringSize)
+        inbound?.onReadIndexPublished = { [unowned self] before, after in
+            self.recorder?.ringRead(before: before, after: after)
+        }
         if requestorSize > 0 {
             requestor = RequestIdTable(size: requestorSize, zeroIdIsError: version.zeroIdLookupIsError)
         }
         self.callback = callback
         state = .open
+        if let recorder {
+            var w = WireWriter(capacity: 4)
+            w.u32(UInt32(ringSize))
+            recorder.lifecycle(.open, body: w.bytes)
+        }
     }
 
     /// vmbus_close(): resets the callback and tears the rings down. The host stops using the
@@ -61,6 +71,7 @@ public final class Channel {
         }
         callback = nil
         state = .closed
+        recorder?.lifecycle(.close)
     }
 
     /// The host rescinds the offer: the callback is reset first (no more completions reach the
@@ -68,6 +79,7 @@ public final class Channel {
     public func rescind() {
         callback = nil
         rescinded = true
+        recorder?.lifecycle(.rescind)
     }
 
     /// vmbus_sendpacket_mpb_desc() -> hv_ringbuffer_write(). `cookie` is the driver's
@@ -83,6 +95,7 @@ public final class Channel {
         let flags = packet.count >= 8 ? UInt16(packet[6]) | UInt16(packet[7]) << 8 : 0
         let allocate = flags == PacketFlags.completionRequested && requestor != nil
             && (version.sendAllocatesRequestId || usesRequestIdCallbacks)
+        let before = ring.writeIndex
         let outcome = ring.write(packet) { () -> UInt64? in
             guard allocate else { return cookie }
             return requestor?.allocate(cookie)
@@ -95,6 +108,11 @@ public final class Channel {
             throw .EAGAIN
         case .written(let id, let signal):
             packetsSent += 1
+            if let recorder {
+                var bytes = packet
+                if bytes.count >= 16 { withUnsafeBytes(of: id.littleEndian) { bytes.replaceSubrange(8..<16, with: $0) } }
+                recorder.ringPacket(.guestToHost, before: before, after: ring.writeIndex, bytes: bytes)
+            }
             if signal {
                 interruptsToHost += 1
                 signalHost()
@@ -139,11 +157,13 @@ public final class Channel {
     /// the host then sets pending_send_sz and waits for the guest's signal.
     public func hostSend(_ packet: [UInt8]) -> Bool {
         guard let ring = inbound, state == .open else { return false }
+        let before = ring.writeIndex
         let outcome = ring.write(packet) { () -> UInt64? in
             packet.count >= 16 ? packet.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) } : 0
         }
         switch outcome {
         case .written(_, let signal):
+            recorder?.ringPacket(.hostToGuest, before: before, after: ring.writeIndex, bytes: packet)
             if signal {
                 interruptsToGuest += 1
                 signalGuest()

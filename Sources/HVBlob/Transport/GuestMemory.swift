@@ -27,6 +27,8 @@ public final class GuestMemory {
     /// the simulator sets it when the host works on a request whose ioctl already returned
     /// because the host misdelivered a completion (the host's fault, not the guest's).
     public var hostAccessAttribution: Rule? = nil
+    /// Host writes are recorded here when set (capture).
+    public var recorder: CaptureRecorder?
 
     public init(log: ViolationLog) {
         self.log = log
@@ -151,6 +153,7 @@ public final class GuestMemory {
                        "host wrote \(count) byte(s) to PFN \(hex64(pfn))\(what), pinned without write intent")
         }
         (p + offset).copyMemory(from: src, byteCount: count)
+        recorder?.hostWrite(pfn, offset: offset, from: src, count: count)
         return true
     }
 

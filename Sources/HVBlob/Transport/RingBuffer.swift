@@ -96,6 +96,9 @@ public final class RingBuffer {
     @inline(__always) func header(_ off: Int) -> UInt32 { UInt32(littleEndian: base.loadUnaligned(fromByteOffset: off, as: UInt32.self)) }
     @inline(__always) func setHeader(_ off: Int, _ v: UInt32) { base.storeBytes(of: v.littleEndian, toByteOffset: off, as: UInt32.self) }
 
+    /// Called when a reader publishes a new read index (before, after): capture records when
+    /// the guest consumed host packets.
+    public var onReadIndexPublished: ((UInt32, UInt32) -> Void)?
     public var writeIndex: UInt32 { get { header(Header.writeIndex) } set { setHeader(Header.writeIndex, newValue) } }
     public var readIndex: UInt32 { get { header(Header.readIndex) } set { setHeader(Header.readIndex, newValue) } }
     public var interruptMask: UInt32 { get { header(Header.interruptMask) } set { setHeader(Header.interruptMask, newValue) } }
@@ -256,6 +259,7 @@ public struct RingReader {
     public mutating func close(_ ring: RingBuffer) -> Bool {
         let start = ring.readIndex
         ring.readIndex = privReadIndex
+        if start != privReadIndex { ring.onReadIndexPublished?(start, privReadIndex) }
         defer { startReadIndex = privReadIndex }
         if ring.featureBits & RingBuffer.featurePendingSendSize == 0 { return false }
         let pending = Int(ring.pendingSendSize)

@@ -25,7 +25,9 @@ public struct DriverBehavior: Hashable, Sendable, CustomStringConvertible {
     public var boundsResponseLen: Bool
     /// remove() waits for in-flight requests at most this long (virtual ticks), then closes the
     /// channel (after which the host no longer touches the pages) and fails what is left with
-    /// ENODEV. nil: wait forever, as v5's wait_event() does.
+    /// ENODEV. nil: wait forever, as v5's wait_event() does. The fixed driver waits 10,000
+    /// ticks: AZ_BLOB_DRAIN_TIMEOUT (10 * HZ, HZ = 1000) in kernel/hv_azure_blob.c, which a
+    /// replay of a model capture against the C driver showed the model had wrong.
     public var drainTimeoutTicks: UInt64?
     /// On Linux ≥ 5.14 the driver installs next_request_id_callback/request_addr_callback.
     /// v5 was written for 5.13, where the send path allocated ids by itself.
@@ -34,7 +36,7 @@ public struct DriverBehavior: Hashable, Sendable, CustomStringConvertible {
     /// hvblob's corrected driver (the model of kernel/hv_azure_blob.c).
     public static let fixed = DriverBehavior(
         name: "fixed", removingFlag: true, requestWriteIntent: false, responseWriteIntent: true,
-        dataWriteIntent: true, validatesCompletions: true, boundsResponseLen: true, drainTimeoutTicks: 1_000,
+        dataWriteIntent: true, validatesCompletions: true, boundsResponseLen: true, drainTimeoutTicks: 10_000,
         installsRequestIdCallbacks: true)
 
     /// The posted v5 patch, defects included.

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// Collects capture records from a running machine: the channel reports ring writes, open,
+/// close and rescind; guest memory reports host writes; the harness reports ioctl calls and
+/// returns. Attach with `Machine.recorder`.
+public final class CaptureRecorder {
+    public private(set) var capture = Capture()
+    public var channelId: UInt32 = 1
+    /// Host writes are recorded (replay needs them to reproduce what user space reads).
+    public var recordHostWrites = true
+    /// Called for every record as it is added (the replayer watches its own machine this way).
+    public var onRecord: ((CaptureRecord) -> Void)?
+    let clock: () -> UInt64
+
+    public init(clock: @escaping () -> UInt64) {
+        self.clock = clock
+    }
+
+    func add(_ r: CaptureRecord) {
+        capture.records.append(r)
+        onRecord?(r)
+    }
+
+    func ringPacket(_ direction: CaptureRecord.Direction, before: UInt32, after: UInt32, bytes: [UInt8]) {
+        add(CaptureRecord(time: clock(), kind: .ringPacket, direction: direction, flags: CaptureRecord.flagRingOffsets,
+                          channel: channelId, ringBefore: before, ringAfter: after, body: bytes))
+    }
+
+    func ringRead(before: UInt32, after: UInt32) {
+        add(CaptureRecord(time: clock(), kind: .guestRead, direction: .hostToGuest, flags: CaptureRecord.flagRingOffsets,
+                          channel: channelId, ringBefore: before, ringAfter: after))
+    }
+
+    func lifecycle(_ kind: CaptureRecord.Kind, body: [UInt8] = []) {
+        add(CaptureRecord(time: clock(), kind: kind, channel: channelId, body: body))
+    }
+
+    func hostWrite(_ pfn: UInt64, offset: Int, from src: UnsafeRawPointer, count: Int) {
+        guard recordHostWrites, count > 0 else { return }
+        var w = WireWriter(capacity: 16 + count)
+        w.u64(pfn); w.u32(UInt32(offset)); w.u32(UInt32(count))
+        w.bytes(Array(UnsafeRawBufferPointer(start: src, count: count)))
+        add(CaptureRecord(time: clock(), kind: .hostWrite, channel: channelId, body: w.bytes))
+    }
+
+    /// The last close of the device file by `pid`.
+    public func release(pid: Int) {
+        add(CaptureRecord(time: clock(), kind: .release, channel: channelId, pid: UInt32(pid)))
+    }
+
+    /// The device's remove started.
+    public func remove() {
+        add(CaptureRecord(time: clock(), kind: .remove, channel: channelId))
+    }
+
+    /// User space entered the ioctl: the argument as it stands and the request buffer's bytes.
+    public func ioctlCall(_ space: AddressSpace, command: IoctlCommand, argument: UInt64) {
+        let arg = (try? space.read(argument, count: AzBlobRequestSync.wireSize)) ?? []
+        var reqBytes: [UInt8] = []
+        if arg.count == AzBlobRequestSync.wireSize, let r = try? AzBlobRequestSync.decode(arg) {
+            reqBytes = (try? space.read(r.requestBuffer, count: Int(min(r.requestLen, 1 << 16)))) ?? []
+        }
+        add(CaptureRecord(time: clock(), kind: .ioctlCall, channel: channelId, pid: UInt32(space.pid),
+                          body: CaptureRecord.ioctlCallBody(command: command.rawValue, argument: argument,
+                                                            request: arg, requestBytes: reqBytes)))
+    }
+
+    /// The ioctl returned `result`; the response fields as user space now sees them.
+    public func ioctlReturn(_ space: AddressSpace, argument: UInt64, result: Errno) {
+        let resp = (try? space.read(argument + UInt64(AzBlobRequestSync.responseOffset), count: 8)) ?? [UInt8](repeating: 0, count: 8)
+        add(CaptureRecord(time: clock(), kind: .ioctlReturn, channel: channelId, pid: UInt32(space.pid),
+                          body: CaptureRecord.ioctlReturnBody(result, status: resp.u32(0), responseLength: resp.u32(4))))
+    }
+}
