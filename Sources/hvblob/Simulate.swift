@@ -119,7 +119,7 @@ struct Record: ParsableCommand {
     var simulate: [String] = []
 
     func run() throws {
-        var sim = try Simulate.parse(simulate + ["--record", output])
+        let sim = try Simulate.parse(simulate + ["--record", output])
         try sim.run()
     }
 }

@@ -45,6 +45,19 @@ struct BridgeTests {
         #expect(report.divergence != nil)
     }
 
+    @Test("bridge.vectors: every vector that applies to a driver passes against the in-tree C driver")
+    func vectors() throws {
+        let b = try DriverBuild.build(driver: BridgeTests.inTree)
+        var ran = 0
+        for f in try vectorFiles() {
+            let results = VectorRunner.run(f, factory: { m in try BridgedDriver(b, machine: m) }, version: b.version)
+            let failed = results.filter { $0.verdict == .fail }
+            #expect(failed.isEmpty, "\(f.group): \(failed.prefix(5).map { "\($0.vector.id): \($0.detail)" })")
+            ran += results.filter { $0.verdict != .notApplicable }.count
+        }
+        #expect(ran >= 200)
+    }
+
     @Test("bridge.build.missing-api: a driver using kernel API the shim lacks fails and names it")
     func missingAPI() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-missing-\(getpid())")
