@@ -26,10 +26,17 @@
  * - remove() never waits forever: after a bounded drain it closes the channel
  *   (from then on the host no longer touches the pages of any request) and
  *   fails what is left with -ENODEV; only then are those pages released.
+ *
+ * Capture (off by default): with capture_kib set, each device records what
+ * it sends and receives in hvblob's capture format and serves it as a pcapng
+ * file at /sys/kernel/debug/azure_blob/<device>/capture, so traffic from a
+ * real VM can be replayed against a model or another driver.
  */
 
 #include <linux/build_bug.h>
 #include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/ktime.h>
 #include <linux/debugfs.h>
 #include <linux/hyperv.h>
 #include <linux/idr.h>
@@ -54,6 +61,14 @@
 #define AZ_BLOB_QUEUE_DEPTH	1024
 /* How long remove() waits for the host to complete what is in flight. */
 #define AZ_BLOB_DRAIN_TIMEOUT	(10 * HZ)
+/* Capture: the largest buffer a device may use, and request bytes kept. */
+#define AZ_BLOB_CAPTURE_MAX_KIB	(64 * 1024)
+#define AZ_BLOB_CAPTURE_REQUEST	512
+
+static unsigned int capture_kib;
+module_param(capture_kib, uint, 0444);
+MODULE_PARM_DESC(capture_kib,
+		 "Capture buffer per device in KiB (0: capture off, the default)");
 
 static_assert(sizeof(struct az_blob_request_sync) == 72);
 static_assert(offsetof(struct az_blob_request_sync, request_buffer) == 40);
@@ -79,6 +94,50 @@ struct az_blob_device {
 	struct list_head pending_requests;
 	wait_queue_head_t waiting_to_drain;
 	bool removing;
+
+	/* Capture records (pcapng Enhanced Packet Blocks), under cap_lock. */
+	spinlock_t cap_lock;
+	u8 *cap_buf;
+	size_t cap_len;
+	size_t cap_size;
+	u64 cap_dropped;
+};
+
+/* hvblob capture record kinds (Sources/HVBlob/Capture/CaptureRecord.swift). */
+enum az_blob_cap_kind {
+	AZ_BLOB_CAP_RING_PACKET = 1,
+	AZ_BLOB_CAP_IOCTL_CALL = 2,
+	AZ_BLOB_CAP_IOCTL_RETURN = 3,
+	AZ_BLOB_CAP_RESCIND = 5,
+	AZ_BLOB_CAP_OPEN = 6,
+	AZ_BLOB_CAP_CLOSE = 7,
+	AZ_BLOB_CAP_GUEST_READ = 8,
+	AZ_BLOB_CAP_RELEASE = 9,
+	AZ_BLOB_CAP_REMOVE = 10,
+};
+
+#define AZ_BLOB_CAP_GUEST_TO_HOST	0
+#define AZ_BLOB_CAP_HOST_TO_GUEST	1
+#define AZ_BLOB_CAP_NO_DIRECTION	0xff
+/* The request id is assigned inside the send: not known to the driver. */
+#define AZ_BLOB_CAP_ID_UNKNOWN		0x02
+
+struct az_blob_cap_record {
+	u8 version;
+	u8 kind;
+	u8 direction;
+	u8 flags;
+	__le32 channel;
+	__le32 ring_before;
+	__le32 ring_after;
+	__le32 pid;
+	__le32 body_len;
+} __packed;
+static_assert(sizeof(struct az_blob_cap_record) == 24);
+
+struct az_blob_cap_piece {
+	const void *data;
+	u32 len;
 };
 
 /* One buffer of a request, pinned. */
@@ -108,6 +167,7 @@ static void az_blob_release(struct kref *kref)
 		container_of(kref, struct az_blob_device, kref);
 
 	ida_free(&az_blob_ida, dev->id);
+	kvfree(dev->cap_buf);
 	kfree(dev);
 }
 
@@ -115,6 +175,205 @@ static void az_blob_put(struct az_blob_device *dev)
 {
 	kref_put(&dev->kref, az_blob_release);
 }
+
+static void az_blob_put_le32(u8 **p, u32 v)
+{
+	__le32 le = cpu_to_le32(v);
+
+	memcpy(*p, &le, sizeof(le));
+	*p += sizeof(le);
+}
+
+/*
+ * Appends one record as a pcapng Enhanced Packet Block: interface 0, a
+ * nanosecond timestamp, the 24-byte record header, then the pieces of its
+ * body. A record that does not fit is counted and dropped: the buffer is
+ * never reallocated, so capture costs a bounded amount of memory.
+ */
+static void az_blob_cap(struct az_blob_device *dev, u8 kind, u8 direction,
+			u8 rflags, const struct az_blob_cap_piece *piece,
+			unsigned int n)
+{
+	struct az_blob_cap_record rec = {
+		.version = 1,
+		.kind = kind,
+		.direction = direction,
+		.flags = rflags,
+		.channel = cpu_to_le32(dev->hdev->channel->offermsg.child_relid),
+		.pid = cpu_to_le32(task_tgid_vnr(current)),
+	};
+	u64 now = ktime_get_ns();
+	unsigned long flags;
+	u32 body = 0, data, total;
+	unsigned int i;
+	u8 *p;
+
+	if (!dev->cap_buf)
+		return;
+	for (i = 0; i < n; i++)
+		body += piece[i].len;
+	rec.body_len = cpu_to_le32(body);
+	data = sizeof(rec) + body;
+	total = 32 + ALIGN(data, 4);
+
+	spin_lock_irqsave(&dev->cap_lock, flags);
+	if (dev->cap_len + total > dev->cap_size) {
+		dev->cap_dropped++;
+		spin_unlock_irqrestore(&dev->cap_lock, flags);
+		return;
+	}
+	p = dev->cap_buf + dev->cap_len;
+	az_blob_put_le32(&p, 6);
+	az_blob_put_le32(&p, total);
+	az_blob_put_le32(&p, 0);
+	az_blob_put_le32(&p, upper_32_bits(now));
+	az_blob_put_le32(&p, lower_32_bits(now));
+	az_blob_put_le32(&p, data);
+	az_blob_put_le32(&p, data);
+	memcpy(p, &rec, sizeof(rec));
+	p += sizeof(rec);
+	for (i = 0; i < n; i++) {
+		memcpy(p, piece[i].data, piece[i].len);
+		p += piece[i].len;
+	}
+	memset(p, 0, ALIGN(data, 4) - data);
+	p += ALIGN(data, 4) - data;
+	az_blob_put_le32(&p, total);
+	dev->cap_len += total;
+	spin_unlock_irqrestore(&dev->cap_lock, flags);
+}
+
+static void az_blob_cap_event(struct az_blob_device *dev, u8 kind)
+{
+	az_blob_cap(dev, kind, AZ_BLOB_CAP_NO_DIRECTION, 0, NULL, 0);
+}
+
+/* The ioctl's argument as user space passed it, and its request bytes. */
+static void az_blob_cap_call(struct az_blob_device *dev, unsigned int cmd,
+			     const void __user *argp,
+			     const struct az_blob_request_sync *r)
+{
+	struct {
+		__le32 cmd;
+		__le32 zero;
+		__le64 arg;
+	} head = {
+		.cmd = cpu_to_le32(cmd),
+		.arg = cpu_to_le64((uintptr_t)argp),
+	};
+	u32 n = min_t(u32, r->request_len, AZ_BLOB_CAPTURE_REQUEST);
+	struct az_blob_cap_piece piece[3] = {
+		{ &head, sizeof(head) }, { r, sizeof(*r) }, { NULL, 0 },
+	};
+	u8 *text;
+
+	if (!dev->cap_buf)
+		return;
+	text = kmalloc(n, GFP_KERNEL);
+	if (text && !copy_from_user(text, u64_to_user_ptr(r->request_buffer),
+				    n)) {
+		piece[2].data = text;
+		piece[2].len = n;
+	}
+	az_blob_cap(dev, AZ_BLOB_CAP_IOCTL_CALL, AZ_BLOB_CAP_NO_DIRECTION, 0,
+		    piece, 3);
+	kfree(text);
+}
+
+static void az_blob_cap_return(struct az_blob_device *dev, int ret,
+			       u32 status, u32 response_len)
+{
+	__le32 body[3] = {
+		cpu_to_le32((u32)ret), cpu_to_le32(status),
+		cpu_to_le32(response_len),
+	};
+	struct az_blob_cap_piece piece = { body, sizeof(body) };
+
+	az_blob_cap(dev, AZ_BLOB_CAP_IOCTL_RETURN, AZ_BLOB_CAP_NO_DIRECTION, 0,
+		    &piece, 1);
+}
+
+struct az_blob_cap_snapshot {
+	size_t len;
+	u8 data[];
+};
+
+/* pcapng Section Header and Interface Description (link type 147). */
+static size_t az_blob_cap_header(u8 *p)
+{
+	static const char app[16] = "hv_azure_blob";
+	u8 *start = p;
+
+	az_blob_put_le32(&p, 0x0a0d0d0a);
+	az_blob_put_le32(&p, 52);
+	az_blob_put_le32(&p, 0x1a2b3c4d);
+	az_blob_put_le32(&p, 1);		/* version 1.0 */
+	az_blob_put_le32(&p, 0xffffffff);	/* section length: unknown */
+	az_blob_put_le32(&p, 0xffffffff);
+	az_blob_put_le32(&p, 4 | (13 << 16));	/* shb_userappl */
+	memcpy(p, app, sizeof(app));
+	p += sizeof(app);
+	az_blob_put_le32(&p, 0);		/* opt_endofopt */
+	az_blob_put_le32(&p, 52);
+
+	az_blob_put_le32(&p, 1);
+	az_blob_put_le32(&p, 32);
+	az_blob_put_le32(&p, 147);		/* LINKTYPE_USER0 */
+	az_blob_put_le32(&p, 0);		/* snaplen: none */
+	az_blob_put_le32(&p, 9 | (1 << 16));	/* if_tsresol: 10^-9 */
+	az_blob_put_le32(&p, 9);
+	az_blob_put_le32(&p, 0);
+	az_blob_put_le32(&p, 32);
+	return p - start;
+}
+
+static int az_blob_cap_open(struct inode *inode, struct file *file)
+{
+	struct az_blob_device *dev = inode->i_private;
+	struct az_blob_cap_snapshot *snap;
+	unsigned long flags;
+	size_t len;
+
+	if (!dev->cap_buf)
+		return -ENODATA;
+	snap = kvmalloc(sizeof(*snap) + 84 + dev->cap_size, GFP_KERNEL);
+	if (!snap)
+		return -ENOMEM;
+	len = az_blob_cap_header(snap->data);
+	spin_lock_irqsave(&dev->cap_lock, flags);
+	memcpy(snap->data + len, dev->cap_buf, dev->cap_len);
+	len += dev->cap_len;
+	if (dev->cap_dropped)
+		dev_warn_ratelimited(&dev->hdev->device,
+				     "capture: %llu records dropped (capture_kib %u)\n",
+				     dev->cap_dropped, capture_kib);
+	spin_unlock_irqrestore(&dev->cap_lock, flags);
+	snap->len = len;
+	file->private_data = snap;
+	return 0;
+}
+
+static ssize_t az_blob_cap_read(struct file *file, char __user *buf,
+				size_t count, loff_t *ppos)
+{
+	struct az_blob_cap_snapshot *snap = file->private_data;
+
+	return simple_read_from_buffer(buf, count, ppos, snap->data, snap->len);
+}
+
+static int az_blob_cap_release(struct inode *inode, struct file *file)
+{
+	kvfree(file->private_data);
+	return 0;
+}
+
+static const struct file_operations az_blob_cap_fops = {
+	.owner = THIS_MODULE,
+	.open = az_blob_cap_open,
+	.read = az_blob_cap_read,
+	.release = az_blob_cap_release,
+	.llseek = default_llseek,
+};
 
 /*
  * Completions from the host. Nothing in the packet is trusted: the type and
@@ -125,12 +384,20 @@ static void az_blob_on_channel_callback(void *context)
 {
 	struct vmbus_channel *channel = context;
 	struct device *device = &channel->device_obj->device;
+	struct az_blob_device *dev = hv_get_drvdata(channel->device_obj);
 	const struct vmpacket_descriptor *desc;
+	bool read = false;
 
 	foreach_vmbus_pkt(desc, channel) {
 		const struct az_blob_vsp_response *resp;
 		struct az_blob_request_ctx *ctx;
+		struct az_blob_cap_piece piece = { desc, hv_pkt_len(desc) };
 		u64 addr;
+
+		read = true;
+		if (dev)
+			az_blob_cap(dev, AZ_BLOB_CAP_RING_PACKET,
+				    AZ_BLOB_CAP_HOST_TO_GUEST, 0, &piece, 1);
 
 		if (desc->type != VM_PKT_COMP || !desc->trans_id) {
 			dev_warn_ratelimited(device,
@@ -161,6 +428,9 @@ static void az_blob_on_channel_callback(void *context)
 		}
 		complete(&ctx->wait_vsp);
 	}
+	if (read && dev)
+		az_blob_cap(dev, AZ_BLOB_CAP_GUEST_READ, AZ_BLOB_CAP_HOST_TO_GUEST,
+			    0, NULL, 0);
 }
 
 static int az_blob_fop_open(struct inode *inode, struct file *file)
@@ -177,6 +447,7 @@ static int az_blob_fop_release(struct inode *inode, struct file *file)
 	struct az_blob_device *dev =
 		container_of(file->private_data, struct az_blob_device, misc);
 
+	az_blob_cap_event(dev, AZ_BLOB_CAP_RELEASE);
 	az_blob_put(dev);
 	return 0;
 }
@@ -268,6 +539,12 @@ az_blob_build(const struct az_blob_request_sync *r,
 	if (!desc)
 		return NULL;
 
+	/* vmbus_sendpacket_mpb_desc() sets these too; the capture needs them. */
+	desc->type = VM_PKT_DATA_USING_GPA_DIRECT;
+	desc->dataoffset8 = *desc_size >> 3;
+	desc->length8 = (*desc_size + sizeof(*vsp)) >> 3;
+	desc->flags = VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED;
+	desc->rangecount = 1;
 	desc->range.offset = 0;
 	desc->range.len = total * PAGE_SIZE;
 	az_blob_add_pfns(desc->range.pfn_array, &at, &b[AZ_BLOB_DATA]);
@@ -311,6 +588,13 @@ static int az_blob_queue_and_send(struct az_blob_device *dev,
 	if (READ_ONCE(dev->removing)) {
 		ret = -ENODEV;
 	} else {
+		struct az_blob_cap_piece piece[2] = {
+			{ desc, desc_size }, { vsp, sizeof(*vsp) },
+		};
+
+		/* Recorded first: its completion may be recorded before the send returns. */
+		az_blob_cap(dev, AZ_BLOB_CAP_RING_PACKET, AZ_BLOB_CAP_GUEST_TO_HOST,
+			    AZ_BLOB_CAP_ID_UNKNOWN, piece, 2);
 		list_add_tail(&ctx->list, &dev->pending_requests);
 		ret = vmbus_sendpacket_mpb_desc(dev->hdev->channel, desc,
 						desc_size, vsp, sizeof(*vsp),
@@ -342,7 +626,7 @@ static long az_blob_user_request(struct az_blob_device *dev,
 	struct vmbus_packet_mpb_array *desc;
 	struct az_blob_vsp_request vsp;
 	struct az_blob_request_ctx ctx;
-	struct az_blob_request_sync_response out;
+	struct az_blob_request_sync_response out = {};
 	u32 desc_size;
 	unsigned int i;
 	int ret;
@@ -351,9 +635,11 @@ static long az_blob_user_request(struct az_blob_device *dev,
 		return -EACCES;
 	if (copy_from_user(&ctx.request, argp, sizeof(ctx.request)))
 		return -EFAULT;
+	az_blob_cap_call(dev, IOCTL_AZ_BLOB_DRIVER_USER_REQUEST, argp,
+			 &ctx.request);
 	ret = az_blob_check_lengths(&ctx.request);
 	if (ret)
-		return ret;
+		goto unpin;
 
 	ret = az_blob_pin(ctx.request.request_buffer, ctx.request.request_len,
 			  false, &b[AZ_BLOB_REQUEST]);
@@ -405,6 +691,8 @@ static long az_blob_user_request(struct az_blob_device *dev,
 unpin:
 	for (i = 0; i < AZ_BLOB_BUFFERS; i++)
 		az_blob_unpin(&b[i]);
+	az_blob_cap_return(dev, ret, ret ? 0 : out.status,
+			   ret ? 0 : out.response_len);
 	return ret;
 }
 
@@ -494,7 +782,15 @@ static int az_blob_probe(struct hv_device *hdev,
 	spin_lock_init(&dev->request_lock);
 	INIT_LIST_HEAD(&dev->pending_requests);
 	init_waitqueue_head(&dev->waiting_to_drain);
+	spin_lock_init(&dev->cap_lock);
 	dev->hdev = hdev;
+	if (capture_kib) {
+		dev->cap_size = (size_t)min_t(u32, capture_kib,
+					      AZ_BLOB_CAPTURE_MAX_KIB) * 1024;
+		dev->cap_buf = kvmalloc(dev->cap_size, GFP_KERNEL);
+		if (!dev->cap_buf)
+			dev->cap_size = 0;
+	}
 
 	dev->id = ida_alloc(&az_blob_ida, GFP_KERNEL);
 	if (dev->id < 0) {
@@ -515,6 +811,13 @@ static int az_blob_probe(struct hv_device *hdev,
 	if (ret)
 		goto err_put;
 	hv_set_drvdata(hdev, dev);
+	{
+		__le32 ring = cpu_to_le32(AZ_BLOB_RING_SIZE);
+		struct az_blob_cap_piece piece = { &ring, sizeof(ring) };
+
+		az_blob_cap(dev, AZ_BLOB_CAP_OPEN, AZ_BLOB_CAP_NO_DIRECTION, 0,
+			    &piece, 1);
+	}
 
 	dev->misc.minor = MISC_DYNAMIC_MINOR;
 	dev->misc.name = dev->name;
@@ -528,6 +831,9 @@ static int az_blob_probe(struct hv_device *hdev,
 					  az_blob_debugfs_root);
 	debugfs_create_file("pending_requests", 0400, dev->debugfs, dev,
 			    &az_blob_pending_fops);
+	if (dev->cap_buf)
+		debugfs_create_file("capture", 0400, dev->debugfs, dev,
+				    &az_blob_cap_fops);
 	return 0;
 
 err_close:
@@ -543,6 +849,9 @@ static int az_blob_remove(struct hv_device *hdev)
 	struct az_blob_device *dev = hv_get_drvdata(hdev);
 	unsigned long flags;
 
+	if (hdev->channel->rescind)
+		az_blob_cap_event(dev, AZ_BLOB_CAP_RESCIND);
+	az_blob_cap_event(dev, AZ_BLOB_CAP_REMOVE);
 	misc_deregister(&dev->misc);
 	debugfs_remove_recursive(dev->debugfs);
 
@@ -559,8 +868,9 @@ static int az_blob_remove(struct hv_device *hdev)
 		dev_warn(&hdev->device,
 			 "requests still pending at remove, failing them\n");
 
-	hv_set_drvdata(hdev, NULL);
 	vmbus_close(hdev->channel);
+	hv_set_drvdata(hdev, NULL);
+	az_blob_cap_event(dev, AZ_BLOB_CAP_CLOSE);
 	az_blob_fail_pending(dev);
 	az_blob_put(dev);
 	return 0;

@@ -321,6 +321,24 @@ public final class BridgedDriver: GuestDriver {
 
     public func failAllocation(after n: Int) { hvb_fail_allocation(n) }
 
+    /// Sets a module parameter (`module_param`) before probe; false when the driver has none
+    /// by that name.
+    @discardableResult
+    public func setParameter(_ name: String, _ value: UInt32) -> Bool {
+        guard let h = handle, let sym = dlsym(h, "hvb_param_" + name),
+              let p = sym.assumingMemoryBound(to: UnsafeMutableRawPointer?.self).pointee else { return false }
+        p.assumingMemoryBound(to: UInt32.self).pointee = value
+        return true
+    }
+
+    /// The bytes of a debugfs file with its own read handler (the driver's `capture`); nil
+    /// when the driver has no such file.
+    public func debugfsRead(_ name: String, limit: Int = 64 << 20) -> [UInt8]? {
+        var buf = [CChar](repeating: 0, count: limit)
+        let n = runToEnd("cat", pid: 2, cred: 0) { Int(hvb_debugfs_read_raw(name, &buf, buf.count)) }
+        return n < 0 ? nil : buf.prefix(n).map { UInt8(bitPattern: $0) }
+    }
+
     public var debugfsPendingRequests: String {
         var buf = [CChar](repeating: 0, count: 65536)
         let n = runToEnd("cat", pid: 2, cred: 0) { Int(hvb_debugfs_read("pending_requests", &buf, buf.count)) }

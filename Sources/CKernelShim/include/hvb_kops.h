@@ -91,6 +91,8 @@ long hvb_ioctl(void *file, unsigned int cmd, uint64_t arg);
 int hvb_release(void *file);
 /* Reads a debugfs file by name into buf; returns bytes or -1. */
 long hvb_debugfs_read(const char *name, char *buf, size_t size);
+/* Reads a debugfs file that has its own read (the driver's capture); -1 when absent. */
+long hvb_debugfs_read_raw(const char *name, char *buf, size_t size);
 /* The misc device's name, or NULL. */
 const char *hvb_misc_name(void);
 /* Dentries looked up and never put (debugfs_lookup without dput). */

@@ -62,6 +62,7 @@ typedef struct {
 typedef guid_t uuid_le;
 
 #define __user
+#define u64_to_user_ptr(x) ((void __user *)(uintptr_t)(x))
 #define __kernel
 #define __iomem
 #define __force
@@ -93,6 +94,8 @@ typedef guid_t uuid_le;
 #define U32_MAX UINT32_MAX
 #define min(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); _a < _b ? _a : _b; })
 #define max(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); _a > _b ? _a : _b; })
+#define upper_32_bits(n) ((u32)(((u64)(n)) >> 32))
+#define lower_32_bits(n) ((u32)((u64)(n) & 0xffffffff))
 #define min_t(t, a, b) ((t)(a) < (t)(b) ? (t)(a) : (t)(b))
 #define max_t(t, a, b) ((t)(a) > (t)(b) ? (t)(a) : (t)(b))
 #define struct_size(p, member, n) (sizeof(*(p)) + sizeof((p)->member[0]) * (size_t)(n))
@@ -121,6 +124,7 @@ typedef guid_t uuid_le;
 #define EBUSY 16
 #define EEXIST 17
 #define ENODEV 19
+#define ENODATA 61
 #define EINVAL 22
 #define ENOSPC 28
 #define ENOTTY 25
@@ -347,8 +351,12 @@ struct vmbus_requestor {
 };
 
 struct hv_device;
+struct vmbus_channel_offer_channel {
+	u32 child_relid;
+};
 struct vmbus_channel {
 	struct hv_device *device_obj;
+	struct vmbus_channel_offer_channel offermsg;
 	u32 rqstor_size;
 	struct vmbus_requestor requestor;
 	u64 (*next_request_id_callback)(struct vmbus_channel *channel, u64 rqst_addr);
@@ -603,6 +611,8 @@ static inline void wake_up(wait_queue_head_t *w)
 		_left;                                                                 \
 	})
 #define jiffies (hvb_kops->get_jiffies())
+/* Jiffies are milliseconds (HZ 1000). */
+static inline u64 ktime_get_ns(void) { return hvb_kops->get_jiffies() * 1000000ULL; }
 #define msecs_to_jiffies(ms) ((unsigned long)(ms))
 
 /* ---- tasks ---- */
@@ -751,6 +761,25 @@ static inline int single_release(struct inode *inode, struct file *f) { return h
 static inline ssize_t seq_read(struct file *f, char __user *b, size_t n, loff_t *p) { (void)f; (void)b; (void)n; (void)p; return 0; }
 static inline loff_t seq_lseek(struct file *f, loff_t o, int w) { (void)f; (void)w; return o; }
 static inline loff_t noop_llseek(struct file *f, loff_t o, int w) { (void)f; (void)w; return o; }
+static inline loff_t default_llseek(struct file *f, loff_t o, int w) { (void)f; (void)w; return o; }
+static inline ssize_t simple_read_from_buffer(void __user *to, size_t count, loff_t *ppos, const void *from,
+					      size_t available)
+{
+	loff_t pos = *ppos;
+	size_t n;
+
+	if (pos < 0)
+		return -EINVAL;
+	if ((size_t)pos >= available || !count)
+		return 0;
+	n = available - (size_t)pos;
+	if (n > count)
+		n = count;
+	if (copy_to_user(to, (const char *)from + pos, n))
+		return -EFAULT;
+	*ppos = pos + (loff_t)n;
+	return (ssize_t)n;
+}
 static inline __printf(2, 3) void seq_printf(struct seq_file *m, const char *fmt, ...)
 {
 	va_list ap;
@@ -811,6 +840,7 @@ static inline void hv_pkt_iter_close(struct vmbus_channel *c) { hvb_kops->pkt_it
 #define foreach_vmbus_pkt(pkt, channel) \
 	for (pkt = hv_pkt_iter_first(channel); pkt; pkt = hv_pkt_iter_next(channel, pkt))
 static inline void *hv_pkt_data(const struct vmpacket_descriptor *d) { return (void *)((unsigned long)d + (d->offset8 << 3)); }
+static inline u32 hv_pkt_len(const struct vmpacket_descriptor *d) { return d->len8 << 3; }
 static inline u32 hv_pkt_datalen(const struct vmpacket_descriptor *d) { return (d->len8 << 3) - (d->offset8 << 3); }
 #define vmbus_driver_register(drv) hvb_kops->driver_register(drv)
 static inline void vmbus_driver_unregister(struct hv_driver *drv) { hvb_kops->driver_unregister(drv); }
@@ -820,6 +850,9 @@ static inline void vmbus_driver_unregister(struct hv_driver *drv) { hvb_kops->dr
 #define module_init(fn) HVB_EXPORT int (*hvb_module_init_fn)(void) = fn
 #define module_exit(fn) HVB_EXPORT void (*hvb_module_exit_fn)(void) = fn
 #define MODULE_LICENSE(x)
+/* A parameter is an exported pointer the bridge finds by name (hvb_param_<name>). */
+#define module_param(name, type, perm) HVB_EXPORT void *hvb_param_##name = &(name)
+#define MODULE_PARM_DESC(name, text)
 #define MODULE_DESCRIPTION(x)
 #define MODULE_AUTHOR(x)
 #define MODULE_VERSION(x)

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* hvblob kernel shim: <linux/ktime.h> */
+#include "../hvb_kernel.h"
