@@ -16,14 +16,21 @@ struct Bench: ParsableCommand {
     var large: Int = 20
     @Option(help: "Ring packets to time.")
     var packets: Int = 2_000_000
+    @Option(help: "Times to replay the recorded capture.")
+    var replays: Int = 20
 
     func run() throws {
-        guard roundTrips >= 10, large >= 1, packets >= 10 else { fail("bench: counts must be at least 10, 1 and 10") }
+        guard roundTrips >= 10, large >= 1, packets >= 10, replays >= 1 else { fail("bench: counts must be at least 10, 1, 10 and 1") }
         do {
             for f in try HVBlob.Bench.roundTrips(count: roundTrips) { Out.standardOutput.write("\(f)\n") }
             Out.standardOutput.write("\(try HVBlob.Bench.largeRequests(count: large))\n")
             Out.standardOutput.write("\(HVBlob.Bench.ringPackets(count: packets))\n")
+            for f in try HVBlob.Bench.replay(repeats: replays) { Out.standardOutput.write("\(f)\n") }
             let built = try DriverBuild.build(driver: DriverBuild.inTreeDriver)
+            for f in try HVBlob.Bench.replay(repeats: replays, factory: { try BridgedDriver(built, machine: $0) }, version: built.version,
+                                             label: "the C driver (bridge)").prefix(1) {
+                Out.standardOutput.write("\(f)\n")
+            }
             let f = try HVBlob.Bench.driverRoundTrips(count: roundTrips, factory: { try BridgedDriver(built, machine: $0) },
                                                       version: built.version, label: "the C driver (bridge)")
             Out.standardOutput.write("\(f)\n")

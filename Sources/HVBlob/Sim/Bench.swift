@@ -210,6 +210,53 @@ public enum Bench {
                       baselineName: "112-byte memcpy", baseline: copies, goal: "(reported)")
     }
 
+    /// Replay: a recorded capture (8 clients x 64 requests, 4 KiB) re-driven against a guest,
+    /// ring packets (both directions) per second; baseline: the same packets through a bare
+    /// ring (write + read), which is the floor any replay pays.
+    public static func replay(repeats: Int, factory: DriverRig.Factory? = nil, version: KernelVersion = .default,
+                              label: String = "the model") throws -> [Figure] {
+        var c = SimulationConfig()
+        c.clients = 8
+        c.requestsPerClient = 64
+        c.sizes = [4096]
+        let sim = Simulation(c)
+        let rec = sim.machine.startRecording()
+        _ = sim.run()
+        let capture = rec.capture
+        let packets = capture.records.filter { $0.kind == .ringPacket }
+        var report = ReplayReport()
+        let t = time {
+            for _ in 0..<repeats { report = Replayer(capture: capture, version: version, factory: factory).run() }
+        }
+        guard report.clean else { throw BenchError.failed("the replay diverged: \(report.render(driver: label))") }
+        let rate = Double(packets.count * repeats) / t
+        let bytes = capture.pcapng()
+        var parsed = 0
+        let tp = time {
+            for _ in 0..<repeats { parsed += (try? Capture.parse(bytes))?.records.count ?? 0 }
+        }
+        let ring = RingBuffer(size: AzBlob.ringSize)
+        var reader = RingReader(ring: ring)
+        let tr = time {
+            for _ in 0..<repeats {
+                for p in packets {
+                    _ = ring.write(p.body) { 1 }
+                    if let q = reader.copyFirst(ring) {
+                        _ = reader.advance(ring, len8: UInt16(q.count / 8))
+                        _ = reader.close(ring)
+                    }
+                }
+            }
+        }
+        let floor = Double(packets.count * repeats) / tr
+        return [
+            Figure(name: "replay packets/s against \(label) (\(packets.count) ring packets, \(capture.records.count) records per capture)",
+                   value: rate, unit: "/s", baselineName: "the same packets through a bare ring", baseline: floor, goal: ">= 1,000,000/s"),
+            Figure(name: "capture parsing, records/s (\(bytes.count) bytes of pcapng)", value: Double(parsed) / tp, unit: "/s",
+                   baselineName: "replay records/s", baseline: Double(capture.records.count * repeats) / t, goal: "(reported)"),
+        ]
+    }
+
     public enum BenchError: Error, CustomStringConvertible {
         case failed(String)
         public var description: String {
