@@ -4,16 +4,26 @@
 # Build one libFuzzer target with swiftc (a SwiftPM executable target does not link with
 # libFuzzer's main on Linux: swiftpm issue 4522) and run it.
 #
-#   Scripts/fuzz.sh TARGET [SECONDS] [JOBS]      targets: validation hostile-host ring-reader parsers
+#   Scripts/fuzz.sh TARGET [SECONDS] [JOBS]
+#
+# Model targets (Sources/HVBlob only): validation hostile-host ring-reader parsers captures vectors.
+# Bridge targets (the in-tree C driver, or HVBLOB_FUZZ_DRIVER, through the kernel shim; the
+# shim and the driver are built with ASan + UBSan and libFuzzer's coverage):
+# validation-c differential.
 #
 # The committed seeds are Fixtures/corpus/TARGET/; what libFuzzer finds goes to
 # .build-fuzz/corpus-TARGET/ (not committed); crashes to .build-fuzz/crash-TARGET-*, which
 # `swift run hvblob replay-fuzz TARGET FILE` turns into a readable scenario and a verdict.
 set -euo pipefail
-target=${1:?usage: Scripts/fuzz.sh TARGET [SECONDS] [JOBS]  (targets: validation hostile-host ring-reader parsers)}
+targets="validation hostile-host ring-reader parsers captures vectors validation-c differential"
+target=${1:?usage: Scripts/fuzz.sh TARGET [SECONDS] [JOBS]  (targets: $targets)}
 seconds=${2:-60}
 jobs=${3:-1}
-case "$target" in validation|hostile-host|ring-reader|parsers) ;; *) echo "fuzz.sh: unknown target '$target'" >&2; exit 2 ;; esac
+case "$target" in
+validation|hostile-host|ring-reader|parsers|captures|vectors) bridge=0 ;;
+validation-c|differential) bridge=1 ;;
+*) echo "fuzz.sh: unknown target '$target' (targets: $targets)" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/.build-fuzz"
 mkdir -p "$out/corpus-$target"
@@ -23,7 +33,7 @@ cat > "$entry" <<SWIFT
 @_cdecl("LLVMFuzzerTestOneInput")
 public func hvblobFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = data.map { Array(UnsafeBufferPointer(start: \$0, count: size)) } ?? []
-    if let failure = FuzzTargets.run("$target", bytes) {
+    if let failure = $( [ $bridge = 1 ] && echo BridgeFuzzTargets || echo FuzzTargets ).run("$target", bytes) {
         // The one place hvblob traps on purpose: libFuzzer records the input as a crash.
         fatalError("hvblob fuzz $target: \(failure)")
     }
@@ -34,14 +44,48 @@ bin="${HVBLOB_FUZZ_BUILD_ONLY:-$out/fuzz-$target}"
 # HVBLOB_FUZZ_FLAGS replaces the sanitizer flags (OSS-Fuzz passes its own);
 # HVBLOB_FUZZ_BUILD_ONLY=PATH builds the target there and stops.
 flags=${HVBLOB_FUZZ_FLAGS:--sanitize=fuzzer,address}
-if [ ! -x "$bin" ] || [ -n "$(find "$root/Sources/HVBlob" -name '*.swift' -newer "$bin" | head -1)" ] || [ "$entry" -nt "$bin" ]; then
+sources=("$root/Sources/HVBlob")
+[ $bridge = 0 ] || sources+=("$root/Sources/HVBlobBridge" "$root/Sources/CKernelShim")
+if [ ! -x "$bin" ] || [ -n "$(find "${sources[@]}" \( -name '*.swift' -o -name '*.c' -o -name '*.h' \) -newer "$bin" | head -1)" ] || [ "$entry" -nt "$bin" ]; then
     echo "fuzz.sh: building $bin ($flags)"
+    extra=()
+    if [ $bridge = 1 ]; then
+        # The bridge in one swiftc module: its `import HVBlob` resolves to an empty stub
+        # module (the core is compiled into the same module), CKernelShim to a module map over
+        # its header; the shim's C runtime is compiled with clang beside swiftc.
+        cdir="$out/bridge-build"
+        mkdir -p "$cdir/stub" "$cdir/cshim"
+        printf 'module CKernelShim {\n  header "%s"\n  export *\n}\n' "$root/Sources/CKernelShim/include/hvb_kops.h" > "$cdir/cshim/module.modulemap"
+        echo "" > "$cdir/stub/empty.swift"
+        swiftc -emit-module -parse-as-library -module-name HVBlob "$cdir/stub/empty.swift" -emit-module-path "$cdir/stub/HVBlob.swiftmodule"
+        clang=$(dirname "$(command -v swiftc)")/clang
+        cflags="-fsanitize=address,undefined -fno-sanitize=alignment -fsanitize=fuzzer-no-link"
+        [ "$flags" = "-sanitize=fuzzer,address" ] || cflags=${HVBLOB_FUZZ_CFLAGS:-$cflags}
+        for c in coro runtime; do
+            # shellcheck disable=SC2086
+            "$clang" -c -O1 -g $cflags -I "$root/Sources/CKernelShim/include" -I "$root/Sources/CKernelShim" \
+                "$root/Sources/CKernelShim/$c.c" -o "$cdir/$c.o"
+        done
+        extra=(-I "$cdir/stub" -I "$cdir/cshim" "$cdir/coro.o" "$cdir/runtime.o"
+               $(find "$root/Sources/HVBlobBridge" -name '*.swift' | sort))
+    fi
     # shellcheck disable=SC2086
     swiftc $flags -parse-as-library -O -module-name HVBlobFuzz \
-        $(find "$root/Sources/HVBlob" -name '*.swift' | sort) "$entry" -o "$bin" 2>&1 | grep -v "Cannot export local symbol" || true
+        $(find "$root/Sources/HVBlob" -name '*.swift' | sort) "${extra[@]}" "$entry" -o "$bin" 2>&1 | grep -v "Cannot export local symbol" || true
     test -x "$bin" || { echo "fuzz.sh: the build failed" >&2; exit 1; }
 fi
+# The bridge targets build the driver at run time: with coverage for libFuzzer too.
+export HVBLOB_DRIVER_CFLAGS="${HVBLOB_DRIVER_CFLAGS:--fsanitize=fuzzer-no-link}"
 [ -z "${HVBLOB_FUZZ_BUILD_ONLY:-}" ] || exit 0
+cd "$root"
+# vectors keeps the parsed schema in a global; LeakSanitizer cannot follow Swift's enum payload
+# pointers (their spare bits carry the case), so it reports that tree as leaked: off for it.
+# The bridge targets leave LeakSanitizer off too: the harness's Swift objects hit the same
+# blind spot, and the kernel shim accounts for every driver allocation itself (a leak there
+# is a finding of the target).
+leaks=1
+[ "$target" != vectors ] && [ $bridge = 0 ] || leaks=0
+export ASAN_OPTIONS="detect_leaks=$leaks${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 exec "$bin" "$out/corpus-$target" "$root/Fixtures/corpus/$target" -dict="$root/Fuzz/hvblob.dict" \
     -max_total_time="$seconds" $([ "$jobs" -gt 1 ] && echo "-jobs=$jobs -workers=$jobs") -print_final_stats=1 \
-    -artifact_prefix="$out/crash-$target-"
+    -artifact_prefix="$out/crash-$target-" -detect_leaks=$leaks

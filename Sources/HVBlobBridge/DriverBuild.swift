@@ -129,6 +129,8 @@ public enum DriverBuild {
                          "-Werror=int-conversion", "-fno-omit-frame-pointer",
                          "-DHVB_KVER=\(v.major * 100 + v.minor)", "-DKBUILD_MODNAME=\"hv_azure_blob\""]
                 + (sanitize ? ["-fsanitize=address,undefined", "-fno-sanitize=alignment", "-fno-sanitize-recover=undefined"] : [])
+                // Scripts/fuzz.sh adds -fsanitize=fuzzer-no-link so libFuzzer sees the driver's coverage.
+                + (ProcessInfo.processInfo.environment["HVBLOB_DRIVER_CFLAGS"].map { $0.split(separator: " ").map(String.init) } ?? [])
             let key = String(FNV1a.hash(flags.joined(separator: " ").utf8, into: digest), radix: 16)
             let out = cache.appendingPathComponent("\(key).so")
             if FileManager.default.fileExists(atPath: out.path) {

@@ -437,9 +437,12 @@ final class ChannelReplay {
         }
         let (space, file) = processes[pid]!
         let page = UInt64(AzBlob.pageSize - 1)
+        // No guest can pin more than 8192 pages: a capture's larger length is mapped only that
+        // far (its ioctl must fail before pinning), so a hostile capture cannot exhaust memory.
+        let cap = AzBlob.pageSize * (AzBlob.maxPages + 1)
         func place(_ address: UInt64, _ length: UInt32, _ kind: MappingKind, _ contents: [UInt8] = []) -> UInt64 {
             guard address != 0 else { return 0 }
-            return space.map(length: max(Int(length), 1), pageOffset: Int(address & page), kind: kind, contents: contents)
+            return space.map(length: min(max(Int(length), 1), cap), pageOffset: Int(address & page), kind: kind, contents: contents)
         }
         var req = c.request
         let want = Int(req.requestLen)

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The bodies of hvblob's fuzz targets. Each takes raw bytes, decodes them into a structured
 /// scenario (a request and its memory layout, a sequence of hostile host packets, a ring image,
@@ -7,7 +10,7 @@
 /// trap on a non-nil result; `swift test` runs the same bodies over the corpus and seeded
 /// random inputs; `hvblob replay-fuzz` prints the scenario an input decodes to.
 public enum FuzzTargets {
-    public static let names = ["validation", "hostile-host", "ring-reader", "parsers"]
+    public static let names = ["validation", "hostile-host", "ring-reader", "parsers", "captures", "vectors"]
 
     /// Runs target `name` on `data`: nil when every invariant held.
     public static func run(_ name: String, _ data: [UInt8], describe: ((String) -> Void)? = nil) -> String? {
@@ -16,6 +19,8 @@ public enum FuzzTargets {
         case "hostile-host": return hostileHost(data, describe: describe)
         case "ring-reader": return ringReader(data, describe: describe)
         case "parsers": return parsers(data, describe: describe)
+        case "captures": return captures(data, describe: describe)
+        case "vectors": return vectors(data, describe: describe)
         default: return "unknown fuzz target '\(name)'"
         }
     }
@@ -47,10 +52,28 @@ public enum FuzzTargets {
     // MARK: ioctl validation
 
     /// A request (every field), its buffers' lengths, page offsets and mapping kinds, a
-    /// command and a credentials change, decoded from the input and run through the corrected
-    /// model's ioctl. Invariants: it returns; a known errno; nothing left pinned; no rule of
-    /// the guest broken; on 0, response_len within the caller's buffer.
-    public static func validation(_ data: [UInt8], describe: ((String) -> Void)? = nil) -> String? {
+    /// command and a credentials change: what the validation targets decode their input to.
+    public struct ValidationScenario: Sendable {
+        public var requestLen: UInt32, responseLen: UInt32, dataLen: UInt32, dataValid: UInt32
+        public var offsets: (Int, Int, Int)
+        public var kinds: (MappingKind?, MappingKind?, MappingKind?)
+        public var command: IoctlCommand
+        public var credentialsChanged: Bool
+        public var guid: GUID
+        public var timeout: UInt32
+
+        public var description: String {
+            """
+            validation: command \(command)\(credentialsChanged ? ", credentials changed since open" : "")
+              request  \(requestLen) bytes at page offset \(offsets.0), \(kinds.0.map(\.rawValue) ?? "unmapped")
+              response \(responseLen) bytes at page offset \(offsets.1), \(kinds.1.map(\.rawValue) ?? "unmapped")
+              data     \(dataLen) bytes (valid \(dataValid)) at page offset \(offsets.2), \(kinds.2.map(\.rawValue) ?? "unmapped")
+              guid \(guid) timeout \(timeout)
+            """
+        }
+    }
+
+    public static func decodeValidation(_ data: [UInt8]) -> ValidationScenario {
         var input = Input(data)
         let limit = UInt32(AzBlob.pageSize * AzBlob.maxPages)
         func length() -> UInt32 {
@@ -72,36 +95,73 @@ public enum FuzzTargets {
         let creds = input.u8() % 32 == 0
         let guid = GUID(bytes: input.bytes(16))
         let timeout = input.u32()
-        describe?("""
-            validation: command \(command)\(creds ? ", credentials changed since open" : "")
-              request  \(rl) bytes at page offset \(offsets.0), \(k.0.map(\.rawValue) ?? "unmapped")
-              response \(pl) bytes at page offset \(offsets.1), \(k.1.map(\.rawValue) ?? "unmapped")
-              data     \(dl) bytes (valid \(dv)) at page offset \(offsets.2), \(k.2.map(\.rawValue) ?? "unmapped")
-              guid \(guid) timeout \(timeout)
-            """)
-        guard let rig = try? DriverRig(factory: nil, version: .default) else { return "could not set up the model" }
+        return ValidationScenario(requestLen: rl, responseLen: pl, dataLen: dl, dataValid: dv, offsets: offsets, kinds: k,
+                                  command: command, credentialsChanged: creds, guid: guid, timeout: timeout)
+    }
+
+    /// Everything user space and the host can see of one ioctl: what a differential compares.
+    public struct Observation: Sendable, Equatable {
+        public var errno: Errno?
+        public var packets: [[UInt8]]
+        public var response: [UInt8]
+        public var responseBuffer: [UInt8]
+        public var pinnedAfter: Int
+        public var findings: [String]
+    }
+
+    /// Runs the scenario through `factory`'s driver (nil: the model) on a fresh machine.
+    public static func observe(_ s: ValidationScenario, factory: DriverRig.Factory?, version: KernelVersion = .default) -> Observation? {
+        guard let rig = try? DriverRig(factory: factory, version: version) else { return nil }
         func map(_ len: UInt32, _ off: Int, _ kind: MappingKind?) -> UInt64 {
             guard let kind else { return 0x1000 + UInt64(off) }
             guard len <= 64 * 1024 else { return 0x7e00_0000_0000 + UInt64(off) }
             return rig.space.map(length: Int(max(len, 1)), pageOffset: off, kind: kind,
                                  contents: kind == .untouched ? [] : [UInt8](repeating: 0x4c, count: Int(min(len, 32))))
         }
-        let r = AzBlobRequestSync(guid: guid, timeout: timeout, requestLen: rl, responseLen: pl, dataLen: dl, dataValid: dv,
-                                  requestBuffer: map(rl, offsets.0, k.0), responseBuffer: map(pl, offsets.1, k.1),
-                                  dataBuffer: map(dl, offsets.2, k.2))
+        let resp = map(s.responseLen, s.offsets.1, s.kinds.1)
+        let r = AzBlobRequestSync(guid: s.guid, timeout: s.timeout, requestLen: s.requestLen, responseLen: s.responseLen,
+                                  dataLen: s.dataLen, dataValid: s.dataValid, requestBuffer: map(s.requestLen, s.offsets.0, s.kinds.0),
+                                  responseBuffer: resp, dataBuffer: map(s.dataLen, s.offsets.2, s.kinds.2))
         let arg = rig.argument(r)
-        if creds { rig.space.credentials += 1 }
-        guard let e = rig.ioctl(arg, command: command) else { return "the ioctl never returned" }
+        if s.credentialsChanged { rig.space.credentials += 1 }
+        let e = rig.ioctl(arg, command: s.command)
+        let back = (try? rig.space.read(arg + UInt64(AzBlobRequestSync.responseOffset), count: 8)) ?? []
+        let buffer = s.kinds.1 != nil && s.responseLen <= 64 * 1024 ? ((try? rig.space.read(resp, count: Int(s.responseLen))) ?? []) : []
+        // Close the file and remove the device: the driver's own leaks (allocations, device
+        // references, pins) become findings.
+        let pinned = rig.machine.memory.pinnedFrames
+        rig.driver.release(rig.file)
+        let removed = rig.machine.drive(rig.driver.remove()) != nil
+        if removed { rig.machine.memory.reportLeakedPins() }
+        rig.driver.finish(removed: removed)
+        if !removed { rig.log.report("liveness.remove-hang", "remove after one ioctl never returned") }
+        let findings = rig.log.violations.filter { $0.rule.findingClass != .integrity }
+            .map { "\($0.rule): \($0.detail)" }
+        return Observation(errno: e, packets: rig.packets, response: back, responseBuffer: buffer,
+                           pinnedAfter: pinned, findings: findings)
+    }
+
+    /// The validation invariants: it returns; a known errno; nothing left pinned; no rule of
+    /// the guest broken; on 0, response_len within the caller's buffer.
+    public static func checkValidation(_ s: ValidationScenario, _ o: Observation) -> String? {
+        guard let e = o.errno else { return "the ioctl never returned" }
         let known: Set<Errno> = [.success, .EINVAL, .EFAULT, .EACCES, .ENOMEM, .EAGAIN, .ENODEV, .EIO]
         if !known.contains(e) { return "unexpected errno \(e)" }
-        if rig.machine.memory.pinnedFrames != 0 { return "\(rig.machine.memory.pinnedFrames) page(s) left pinned after \(e)" }
-        if let v = rig.log.violations.first(where: { $0.rule.findingClass == .guest || $0.rule.findingClass == .hostCheck }) {
-            return "\(v.rule): \(v.detail)"
-        }
-        if e == .success, let back = rig.response(arg), back.length > pl {
-            return "response_len \(back.length) exceeds the caller's \(pl)"
+        if o.pinnedAfter != 0 { return "\(o.pinnedAfter) page(s) left pinned after \(e)" }
+        if let f = o.findings.first { return f }
+        if e == .success, o.response.count == 8 {
+            let len = UInt32(o.response[4]) | UInt32(o.response[5]) << 8 | UInt32(o.response[6]) << 16 | UInt32(o.response[7]) << 24
+            if len > s.responseLen { return "response_len \(len) exceeds the caller's \(s.responseLen)" }
         }
         return nil
+    }
+
+    /// The ioctl validation target against the corrected model.
+    public static func validation(_ data: [UInt8], describe: ((String) -> Void)? = nil) -> String? {
+        let s = decodeValidation(data)
+        describe?(s.description)
+        guard let o = observe(s, factory: nil) else { return "could not set up the model" }
+        return checkValidation(s, o)
     }
 
     // MARK: hostile host
@@ -215,6 +275,138 @@ public enum FuzzTargets {
         if let s = try? Schedule(parsing: text), (try? Schedule(parsing: s.description)) != s { return "schedule '\(text)' does not round trip" }
         _ = GUID(string: text)
         _ = KernelVersion(text)
+        return nil
+    }
+
+    // MARK: captures
+
+    /// A capture, two ways: the first byte even, the rest is a pcapng file as is (the parser
+    /// on hostile bytes); odd, the rest decodes into a sequence of records (kind, direction,
+    /// flags, pid, body) wrapped in a valid file, so the replayer meets every record kind in
+    /// any order. Invariants: parse errors are typed with an offset inside the input; what
+    /// parses writes back to the same records; the replay (at most 64 records) ends, with a
+    /// verdict, against the model.
+    public static func captures(_ data: [UInt8], describe: ((String) -> Void)? = nil) -> String? {
+        var input = Input(data)
+        let structured = input.u8() & 1 == 1
+        var bytes: [UInt8]
+        if structured {
+            var records: [CaptureRecord] = []
+            var time: UInt64 = 0
+            while !input.exhausted && records.count < 64 {
+                time += UInt64(input.u8() % 4 == 0 ? input.u16() : UInt16(input.u8() % 3))
+                let kind = CaptureRecord.Kind(rawValue: 1 + input.u8() % 10) ?? .ringPacket
+                var r = CaptureRecord(time: time, kind: kind, flags: input.u8() & 3, pid: UInt32(100 + input.u8() % 3))
+                switch kind {
+                case .ringPacket:
+                    r.direction = input.u8() & 1 == 0 ? .guestToHost : .hostToGuest
+                    let type = input.pick([UInt16(11), 11, 9, 6, input.u16()])
+                    let len8 = UInt16(2 + input.u8() % 12)
+                    var w = WireWriter(capacity: Int(len8) * 8)
+                    PacketDescriptor(type: PacketType(rawValue: type), offset8: input.pick([2, 2, 4, UInt16(input.u8())]), len8: len8,
+                                     flags: input.u16() & 1, transId: input.pick([1, 2, 0, UInt64(input.u16())])).encode(into: &w)
+                    w.bytes(input.bytes(Int(len8) * 8 - 16))
+                    r.body = w.bytes
+                    r.ringBefore = input.u32() % 131_072
+                case .ioctlCall:
+                    let req = AzBlobRequestSync(guid: GUID(bytes: input.bytes(16)), timeout: 1, requestLen: UInt32(input.u16() % 300),
+                                                responseLen: UInt32(input.u16() % 300), dataLen: UInt32(input.u16()), dataValid: UInt32(input.u16()),
+                                                requestBuffer: UInt64(input.u16()), responseBuffer: UInt64(input.u16()), dataBuffer: UInt64(input.u16()))
+                    r.body = CaptureRecord.ioctlCallBody(command: input.u8() % 8 == 0 ? input.u32() : IoctlCommand.azBlobUserRequest.rawValue,
+                                                         argument: UInt64(input.u16()), request: req.encoded(), requestBytes: input.bytes(Int(input.u8() % 16)))
+                case .ioctlReturn:
+                    r.body = CaptureRecord.ioctlReturnBody(input.pick([Errno.success, .EINVAL, .ENODEV, .EIO]), status: input.u32(), responseLength: input.u32() % 128)
+                case .hostWrite:
+                    let n = Int(input.u8() % 64)
+                    var w = WireWriter(capacity: 16 + n)
+                    w.u64(0x1000 + UInt64(input.u8())); w.u32(UInt32(input.u16() % UInt16(4096 - n))); w.u32(UInt32(n)); w.bytes(input.bytes(n))
+                    r.body = w.bytes
+                case .open:
+                    var w = WireWriter(capacity: 4)
+                    w.u32(input.pick([UInt32(AzBlob.ringSize), 8192, input.u32()]))
+                    r.body = w.bytes
+                case .guestRead:
+                    r.direction = .hostToGuest
+                case .rescind, .close, .release, .remove:
+                    break
+                }
+                records.append(r)
+            }
+            bytes = Capture(records: records).pcapng()
+        } else {
+            bytes = Array(data.dropFirst())
+        }
+        let capture: Capture
+        do { capture = try Capture.parse(bytes) } catch {
+            describe?("captures: \(structured ? "structured" : "raw") input of \(bytes.count) bytes: \(error)")
+            if error.offset < 0 || error.offset > bytes.count { return "error offset \(error.offset) outside the \(bytes.count)-byte input: \(error)" }
+            return structured ? "a capture written by hvblob does not parse: \(error)" : nil
+        }
+        describe?("captures: \(capture.records.count) records\n" + capture.records.prefix(64).map { "  " + $0.summary }.joined(separator: "\n"))
+        guard let again = try? Capture.parse(capture.pcapng()), again.records == capture.records else {
+            return "a parsed capture does not survive writing and parsing again"
+        }
+        guard capture.records.count <= 64 else { return nil }
+        let report = Replayer(capture: capture).run()
+        describe?(report.render(driver: "the model"))
+        // The replay may diverge (most such captures are nonsense); it must not break the guest.
+        if let v = report.violations.first(where: { memorySafetyRules.contains($0.rule.rawValue) }) { return "\(v.rule): \(v.detail)" }
+        return nil
+    }
+
+    // MARK: vectors
+
+    /// The vector schema, read from Fixtures/vectors/vectors.schema.json under the current
+    /// directory (or HVBLOB_SCHEMA) when there is one; without it only the parser and the decoder run.
+    static let vectorSchema: JSONSchema? = {
+        #if canImport(Glibc)
+        let path = getenv("HVBLOB_SCHEMA").map { String(cString: $0) } ?? "Fixtures/vectors/vectors.schema.json"
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n <= 0 { break }
+            bytes += buf[0..<n]
+        }
+        return try? VectorSuite.schema(bytes)
+        #else
+        return nil
+        #endif
+    }()
+
+    /// A vector file: JSON text, checked by the schema, decoded, and its vectors run against
+    /// the model when they are cheap (ring, request ids, layouts; ioctl and MPB up to 256 KiB).
+    /// Invariants: errors carry an offset inside the input; what parses serializes and parses
+    /// back to the same value; nothing traps or hangs.
+    public static func vectors(_ data: [UInt8], describe: ((String) -> Void)? = nil) -> String? {
+        let root: JSONNode
+        do { root = try JSONParser.parse(data) } catch {
+            describe?("vectors: not JSON: \(error)")
+            return error.offset <= data.count ? nil : "error offset \(error.offset) beyond the \(data.count)-byte input"
+        }
+        guard let back = try? JSONParser.parse(Array(root.value.serialized().utf8)), back.value == root.value else {
+            return "JSON that parsed does not survive serializing and parsing again"
+        }
+        if let schema = vectorSchema {
+            let failures = schema.validate(root)
+            if let f = failures.first(where: { $0.offset > data.count }) { return "schema error offset beyond the input: \(f)" }
+            if !failures.isEmpty {
+                describe?("vectors: \(failures.count) schema failure(s), first: \(failures[0])")
+                return nil
+            }
+        }
+        guard let file = try? VectorFile.decode(root) else { return nil }
+        let cheap = file.vectors.filter { v in
+            let i = JSONNode(v.inputs)
+            let lens = ["request_len", "response_len", "data_len"].compactMap { i[$0]?.uint }
+            return lens.allSatisfy { $0 <= 256 * 1024 } && (i["ops"]?.array?.count ?? 0) <= 200 && (i["size"]?.int ?? 0) <= 4096
+        }
+        describe?("vectors: group \(file.group), \(file.vectors.count) vector(s), running \(cheap.count)")
+        var copy = file
+        copy.vectors = Array(cheap.prefix(8))
+        for r in VectorRunner.run(copy, factory: nil) { describe?("  \(r.verdict.rawValue) \(r.vector.id): \(r.detail)") }
         return nil
     }
 }

@@ -5,7 +5,7 @@
 /// Supported: $ref (local "#/$defs/..."), type, properties, required, additionalProperties,
 /// items, minItems, maxItems, enum, const, pattern, minimum, maximum, minLength, allOf, anyOf,
 /// oneOf, if/then/else; annotations ($schema, $id, $defs, $comment, title, description) ignored.
-public struct JSONSchema {
+public struct JSONSchema: Sendable {
     public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
         /// JSON pointer of the failing value, e.g. /vectors/17/inputs/request_len.
         public let path: String

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import HVBlob
+
+/// Fuzz targets that need a C driver through the bridge (built with ASan and UBSan when the
+/// process carries ASan, as Scripts/fuzz.sh's bridge build does): the validation scenario
+/// against the driver's real code, and the model against the driver (any disagreement in
+/// errno, packet bytes or what user space sees is a failure).
+public enum BridgeFuzzTargets {
+    public static let names = ["validation-c", "differential"]
+
+    /// The driver under test: HVBLOB_FUZZ_DRIVER, else the in-tree driver.
+    nonisolated(unsafe) static var built: DriverBuild.Built?
+    nonisolated(unsafe) static var keepLoaded: UnsafeMutableRawPointer?
+
+    static func driver() throws -> DriverBuild.Built {
+        if let b = built { return b }
+        let path = ProcessInfo.processInfo.environment["HVBLOB_FUZZ_DRIVER"].map { URL(fileURLWithPath: $0) } ?? DriverBuild.inTreeDriver
+        let b = try DriverBuild.build(driver: path)
+        built = b
+        // One extra reference keeps the library mapped between runs: each run's dlopen and
+        // dlclose then cost nothing, and its coverage counters stay registered with libFuzzer.
+        keepLoaded = dlopen(b.library, RTLD_NOW | RTLD_LOCAL)
+        return b
+    }
+
+    public static func run(_ name: String, _ data: [UInt8], describe: ((String) -> Void)? = nil) -> String? {
+        let b: DriverBuild.Built
+        do { b = try driver() } catch { return "the driver does not build: \(error)" }
+        let factory: DriverRig.Factory = { m in try BridgedDriver(b, machine: m) }
+        let s = FuzzTargets.decodeValidation(data)
+        describe?(s.description + "\n  driver: \(b.source) (API era \(b.version))")
+        switch name {
+        case "validation-c":
+            guard let o = FuzzTargets.observe(s, factory: factory, version: b.version) else { return "could not load the driver" }
+            return FuzzTargets.checkValidation(s, o)
+        case "differential":
+            guard let model = FuzzTargets.observe(s, factory: nil, version: b.version),
+                  let c = FuzzTargets.observe(s, factory: factory, version: b.version) else { return "could not set up both sides" }
+            describe?("  model: \(model.errno.map(\.name) ?? "hang"), \(model.packets.count) packet(s); driver: \(c.errno.map(\.name) ?? "hang"), \(c.packets.count) packet(s)")
+            if model.errno != c.errno { return "errno: model \(model.errno.map(\.name) ?? "hang"), driver \(c.errno.map(\.name) ?? "hang")" }
+            if model.packets != c.packets {
+                for (k, (x, y)) in zip(model.packets, c.packets).enumerated() where x != y {
+                    let at = (0..<min(x.count, y.count)).first { x[$0] != y[$0] } ?? min(x.count, y.count)
+                    return "packet \(k) differs at byte \(at) (\(x.count) vs \(y.count) bytes)"
+                }
+                return "model sent \(model.packets.count) packet(s), driver \(c.packets.count)"
+            }
+            if model.response != c.response { return "response written back: model \(Hex.encode(model.response)), driver \(Hex.encode(c.response))" }
+            if model.responseBuffer != c.responseBuffer { return "response buffer contents differ" }
+            if model.pinnedAfter != c.pinnedAfter { return "pages left pinned: model \(model.pinnedAfter), driver \(c.pinnedAfter)" }
+            if model.findings != c.findings { return "findings: model \(model.findings), driver \(c.findings)" }
+            return FuzzTargets.checkValidation(s, c)
+        default:
+            return "unknown bridge fuzz target '\(name)'"
+        }
+    }
+}
