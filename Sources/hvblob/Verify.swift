@@ -24,6 +24,8 @@ struct Verify: ParsableCommand {
     var seed: String = "1"
     @Option(help: "Only these checks (comma-separated ids).")
     var only: String?
+    @Option(help: "Record every check's traffic into this pcapng file, each check's machine on its own channel.")
+    var record: String?
 
     func run() throws {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
@@ -54,11 +56,17 @@ struct Verify: ParsableCommand {
             let unknown = f.subtracting(Conformance.checks.map(\.id))
             if !unknown.isEmpty { fail("--only: unknown check(s) \(unknown.sorted().joined(separator: ", "))") }
         }
-        let results = Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
+        let session = record.map { _ in CaptureSession() }
+        let results = CaptureSession.$current.withValue(session) { Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
             let mark = r.passed ? "PASS" : "FAIL"
             var line = "\(mark)  \(r.check.level.rawValue.rightPad(6)) \(r.check.id.rightPad(30)) \(r.check.summary)\n"
             if !r.passed { line += "      -> \(r.detail)\n" }
             Out.standardOutput.write(line)
+        } }
+        if let path = record, let session {
+            let cap = session.capture
+            writeFile(path, cap.pcapng(), what: "--record")
+            Out.standardOutput.write("recorded: \(cap.records.count) records on \(session.recorders.count) channels to \(path)\n")
         }
         let failed = results.filter { !$0.passed }
         let mustFailed = failed.filter { $0.check.level == .must }.count

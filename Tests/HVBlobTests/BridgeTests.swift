@@ -120,6 +120,24 @@ struct BridgeTests {
         _ = m.drive(d.remove())
     }
 
+    @Test("bridge.fuzz: validation-c and differential hold on their corpus and 100 seeded random inputs each")
+    func fuzzTargets() throws {
+        for name in BridgeFuzzTargets.names {
+            let seeds = FuzzTests.corpus(name)
+            #expect(seeds.count >= 3)
+            for (file, bytes) in seeds {
+                let r = BridgeFuzzTargets.run(name, bytes)
+                #expect(r == nil, "\(name) on corpus file \(file): \(r ?? "")")
+            }
+            var rng = SeededRandom(seed: 0xF022).split(name)
+            for i in 0..<100 {
+                let bytes = (0..<rng.int(in: 0...80)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                let r = BridgeFuzzTargets.run(name, bytes)
+                #expect(r == nil, "\(name) on random input \(i) (seed 0xF022), \(Hex.encode(bytes)): \(r ?? "")")
+            }
+        }
+    }
+
     @Test("bridge.build.missing-api: a driver using kernel API the shim lacks fails and names it")
     func missingAPI() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-missing-\(getpid())")

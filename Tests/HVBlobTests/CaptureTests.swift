@@ -125,6 +125,20 @@ struct CaptureTests {
         #expect(d.what.contains("returned") || d.what.contains("guest"), "\(d)")
     }
 
+    @Test("replay.hostile: an ioctl asking for a 4 GiB buffer replays in bounded memory (the captures fuzz target's first finding)")
+    func hugeLength() throws {
+        var cap = smallCapture()
+        let i = try #require(cap.records.firstIndex { $0.kind == .ioctlCall })
+        var call = try #require(cap.records[i].ioctlCall)
+        call.request.dataLen = 0xFFFF_FFFF
+        cap.records[i].body = CaptureRecord.ioctlCallBody(command: call.command, argument: call.argument,
+                                                          request: call.request.encoded(), requestBytes: call.requestBytes)
+        let report = Replayer(capture: cap).run()
+        // The guest refuses the length (EINVAL) where the capture shows a packet: a divergence.
+        let d = try #require(report.divergence)
+        #expect(d.recordIndex > i)
+    }
+
     // MARK: robust input
 
     @Test("capture.truncated: every prefix of a capture is an error with an offset inside the file, never a trap")
@@ -197,6 +211,18 @@ struct CaptureTests {
         #expect(missing.status == 2 && missing.output.contains("cannot open"))
         let good = try runProcess([CLITests.binary, "replay", repoRoot.appendingPathComponent("Fixtures/captures/plain.pcapng").path])
         #expect(good.status == 0 && good.output.contains("verdict: clean"), "\(good.output)")
+    }
+
+    @Test("capture.verify-record: verify --record captures each check on its own channel; those replay clean")
+    func verifyRecord() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-verify-\(UUID().uuidString).pcapng").path
+        let out = try runProcess([CLITests.binary, "verify", "--model", "--only", "ioctl.ok,ioctl.len.zero,lifecycle.unload", "--record", path])
+        #expect(out.status == 0, "\(out.output)")
+        #expect(out.output.contains("on 3 channels"))
+        let cap = try Capture.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        #expect(Set(cap.records.map(\.channel)) == [1, 2, 3])
+        let report = Replayer(capture: cap).run()
+        #expect(report.clean && report.channels == 3, "\(report.render(driver: "model"))")
     }
 
     @Test("capture.tshark: the Lua dissector decodes every fixture as hvblob's own parser does")

@@ -72,3 +72,23 @@ public final class CaptureRecorder {
                           body: CaptureRecord.ioctlReturnBody(result, status: resp.u32(0), responseLength: resp.u32(4))))
     }
 }
+
+/// Records every machine created while it is the current session (`CaptureSession.$current`),
+/// each on its own channel number: how `hvblob verify --record` captures all its checks.
+/// Used from one thread at a time (a task-local value must be Sendable; it holds no lock).
+public final class CaptureSession: @unchecked Sendable {
+    @TaskLocal public static var current: CaptureSession?
+
+    public private(set) var recorders: [CaptureRecorder] = []
+
+    public init() {}
+
+    func attach(_ m: Machine) {
+        let r = m.startRecording()
+        r.channelId = UInt32(recorders.count + 1)
+        recorders.append(r)
+    }
+
+    /// Every machine's records, one channel after another.
+    public var capture: Capture { Capture(records: recorders.flatMap(\.capture.records)) }
+}

@@ -52,6 +52,7 @@ public final class Machine {
         channel.signalHost = { [unowned self] in self.host.signalled() }
         channel.signalGuest = { [unowned self] in self.scheduleCallback() }
         vsc.onCompletionDelivered = { [unowned self] offset, ctx in self.checkDelivery(offset, ctx) }
+        CaptureSession.current?.attach(self)
     }
 
     /// The guest's interrupt: run the channel callback (if one is installed) at the current time.
