@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where a replay first parted from its capture: the record (index and file offset), what was
 /// expected, what happened, and for packets the first differing field, decoded.
@@ -98,6 +101,8 @@ final class ChannelReplay {
         let space: AddressSpace?
         /// The request's transaction GUID: which captured packet this call must produce.
         var guid: GUID?
+        /// What was mapped for this call (unmapped when it returns, as user space frees them).
+        var mapped: [(UInt64, Int)] = []
         /// Not stepped yet: an ioctl starts when the capture shows its packet or its return,
         /// so that concurrent calls reach the ring (and take request ids) in the captured order.
         var fresh = true
@@ -300,7 +305,7 @@ final class ChannelReplay {
 
     func expect(_ r: CaptureRecord, _ i: Int, _ report: inout ReplayReport) -> Bool {
         if r.kind == .ringPacket {
-            let guid = try? GPADirectPacket.decode(r.body).request.transactionId
+            let guid = ChannelReplay.transaction(r.body)
             let waiting = activities.filter { $0.fresh && $0.space != nil }
             if let guid, let a = waiting.first(where: { $0.guid == guid }) {
                 start(a)
@@ -345,11 +350,44 @@ final class ChannelReplay {
     }
 
     /// nil when equal (binding new PFNs); else the first differing field, decoded.
+    /// Where a well-formed GPA-direct packet's PFN array lies (nil: not one).
+    static func pfnSpan(_ b: [UInt8]) -> Range<Int>? {
+        guard b.count >= GPADirectPacket.headerSize + VSPRequest.wireSize, b[0] == 9, b[1] == 0 else { return nil }
+        let desc = Int(UInt16(b[2]) | UInt16(b[3]) << 8) * 8
+        guard desc >= GPADirectPacket.headerSize, desc + VSPRequest.wireSize <= b.count else { return nil }
+        return GPADirectPacket.headerSize..<desc
+    }
+
+    /// The request's transaction GUID, read in place.
+    static func transaction(_ b: [UInt8]) -> GUID? {
+        guard let pfns = pfnSpan(b) else { return nil }
+        let at = pfns.upperBound + 40
+        return GUID(bytes: Array(b[at..<(at + 16)]))
+    }
+
     func comparePackets(_ want: CaptureRecord, _ got: CaptureRecord) -> [String]? {
         if want.ringOffsetsKnown && (want.ringBefore != got.ringBefore || want.ringAfter != got.ringAfter) {
             return ["ring write_index: capture \(want.ringBefore)->\(want.ringAfter), replay \(got.ringBefore)->\(got.ringAfter)"]
         }
         let a = want.body, b = got.body
+        // The common case without decoding: the same bytes outside the PFN array (and the request
+        // id when the capture does not know it), PFNs bound one to one.
+        if a.count == b.count, let span = ChannelReplay.pfnSpan(a), ChannelReplay.pfnSpan(b) == span,
+           a.withUnsafeBytes({ x in b.withUnsafeBytes { y in
+               memcmp(x.baseAddress!, y.baseAddress!, 8) == 0
+                   && (want.requestIdUnknown || memcmp(x.baseAddress! + 8, y.baseAddress! + 8, 8) == 0)
+                   && memcmp(x.baseAddress! + 16, y.baseAddress! + 16, span.lowerBound - 16) == 0
+                   && memcmp(x.baseAddress! + span.upperBound, y.baseAddress! + span.upperBound, a.count - span.upperBound) == 0
+           } }) {
+            let n = span.count / 8
+            var pa = [UInt64](repeating: 0, count: n), pb = pa
+            for k in 0..<n {
+                pa[k] = a.u64(span.lowerBound + 8 * k)
+                pb[k] = b.u64(span.lowerBound + 8 * k)
+            }
+            if let diff = bind(pa, pb, guid: ChannelReplay.transaction(a)) { return diff }
+            return nil
+        }
         guard let pa = try? GPADirectPacket.decode(a), let pb = try? GPADirectPacket.decode(b) else {
             if a == b { return nil }
             return firstRawDifference(a, b)
@@ -366,8 +404,13 @@ final class ChannelReplay {
             if la.count != lb.count { return ["packet has \(la.count) fields in the capture, \(lb.count) in the replay (\(pa.pfns.count) vs \(pb.pfns.count) PFNs)"] }
             return firstRawDifference(a, b)
         }
+        return bind(pa.pfns, pb.pfns, guid: pa.request.transactionId)
+    }
+
+    /// Binds capture PFNs to replay PFNs one to one while in flight; the first conflict, decoded.
+    func bind(_ capturePFNs: [UInt64], _ replayPFNs: [UInt64], guid: GUID?) -> [String]? {
         var newPairs: [(UInt64, UInt64)] = []
-        for (k, (x, y)) in zip(pa.pfns, pb.pfns).enumerated() {
+        for (k, (x, y)) in zip(capturePFNs, replayPFNs).enumerated() {
             let bound = live[x]?.rep ?? newPairs.first(where: { $0.0 == x })?.1
             let taken = liveRep[y] ?? newPairs.first(where: { $0.1 == y })?.0
             if let bound, bound != y {
@@ -379,8 +422,8 @@ final class ChannelReplay {
             if bound == nil { newPairs.append((x, y)) }
         }
         var seen = Set<UInt64>()
-        for x in pa.pfns where seen.insert(x).inserted {
-            let y = live[x]?.rep ?? newPairs.first(where: { $0.0 == x })!.1
+        for x in capturePFNs where seen.insert(x).inserted {
+            guard let y = live[x]?.rep ?? newPairs.first(where: { $0.0 == x })?.1 else { continue }
             if let e = live[x] {
                 live[x] = (e.rep, e.refs + 1)
             } else {
@@ -389,7 +432,7 @@ final class ChannelReplay {
                 if x == y { identical += 1 } else { renamed += 1 }
             }
             last[x] = y
-            owned[pa.request.transactionId, default: []].append(x)
+            if let guid { owned[guid, default: []].append(x) }
         }
         return nil
     }
@@ -440,9 +483,13 @@ final class ChannelReplay {
         // No guest can pin more than 8192 pages: a capture's larger length is mapped only that
         // far (its ioctl must fail before pinning), so a hostile capture cannot exhaust memory.
         let cap = AzBlob.pageSize * (AzBlob.maxPages + 1)
+        var mapped: [(UInt64, Int)] = []
         func place(_ address: UInt64, _ length: UInt32, _ kind: MappingKind, _ contents: [UInt8] = []) -> UInt64 {
             guard address != 0 else { return 0 }
-            return space.map(length: min(max(Int(length), 1), cap), pageOffset: Int(address & page), kind: kind, contents: contents)
+            let n = min(max(Int(length), 1), cap)
+            let a = space.map(length: n, pageOffset: Int(address & page), kind: kind, contents: contents)
+            mapped.append((a, n))
+            return a
         }
         var req = c.request
         let want = Int(req.requestLen)
@@ -451,9 +498,11 @@ final class ChannelReplay {
         req.responseBuffer = place(req.responseBuffer, req.responseLen, .untouched)
         req.dataBuffer = place(req.dataBuffer, req.dataLen, req.dataValid > 0 ? .populated : .untouched)
         let arg = space.map(length: AzBlobRequestSync.wireSize, pageOffset: Int(c.argument & page), kind: .populated, contents: req.encoded())
+        mapped.append((arg, AzBlobRequestSync.wireSize))
         let a = Activity(call: m.driver.ioctl(file, command: IoctlCommand(rawValue: c.command), argument: arg),
                          pid: pid, argument: arg, space: space)
         a.guid = c.request.guid
+        a.mapped = mapped
         activities.append(a)
         return true
     }
@@ -475,6 +524,7 @@ final class ChannelReplay {
         release(a.guid)
         let resp = (try? a.space!.read(a.argument + UInt64(AzBlobRequestSync.responseOffset), count: 8)) ?? [UInt8](repeating: 0, count: 8)
         let got = CaptureRecord.IoctlReturn(value: e == .success ? 0 : -e.rawValue, status: resp.u32(0), responseLength: resp.u32(4))
+        for (address, length) in a.mapped { a.space?.unmap(address, length: length) }
         if got != want {
             diverge(&report, i, "the ioctl of pid \(r.pid) returned differently",
                     ["capture: \(want.errno) status \(want.status) response_len \(want.responseLength)",
