@@ -4,10 +4,11 @@ import HVBlob
 
 /// Fuzz targets that need a C driver through the bridge (built with ASan and UBSan when the
 /// process carries ASan, as Scripts/fuzz.sh's bridge build does): the validation scenario
-/// against the driver's real code, and the model against the driver (any disagreement in
-/// errno, packet bytes or what user space sees is a failure).
+/// against the driver's real code, the model against the driver (any disagreement in errno,
+/// packet bytes or what user space sees is a failure), and the hostile host against the
+/// driver's completion path.
 public enum BridgeFuzzTargets {
-    public static let names = ["validation-c", "differential"]
+    public static let names = ["validation-c", "differential", "hostile-host-c"]
 
     /// The driver under test: HVBLOB_FUZZ_DRIVER, else the in-tree driver.
     nonisolated(unsafe) static var built: DriverBuild.Built?
@@ -28,6 +29,9 @@ public enum BridgeFuzzTargets {
         let b: DriverBuild.Built
         do { b = try driver() } catch { return "the driver does not build: \(error)" }
         let factory: DriverRig.Factory = { m in try BridgedDriver(b, machine: m) }
+        if name == "hostile-host-c" {
+            return FuzzTargets.hostileHost(data, factory: factory, versions: [b.version], describe: describe)
+        }
         let s = FuzzTargets.decodeValidation(data)
         describe?(s.description + "\n  driver: \(b.source) (API era \(b.version))")
         switch name {

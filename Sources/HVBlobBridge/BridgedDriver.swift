@@ -38,6 +38,8 @@ public final class BridgedDriver: GuestDriver {
     var initFn: (@convention(c) () -> Int32)?
     var exitFn: (@convention(c) () -> Void)?
     var ops = hvb_host_ops()
+    /// Packets the channel callback has read since its iterator began (the livelock bound).
+    var packetsThisRun = 0
     /// The call whose coroutine runs now (for attributing sends).
     var running: CoroutineCall?
     var processes: [Int32: AddressSpace] = [:]
@@ -176,7 +178,20 @@ public final class BridgedDriver: GuestDriver {
         ops.packet_first = { h, buf, buflen in
             let me = BridgedDriver.me(h)
             guard let ring = me.channel.inbound, let buf else { return 0 }
-            if me.reader == nil { me.reader = RingReader(ring: ring) }
+            if me.reader == nil {
+                me.reader = RingReader(ring: ring)
+                me.packetsThisRun = 0
+            }
+            // As in the model: an iterator that passed the write index (a host len8 beyond what
+            // was available) goes round stale data forever; end the run and say so.
+            me.packetsThisRun += 1
+            if me.packetsThisRun > ring.dataSize / 24 + 1 {
+                if me.packetsThisRun == ring.dataSize / 24 + 2 {
+                    me.log.report("liveness.callback-livelock",
+                                  "the channel callback read \(ring.dataSize / 24 + 1) packets in one run: the iterator passed the write index (a host len8 beyond what was available) and goes round stale data")
+                }
+                return 0
+            }
             guard let bytes = me.reader?.copyFirst(ring) else { return 0 }
             let n = min(bytes.count, Int(buflen))
             bytes.withUnsafeBytes { buf.copyMemory(from: $0.baseAddress!, byteCount: n) }

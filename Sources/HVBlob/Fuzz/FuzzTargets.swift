@@ -46,7 +46,7 @@ public enum FuzzTargets {
     static let memorySafetyRules: Set<String> = [
         "pin.double-release", "pin.leak", "pin.host-write-without-write-intent", "pin.host-access-unpinned",
         "pin.host-access-freed", "guest.use-after-free", "guest.refcount-negative", "guest.send-on-closed-channel",
-        "guest.close-twice", "guest.release-twice",
+        "guest.close-twice", "guest.release-twice", "guest.crash", "guest.null-deref",
     ]
 
     // MARK: ioctl validation
@@ -171,9 +171,15 @@ public enum FuzzTargets {
     /// payload), interleaved with callback runs, optionally a rescind and remove. Invariants:
     /// the model never breaks a memory-safety rule, every call returns or waits, nothing traps.
     public static func hostileHost(_ data: [UInt8], describe: ((String) -> Void)? = nil) -> String? {
+        hostileHost(data, factory: nil, versions: [KernelVersion(5, 13), KernelVersion(5, 17), KernelVersion(6, 1)], describe: describe)
+    }
+
+    /// The same against any driver (`factory`, built for one of `versions`).
+    public static func hostileHost(_ data: [UInt8], factory: DriverRig.Factory?, versions: [KernelVersion],
+                                   describe: ((String) -> Void)? = nil) -> String? {
         var input = Input(data)
-        let version = input.pick([KernelVersion(5, 13), KernelVersion(5, 17), KernelVersion(6, 1)])
-        guard let rig = try? DriverRig(factory: nil, version: version, faults: FaultPlan(spec: "never-complete=1")) else {
+        let version = input.pick(versions)
+        guard let rig = try? DriverRig(factory: factory, version: version, faults: FaultPlan(spec: "never-complete=1")) else {
             return "could not set up the model"
         }
         var calls: [DriverCall] = []
@@ -210,9 +216,22 @@ public enum FuzzTargets {
         }
         describe?(lines.joined(separator: "\n"))
         for c in calls where c.isReady { _ = c.runUntilBlocked() }
+        // The end of every run: rescind (if the input did not), remove, close. A correct driver's
+        // bounded drain then fails whatever is still waiting, so every call returns.
+        if removal == nil {
+            rig.machine.channel.rescind()
+            removal = rig.driver.remove()
+        }
+        let removed = removal.map { rig.machine.drive($0) != nil } ?? false
+        var hung = 0
+        for c in calls where rig.machine.drive(c) == nil { hung += 1 }
+        rig.driver.release(rig.file)
+        rig.driver.finish(removed: removed && hung == 0)
         if let v = rig.log.violations.first(where: { memorySafetyRules.contains($0.rule.rawValue) }) {
             return "\(v.rule): \(v.detail)"
         }
+        if !removed { return "remove never finished after the rescind" }
+        if hung > 0 { return "\(hung) ioctl(s) still waiting after remove finished" }
         return nil
     }
 
