@@ -27,16 +27,7 @@ struct Decode: ParsableCommand {
         let bytes: [UInt8]
         let source: String
         if let path = file {
-            guard let f = fopen(path, "rb") else { fail("\(path): cannot open") }
-            var out = [UInt8]()
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = fread(&buf, 1, buf.count, f)
-                if n <= 0 { break }
-                out += buf[0..<n]
-            }
-            fclose(f)
-            bytes = out
+            bytes = readFile(path, what: "decode")
             source = path
         } else {
             guard !hex.isEmpty else { fail("decode: give hex bytes or --file") }
