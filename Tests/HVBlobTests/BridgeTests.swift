@@ -120,7 +120,7 @@ struct BridgeTests {
         _ = m.drive(d.remove())
     }
 
-    @Test("bridge.fuzz: validation-c and differential hold on their corpus and 100 seeded random inputs each")
+    @Test("bridge.fuzz: validation-c, differential and hostile-host-c hold on their corpus and 100 seeded random inputs each")
     func fuzzTargets() throws {
         for name in BridgeFuzzTargets.names {
             let seeds = FuzzTests.corpus(name)
