@@ -27,7 +27,6 @@ struct Replay: ParsableCommand {
     var list = false
 
     func run() throws {
-        if model && driver != nil { fail("--model and --driver exclude each other") }
         let bytes = readFile(file, what: "replay")
         let capture: Capture
         do { capture = try Capture.parse(bytes) } catch {
@@ -41,22 +40,7 @@ struct Replay: ParsableCommand {
             }
             return
         }
-        var version = kernelVersion.map(parseKernelVersion) ?? .default
-        var factory: DriverRig.Factory?
-        var name = "the Swift model (fixed behaviour), API era \(version)"
-        if let path = driver {
-            guard FileManager.default.fileExists(atPath: path) else { fail("--driver: \(path): no such file") }
-            let built: DriverBuild.Built
-            do {
-                built = try DriverBuild.build(driver: URL(fileURLWithPath: path), version: kernelVersion == nil ? nil : version)
-            } catch {
-                Out.standardError.write("hvblob: \(error)\n")
-                throw ExitCode(2)
-            }
-            version = built.version
-            name = "\(built.source) (API era \(built.version))"
-            factory = { machine in try BridgedDriver(built, machine: machine) }
-        }
+        let (factory, version, name) = try driverSelection(model: model, driver: driver, kernelVersion: kernelVersion)
         let report = Replayer(capture: capture, version: version, factory: factory).run()
         Out.standardOutput.write(report.render(driver: name))
         if !report.clean { throw ExitCode(1) }
