@@ -498,69 +498,74 @@ static void k_seq_vprintf(struct seq_file *m, const char *fmt, va_list ap)
 	m->count += (size_t)hvb_format(m->buf + m->count, m->size - m->count, fmt, ap);
 }
 
-long hvb_debugfs_read(const char *name, char *buf, size_t size)
+/* The live debugfs file called `name`, or NULL. */
+static struct dentry *debugfs_file(const char *name)
 {
-	struct inode inode = { 0 };
-	struct file file = { 0 };
-	struct hvb_single *s;
-	long n;
 	int i;
 
 	for (i = 0; i < HVB_MAX_DENTRIES; i++) {
 		struct dentry *d = &st.dentries[i];
 
-		if (!d->live || d->is_dir || strcmp(d->name, name) || !d->fops || !d->fops->open)
-			continue;
-		inode.i_private = d->data;
-		file.f_inode = &inode;
-		if (d->fops->open(&inode, &file))
-			return -1;
-		s = file.private_data;
-		if (!s || !s->show)
-			return -1;
-		s->show(&s->m, NULL);
-		n = (long)(s->m.count < size ? s->m.count : size - 1);
-		memcpy(buf, s->m.buf, (size_t)n);
-		buf[n] = 0;
-		if (d->fops->release)
-			d->fops->release(&inode, &file);
-		return n;
+		if (d->live && !d->is_dir && d->fops && !strcmp(d->name, name))
+			return d;
 	}
-	return -1;
+	return NULL;
+}
+
+/* A seq_file-backed debugfs file (single_open + show): its text, NUL-terminated. */
+long hvb_debugfs_read(const char *name, char *buf, size_t size)
+{
+	struct dentry *d = debugfs_file(name);
+	struct inode inode = { 0 };
+	struct file file = { 0 };
+	struct hvb_single *s;
+	long n;
+
+	if (!d || !d->fops->open)
+		return -1;
+	inode.i_private = d->data;
+	file.f_inode = &inode;
+	if (d->fops->open(&inode, &file))
+		return -1;
+	s = file.private_data;
+	if (!s || !s->show)
+		return -1;
+	s->show(&s->m, NULL);
+	n = (long)(s->m.count < size ? s->m.count : size - 1);
+	memcpy(buf, s->m.buf, (size_t)n);
+	buf[n] = 0;
+	if (d->fops->release)
+		d->fops->release(&inode, &file);
+	return n;
 }
 
 /* A debugfs file with its own read (not a seq_file): open, read to the end, release. */
 long hvb_debugfs_read_raw(const char *name, char *buf, size_t size)
 {
+	struct dentry *d = debugfs_file(name);
 	struct inode inode = { 0 };
 	struct file file = { 0 };
 	loff_t pos = 0;
 	long total = 0;
-	int i;
 
-	for (i = 0; i < HVB_MAX_DENTRIES; i++) {
-		struct dentry *d = &st.dentries[i];
+	if (!d || !d->fops->read)
+		return -1;
+	inode.i_private = d->data;
+	file.f_inode = &inode;
+	if (d->fops->open && d->fops->open(&inode, &file))
+		return -1;
+	st.kernel_uaccess = 1;
+	while ((size_t)total < size) {
+		ssize_t n = d->fops->read(&file, buf + total, size - (size_t)total, &pos);
 
-		if (!d->live || d->is_dir || strcmp(d->name, name) || !d->fops || !d->fops->read)
-			continue;
-		inode.i_private = d->data;
-		file.f_inode = &inode;
-		if (d->fops->open && d->fops->open(&inode, &file))
-			return -1;
-		st.kernel_uaccess = 1;
-		while ((size_t)total < size) {
-			ssize_t n = d->fops->read(&file, buf + total, size - (size_t)total, &pos);
-
-			if (n <= 0)
-				break;
-			total += n;
-		}
-		st.kernel_uaccess = 0;
-		if (d->fops->release)
-			d->fops->release(&inode, &file);
-		return total;
+		if (n <= 0)
+			break;
+		total += n;
 	}
-	return -1;
+	st.kernel_uaccess = 0;
+	if (d->fops->release)
+		d->fops->release(&inode, &file);
+	return total;
 }
 
 /* ---- ids ---- */
