@@ -94,8 +94,7 @@ public final class Replayer {
 
 /// One channel's records on one fresh machine.
 final class ChannelReplay {
-    final class Activity {
-        let call: DriverCall
+    final class Activity: TrackedCall {
         let pid: Int
         let argument: UInt64
         let space: AddressSpace?
@@ -103,16 +102,13 @@ final class ChannelReplay {
         var guid: GUID?
         /// What was mapped for this call (unmapped when it returns, as user space frees them).
         var mapped: [(UInt64, Int)] = []
-        /// Not stepped yet: an ioctl starts when the capture shows its packet or its return,
+        /// An ioctl stays fresh (not stepped) until the capture shows its packet or its return,
         /// so that concurrent calls reach the ring (and take request ids) in the captured order.
-        var fresh = true
-        var deadline: UInt64?
-        var result: Errno?
         init(call: DriverCall, pid: Int, argument: UInt64, space: AddressSpace?) {
-            self.call = call
             self.pid = pid
             self.argument = argument
             self.space = space
+            super.init(call)
         }
     }
 
@@ -271,16 +267,8 @@ final class ChannelReplay {
             var progressed = false
             // Only the remove runs on its own: an ioctl runs when the capture shows its packet
             // or its return, so its pages stay pinned exactly as long as in the capture.
-            for a in activities where a.result == nil && a.space == nil {
-                if a.fresh || a.call.isReady || (a.deadline.map { $0 <= m.now } ?? false) {
-                    a.fresh = false
-                    switch a.call.runUntilBlocked() {
-                    case .returned(let e): a.result = e
-                    case .blocked(let until): a.deadline = until
-                    case .running: break
-                    }
-                    progressed = true
-                }
+            for a in activities where a.space == nil && a.isDue(at: m.now) {
+                progressed = a.advance() || progressed
             }
             if !progressed && (m.queue.nextTime.map { $0 > m.now } ?? true) { return }
         }
@@ -291,14 +279,10 @@ final class ChannelReplay {
     /// Runs a call the capture now needs, as far as it can go.
     func start(_ a: Activity) {
         let m = machine!
-        for _ in 0..<1000 {
-            guard a.result == nil, a.fresh || a.call.isReady || (a.deadline.map { $0 <= m.now } ?? false) else { break }
-            a.fresh = false
-            switch a.call.runUntilBlocked() {
-            case .returned(let e): a.result = e
-            case .blocked(let until): a.deadline = until
-            case .running: break
-            }
+        var steps = 0
+        while steps < 1000 && a.isDue(at: m.now) {
+            steps += 1
+            a.advance()
             settle()
         }
     }

@@ -50,3 +50,33 @@ extension DriverCall {
         }
     }
 }
+
+/// A call being driven by a harness that steps it only when it can make progress: what it
+/// returned once done, or the deadline it waits for.
+public class TrackedCall {
+    public let call: DriverCall
+    public private(set) var deadline: UInt64?
+    public private(set) var result: Errno?
+    /// Never stepped yet.
+    public private(set) var fresh = true
+
+    public init(_ call: DriverCall) { self.call = call }
+
+    /// Not returned, and stepping it now makes progress: new, ready, or past its deadline.
+    public func isDue(at now: UInt64) -> Bool {
+        result == nil && (fresh || call.isReady || (deadline.map { $0 <= now } ?? false))
+    }
+
+    /// Steps until it blocks or returns; false when it had already returned.
+    @discardableResult
+    public func advance() -> Bool {
+        guard result == nil else { return false }
+        fresh = false
+        switch call.runUntilBlocked() {
+        case .returned(let e): result = e
+        case .blocked(let until): deadline = until
+        case .running: break
+        }
+        return true
+    }
+}

@@ -282,13 +282,6 @@ public enum VectorRunner {
         return guestFindings(rig.log)
     }
 
-    final class Tracked {
-        let call: DriverCall
-        var deadline: UInt64?
-        var result: Errno?
-        init(_ call: DriverCall) { self.call = call }
-    }
-
     static func lifecycle(_ inputs: JSONNode, _ expected: JSONNode, _ factory: DriverRig.Factory?, _ version: KernelVersion) throws -> String? {
         guard let steps = inputs["steps"]?.array?.compactMap(\.string), let want = expected["results"]?.array?.compactMap(\.string),
               want.count == steps.count, let wantChannel = expected["channel"]?.string else { return "inputs or expected malformed" }
@@ -304,23 +297,14 @@ public enum VectorRunner {
                 }
             }
         }
-        var calls: [Tracked] = []
-        var remove: Tracked?
-        func advance(_ t: Tracked) -> Bool {
-            guard t.result == nil else { return false }
-            switch t.call.runUntilBlocked() {
-            case .returned(let e): t.result = e
-            case .blocked(let until): t.deadline = until
-            case .running: break
-            }
-            return true
-        }
+        var calls: [TrackedCall] = []
+        var remove: TrackedCall?
         func pump() {
             for _ in 0..<10_000 {
                 m.run(until: m.now)
                 var progressed = false
-                for t in calls + (remove.map { [$0] } ?? []) where t.result == nil && (t.call.isReady || (t.deadline.map { $0 <= m.now } ?? false)) {
-                    progressed = advance(t) || progressed
+                for t in calls + (remove.map { [$0] } ?? []) where t.isDue(at: m.now) {
+                    progressed = t.advance() || progressed
                 }
                 if !progressed { return }
             }
@@ -332,8 +316,8 @@ public enum VectorRunner {
             case "ioctl":
                 hold = false
                 let (arg, _) = rig.argument()
-                let call = Tracked(rig.driver.ioctl(rig.file, command: .azBlobUserRequest, argument: arg))
-                _ = advance(call)
+                let call = TrackedCall(rig.driver.ioctl(rig.file, command: .azBlobUserRequest, argument: arg))
+                call.advance()
                 calls.append(call)
                 pump()
                 calls.removeAll { $0 === call && call.result != nil }
@@ -341,8 +325,8 @@ public enum VectorRunner {
             case "ioctl-held":
                 hold = true
                 let (arg, _) = rig.argument()
-                let call = Tracked(rig.driver.ioctl(rig.file, command: .azBlobUserRequest, argument: arg))
-                _ = advance(call)
+                let call = TrackedCall(rig.driver.ioctl(rig.file, command: .azBlobUserRequest, argument: arg))
+                call.advance()
                 pump()
                 calls.append(call)
                 got = call.result?.name ?? "blocked"
@@ -360,8 +344,9 @@ public enum VectorRunner {
                 pump()
             case "remove":
                 if remove == nil {
-                    remove = Tracked(rig.driver.remove())
-                    _ = advance(remove!)
+                    let r = TrackedCall(rig.driver.remove())
+                    r.advance()
+                    remove = r
                 }
                 pump()
                 got = remove?.result == nil ? "blocked" : "done"
