@@ -56,6 +56,7 @@ public final class BridgedDriver: GuestDriver {
     public internal(set) var crashed = false
 
     public var name: String { "\(built.source) @ \(built.version)" }
+    public var abi: DriverABI { built.abi }
 
     public init(_ built: DriverBuild.Built, machine: Machine) throws(BridgeError) {
         guard BridgedDriver.live.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged

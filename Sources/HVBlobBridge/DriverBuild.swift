@@ -16,6 +16,8 @@ public enum DriverBuild {
         public let source: String
         public let uapiHeader: String
         public let cached: Bool
+        /// The driver's own ioctl commands and request layout.
+        public var abi: DriverABI = .reference
         /// Newer eras tried first that did not build, each with its first compiler error.
         public var skipped: [String] = []
     }

@@ -26,6 +26,8 @@ struct Verify: ParsableCommand {
     var only: String?
     @Option(help: "Record every check's traffic into this pcapng file, each check's machine on its own channel.")
     var record: String?
+    @Flag(help: "Print each check's evidence (what happened in its machines) and the compiler output of eras that did not build.")
+    var verbose = false
 
     func run() throws {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
@@ -58,9 +60,11 @@ struct Verify: ParsableCommand {
         }
         let session = record.map { _ in CaptureSession() }
         let results = CaptureSession.$current.withValue(session) { Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
-            let mark = r.passed ? "PASS" : "FAIL"
-            var line = "\(mark)  \(r.check.level.rawValue.rightPad(6)) \(r.check.id.rightPad(30)) \(r.check.summary)\n"
-            if !r.passed { line += "      -> \(r.detail)\n" }
+            var line = "\(r.verdict.rawValue.rightPad(12)) \(r.check.level.rawValue.rightPad(6)) \(r.check.id.rightPad(30)) \(r.check.summary)\n"
+            if r.verdict != .pass {
+                for (k, l) in r.detail.split(separator: "\n").enumerated() { line += (k == 0 ? "      -> " : "         ") + l + "\n" }
+            }
+            if verbose || r.verdict == .inconclusive { line += "      evidence: " + r.evidence.joined(separator: "; ") + "\n" }
             Out.standardOutput.write(line)
         } }
         if let path = record, let session {
@@ -68,12 +72,17 @@ struct Verify: ParsableCommand {
             writeFile(path, cap.pcapng(), what: "--record")
             Out.standardOutput.write("recorded: \(cap.records.count) records on \(session.recorders.count) channels to \(path)\n")
         }
-        let failed = results.filter { !$0.passed }
-        let mustFailed = failed.filter { $0.check.level == .must }.count
-        if failed.isEmpty {
-            Out.standardOutput.write("verdict: conforms (\(results.count) checks passed)\n")
+        let report = DefectReport(results)
+        let bad = results.filter(\.counts)
+        let mustBad = bad.filter { $0.check.level == .must }.count
+        let na = results.filter { $0.verdict == .notApplicable }.count
+        if bad.isEmpty {
+            Out.standardOutput.write("verdict: conforms (\(results.count - na) checks passed\(na > 0 ? ", \(na) not applicable" : ""))\n")
         } else {
-            Out.standardOutput.write("verdict: \(failed.count) of \(results.count) checks fail (\(mustFailed) MUST, \(failed.count - mustFailed) SHOULD)\n")
+            if !report.defects.isEmpty {
+                Out.standardOutput.write("defects (each broken rule once, with the check that shows it most directly):\n" + report.text)
+            }
+            Out.standardOutput.write("verdict: does not conform: \(report.countsLine) (\(mustBad) MUST, \(bad.count - mustBad) SHOULD)\n")
             throw ExitCode(1)
         }
     }

@@ -8,6 +8,10 @@ public final class CaptureRecorder {
     public var channelId: UInt32 = 1
     /// Host writes are recorded (replay needs them to reproduce what user space reads).
     public var recordHostWrites = true
+    /// How the driver under test lays out its ioctl argument; records hold it in the reference
+    /// layout, so a capture replays against any driver.
+    public var abi: DriverABI = .reference
+    var layout: RequestLayout { abi.layout }
     /// Called for every record as it is added (the replayer watches its own machine this way).
     public var onRecord: ((CaptureRecord) -> Void)?
     let clock: () -> UInt64
@@ -55,21 +59,23 @@ public final class CaptureRecorder {
 
     /// User space entered the ioctl: the argument as it stands and the request buffer's bytes.
     public func ioctlCall(_ space: AddressSpace, command: IoctlCommand, argument: UInt64) {
-        let arg = (try? space.read(argument, count: AzBlobRequestSync.wireSize)) ?? []
+        var arg = (try? space.read(argument, count: layout.size)) ?? []
         var reqBytes: [UInt8] = []
-        if arg.count == AzBlobRequestSync.wireSize, let r = try? AzBlobRequestSync.decode(arg) {
+        if arg.count == layout.size, let r = try? layout.decode(arg) {
             reqBytes = (try? space.read(r.requestBuffer, count: Int(min(r.requestLen, 1 << 16)))) ?? []
+            arg = r.encoded()
         }
         add(CaptureRecord(time: clock(), kind: .ioctlCall, channel: channelId, pid: UInt32(space.pid),
-                          body: CaptureRecord.ioctlCallBody(command: command.rawValue, argument: argument,
+                          body: CaptureRecord.ioctlCallBody(command: abi.normalise(command).rawValue, argument: argument,
                                                             request: arg, requestBytes: reqBytes)))
     }
 
     /// The ioctl returned `result`; the response fields as user space now sees them.
     public func ioctlReturn(_ space: AddressSpace, argument: UInt64, result: Errno) {
-        let resp = (try? space.read(argument + UInt64(AzBlobRequestSync.responseOffset), count: 8)) ?? [UInt8](repeating: 0, count: 8)
+        let status = (try? space.read(argument + UInt64(layout.responseStatus), count: 4)) ?? [0, 0, 0, 0]
+        let length = (try? space.read(argument + UInt64(layout.responseResponseLen), count: 4)) ?? [0, 0, 0, 0]
         add(CaptureRecord(time: clock(), kind: .ioctlReturn, channel: channelId, pid: UInt32(space.pid),
-                          body: CaptureRecord.ioctlReturnBody(result, status: resp.u32(0), responseLength: resp.u32(4))))
+                          body: CaptureRecord.ioctlReturnBody(result, status: status.u32(0), responseLength: length.u32(0))))
     }
 }
 

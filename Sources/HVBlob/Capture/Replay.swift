@@ -481,9 +481,10 @@ final class ChannelReplay {
         req.requestBuffer = place(req.requestBuffer, req.requestLen, .populated, text)
         req.responseBuffer = place(req.responseBuffer, req.responseLen, .untouched)
         req.dataBuffer = place(req.dataBuffer, req.dataLen, req.dataValid > 0 ? .populated : .untouched)
-        let arg = space.map(length: AzBlobRequestSync.wireSize, pageOffset: Int(c.argument & page), kind: .populated, contents: req.encoded())
-        mapped.append((arg, AzBlobRequestSync.wireSize))
-        let a = Activity(call: m.driver.ioctl(file, command: IoctlCommand(rawValue: c.command), argument: arg),
+        let layout = m.driver.abi.layout
+        let arg = space.map(length: layout.size, pageOffset: Int(c.argument & page), kind: .populated, contents: layout.encode(req))
+        mapped.append((arg, layout.size))
+        let a = Activity(call: m.driver.ioctl(file, command: m.driver.abi.translate(IoctlCommand(rawValue: c.command)), argument: arg),
                          pid: pid, argument: arg, space: space)
         a.guid = c.request.guid
         a.mapped = mapped
@@ -506,8 +507,8 @@ final class ChannelReplay {
         }
         activities.remove(at: k)
         release(a.guid)
-        let resp = (try? a.space!.read(a.argument + UInt64(AzBlobRequestSync.responseOffset), count: 8)) ?? [UInt8](repeating: 0, count: 8)
-        let got = CaptureRecord.IoctlReturn(value: e == .success ? 0 : -e.rawValue, status: resp.u32(0), responseLength: resp.u32(4))
+        let resp = a.space?.readResponse(at: a.argument, layout: machine.driver.abi.layout) ?? (0, 0)
+        let got = CaptureRecord.IoctlReturn(value: e == .success ? 0 : -e.rawValue, status: resp.status, responseLength: resp.length)
         for (address, length) in a.mapped { a.space?.unmap(address, length: length) }
         if got != want {
             diverge(&report, i, "the ioctl of pid \(r.pid) returned differently",

@@ -5,24 +5,70 @@
 public enum Conformance {
     public enum Level: String, Sendable { case must = "MUST", should = "SHOULD" }
 
+    /// What must have happened in a check's machines for its verdict to mean anything.
+    public enum Need: Sendable, Hashable {
+        /// At least this many packets reached a host.
+        case hostReceived(Int)
+        /// At least this many requests were executed by a host.
+        case executed(Int)
+        /// The fault plan injected this mode at least this many times.
+        case injected(String, Int)
+        /// The host rescinded the channel with at least this many requests in flight.
+        case rescindInFlight(Int)
+    }
+
     public struct Check: Sendable {
         public let id: String
         public let level: Level
         public let summary: String
+        /// What must have happened for a pass to mean anything.
+        public let needs: [Need]
+        /// The finding rules this check is the most direct test of: when it fails on its own
+        /// terms (an errno), it is evidence of those defects.
+        public let direct: [String]
+    }
+
+    public enum Verdict: String, Sendable {
+        case pass = "PASS", fail = "FAIL", inconclusive = "INCONCLUSIVE", notApplicable = "N/A"
     }
 
     public struct Result: Sendable {
         public let check: Check
-        public let passed: Bool
-        /// Why it failed, or what it saw.
+        public let verdict: Verdict
+        /// Why it failed, why it is inconclusive or not applicable.
         public let detail: String
+        /// The counts behind the verdict (requests that reached the host, faults injected, ...).
+        public let evidence: [String]
+        /// Every finding of every machine the check ran, by rule.
+        public let findings: [String: Int]
+        /// The first finding of each rule, as text.
+        public let firstFindings: [String: String]
+        /// The finding rules that made it fail (empty when it failed on its own terms: an errno,
+        /// a value user space sees).
+        public let failedOn: [String]
+        public var passed: Bool { verdict == .pass }
+        /// Counts against conformance: failed or inconclusive.
+        public var counts: Bool { verdict == .fail || verdict == .inconclusive }
+    }
+
+    /// A check whose scenario cannot be built for this driver (its struct lacks the field the
+    /// rule is about): not applicable, with the reason.
+    struct NotApplicable: Error, CustomStringConvertible { let description: String }
+    /// What the check needs before it can judge did not happen (no request reached the host).
+    struct Inconclusive: Error, CustomStringConvertible { let description: String }
+
+    /// What the running check saw fail on findings (set by `unexpected`/`summary`).
+    final class Scope: @unchecked Sendable {
+        @TaskLocal static var current: Scope?
+        var failedOn: Set<String> = []
     }
 
     /// One check's body: nil when the rule holds, else what broke it.
     typealias Body = (_ factory: DriverRig.Factory?, _ version: KernelVersion, _ seed: UInt64) throws -> String?
 
-    static func check(_ id: String, _ level: Level, _ summary: String, _ body: @escaping Body) -> (Check, Body) {
-        (Check(id: id, level: level, summary: summary), body)
+    static func check(_ id: String, _ level: Level, _ summary: String, needs: [Need] = [], direct: [String] = [],
+                      _ body: @escaping Body) -> (Check, Body) {
+        (Check(id: id, level: level, summary: summary, needs: needs, direct: direct), body)
     }
 
     /// Findings other than `allowed`, summarised: every rule with its count, then the detail
@@ -30,6 +76,7 @@ public enum Conformance {
     static func summary(_ counts: [Rule: Int], _ violations: [Violation], allowed: Set<String>) -> String? {
         let extra = counts.filter { !allowed.contains($0.key.rawValue) }
         guard !extra.isEmpty else { return nil }
+        Scope.current?.failedOn.formUnion(extra.keys.map(\.rawValue))
         let sorted = extra.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
         var s = sorted.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")
         if let rarest = sorted.first?.key, let v = violations.first(where: { $0.rule == rarest }) {
@@ -42,17 +89,52 @@ public enum Conformance {
         summary(log.counts, log.violations, allowed: allowed)
     }
 
+    /// A valid request through the driver's own command on this rig: it must return 0 and
+    /// reach the host, or nothing else the check sees can be judged (a driver that refuses
+    /// everything refuses the invalid requests too).
+    static func control(_ rig: DriverRig) throws {
+        let (arg, _) = rig.argument()
+        let before = rig.packets.count
+        let e = rig.ioctl(arg)
+        guard e == .success, rig.packets.count > before else {
+            throw Inconclusive(description: "a valid request through \(rig.driver.abi.request.name) (0x\(String(rig.driver.abi.command.rawValue, radix: 16, uppercase: true))) returned \(e.map { "\($0)" } ?? "never (hang)") and \(rig.packets.count > before ? "reached" : "never reached") the host: what this check sees of invalid requests cannot be told apart from a driver that refuses everything")
+        }
+    }
+
     static func expect(_ got: Errno?, _ want: Errno, _ what: String) -> String? {
         got == want ? nil : "\(what): returned \(got.map { "\($0)" } ?? "never (hang)"), expected \(want)"
     }
 
     static let limit = AzBlob.pageSize * AzBlob.maxPages
 
+    // MARK: the ABI, as the driver's own headers define it
+
+    static var uapiChecks: [(Check, Body)] {
+        [
+            check("uapi.ioctl-number", .must, "the request ioctl is _IOWR('R', 0xf0, 72-byte struct) = 0xC04852F0: user space built against the reference header reaches it") { f, v, s in
+                let abi = try DriverRig(factory: f, version: v, seed: s).driver.abi
+                let want = DriverABI.reference.command
+                guard abi.command == want else {
+                    return "\(abi.request.name) is \(abi.command) in \(abi.header), the reference is \(want): a program built against the reference header gets EINVAL on every request"
+                }
+                return nil
+            },
+            check("uapi.layout", .must, "struct az_blob_request_sync has the reference layout (72 bytes; every field at its offset)") { f, v, s in
+                let abi = try DriverRig(factory: f, version: v, seed: s).driver.abi
+                let diff = abi.layout.differences(from: .reference)
+                guard diff.isEmpty else {
+                    return "struct \(abi.layout.structName) in \(abi.header): " + diff.joined(separator: ", ")
+                }
+                return nil
+            },
+        ]
+    }
+
     // MARK: the ioctl rules
 
     static var ioctlChecks: [(Check, Body)] {
         [
-            check("ioctl.ok", .must, "a valid request returns 0 and writes status and response_len back") { f, v, s in
+            check("ioctl.ok", .must, "a valid request returns 0 and writes status and response_len back", needs: [.executed(1)]) { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
                 let (arg, _) = rig.argument()
                 if let e = expect(rig.ioctl(arg), .success, "valid request") { return e }
@@ -64,26 +146,32 @@ public enum Conformance {
             },
             check("ioctl.command.unknown", .must, "any other ioctl command returns EINVAL") { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
+                try control(rig)
+                let sent = rig.packets.count
                 let (arg, _) = rig.argument()
-                for c: UInt32 in [0xC048_52F1, 0x8048_52F0, 0] {
-                    if let e = expect(rig.ioctl(arg, command: IoctlCommand(rawValue: c)), .EINVAL, "command 0x\(String(c, radix: 16))") { return e }
+                for c in rig.driver.abi.unknownCommands {
+                    if let e = expect(rig.ioctl(arg, command: c), .EINVAL, "command 0x\(String(c.rawValue, radix: 16))") { return e }
                 }
-                return rig.packets.isEmpty ? unexpected(rig.log) : "an unknown command sent a packet"
+                return rig.packets.count == sent ? unexpected(rig.log) : "an unknown command sent a packet"
             },
             check("ioctl.cred.changed", .must, "credentials changed since open: EACCES, checked first") { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
+                try control(rig)
                 rig.space.credentials = 4242
                 return expect(rig.ioctl(rig.argument(AzBlobRequestSync(requestLen: 0))), .EACCES, "changed credentials")
                     ?? unexpected(rig.log)
             },
             check("ioctl.copy-in.fault", .must, "an argument not fully readable: EFAULT") { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
+                try control(rig)
                 if let e = expect(rig.ioctl(0x10_0000), .EFAULT, "unmapped argument") { return e }
                 let a = rig.space.map(length: 4096, kind: .populated)
                 return expect(rig.ioctl(a + 4096 - 64), .EFAULT, "argument running into an unmapped page") ?? unexpected(rig.log)
             },
             check("ioctl.len.zero", .must, "request_len or response_len 0: EINVAL before any page is pinned") { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
+                try control(rig)
+                let pinsBefore = rig.machine.memory.pinCalls
                 for (rq, rs) in [(0, 64), (32, 0)] {
                     let (_, good) = rig.argument()
                     var r = good
@@ -91,10 +179,14 @@ public enum Conformance {
                     r.responseLen = UInt32(rs)
                     if let e = expect(rig.ioctl(rig.argument(r)), .EINVAL, "request_len \(rq) response_len \(rs)") { return e }
                 }
-                return rig.machine.memory.pinCalls == 0 ? unexpected(rig.log) : "pages were pinned before the lengths were checked"
+                return rig.machine.memory.pinCalls == pinsBefore ? unexpected(rig.log) : "pages were pinned before the lengths were checked"
             },
             check("ioctl.data-valid", .must, "data_len != 0 and data_len < data_valid: EINVAL; data_valid ignored when data_len is 0") { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
+                guard rig.driver.abi.layout.dataValid != nil else {
+                    throw NotApplicable(description: "struct \(rig.driver.abi.layout.structName) has no data_valid: user space cannot say how much of the data buffer is valid (see uapi.layout)")
+                }
+                try control(rig)
                 let (_, good) = rig.argument(dataLen: 100, dataValid: 100)
                 var r = good
                 r.dataValid = 101
@@ -106,6 +198,8 @@ public enum Conformance {
             },
             check("ioctl.len.max", .must, "a length above 8192 pages: EINVAL before any page is pinned") { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
+                try control(rig)
+                let pinsBefore = rig.machine.memory.pinCalls
                 for which in 0..<3 {
                     let (_, good) = rig.argument()
                     var r = good
@@ -116,10 +210,11 @@ public enum Conformance {
                     }
                     if let e = expect(rig.ioctl(rig.argument(r)), .EINVAL, ["request", "response", "data"][which] + " length 8192 pages + 1") { return e }
                 }
-                return rig.machine.memory.pinCalls == 0 ? unexpected(rig.log) : "pages were pinned before the length limit was checked"
+                return rig.machine.memory.pinCalls == pinsBefore ? unexpected(rig.log) : "pages were pinned before the length limit was checked"
             },
             check("ioctl.pin.fault", .must, "a buffer page that is not mapped: EFAULT, every pin released") { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
+                try control(rig)
                 for which in 0..<3 {
                     let (_, good) = rig.argument(responseLen: 5000, dataLen: 9000)
                     var r = good
@@ -133,19 +228,19 @@ public enum Conformance {
                 let left = rig.machine.memory.pinnedFrames
                 return left == 0 ? unexpected(rig.log) : "\(left) page(s) left pinned after EFAULT"
             },
-            check("ioctl.pin.request-read-only", .must, "the request buffer is only read: read-only memory works") { f, v, s in
+            check("ioctl.pin.request-read-only", .must, "the request buffer is only read: read-only memory works", needs: [.executed(1)], direct: ["pin.request-write-intent"]) { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
                 let (arg, _) = rig.argument(requestKind: .readOnly)
                 return expect(rig.ioctl(arg), .success, "request buffer in read-only memory") ?? unexpected(rig.log)
             },
-            check("ioctl.pin.write-intent", .must, "response and data pages are pinned for writing: the host never writes a page pinned without write intent") { f, v, s in
+            check("ioctl.pin.write-intent", .must, "response and data pages are pinned for writing: the host never writes a page pinned without write intent", needs: [.executed(1)], direct: ["pin.host-write-without-write-intent"]) { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
                 let (arg, _) = rig.argument(responseKind: .untouched, dataLen: 4096, dataKind: .untouched)
                 if let e = expect(rig.ioctl(arg), .success, "fresh response and data buffers") { return e }
                 let (ro, _) = rig.argument(responseKind: .readOnly)
                 return expect(rig.ioctl(ro), .EFAULT, "response buffer in read-only memory") ?? unexpected(rig.log)
             },
-            check("ioctl.pages.total", .must, "8192 pages in all are sent; 8193 return EINVAL") { f, v, s in
+            check("ioctl.pages.total", .must, "8192 pages in all are sent; 8193 return EINVAL", needs: [.executed(1)]) { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
                 let dataLen = (AzBlob.maxPages - 2) * AzBlob.pageSize
                 let (a, _) = rig.argument(dataLen: dataLen, dataKind: .populated)
@@ -156,6 +251,7 @@ public enum Conformance {
             },
             check("ioctl.alloc", .should, "an allocation failure returns ENOMEM and releases every pin") { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
+                try control(rig)
                 let (arg, _) = rig.argument(dataLen: 100)
                 rig.driver.failAllocation(after: 1)
                 if let e = expect(rig.ioctl(arg), .ENOMEM, "first allocation fails") { return e }
@@ -163,12 +259,13 @@ public enum Conformance {
             },
             check("ioctl.copy-out.fault", .must, "the response cannot be written back: EFAULT, pins released") { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, seed: s)
+                try control(rig)
                 let (_, r) = rig.argument()
-                let ro = rig.space.map(length: 72, kind: .readOnly, contents: r.encoded())
+                let ro = rig.space.map(length: rig.driver.abi.layout.size, kind: .readOnly, contents: rig.driver.abi.layout.encode(r))
                 if let e = expect(rig.ioctl(ro), .EFAULT, "read-only argument") { return e }
                 return rig.machine.memory.pinnedFrames == 0 ? unexpected(rig.log) : "pages left pinned"
             },
-            check("ioctl.response-len.bound", .must, "the host's response_len never exceeds the caller's") { f, v, s in
+            check("ioctl.response-len.bound", .must, "the host's response_len never exceeds the caller's", needs: [.injected("oversized-response-len", 1)], direct: ["guest.response-len-unbounded"]) { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, faults: try FaultPlan(spec: "oversized-response-len=1"), seed: s)
                 let (arg, _) = rig.argument(responseLen: 64)
                 if let e = expect(rig.ioctl(arg), .success, "oversized response_len") { return e }
@@ -184,7 +281,7 @@ public enum Conformance {
 
     static var mpbChecks: [(Check, Body)] {
         [
-            check("mpb.layout", .must, "one GPA-direct range: data, request, response pages; offsets, range.len, dataoffset8, length8") { f, v, s in
+            check("mpb.layout", .must, "one GPA-direct range: data, request, response pages; offsets, range.len, dataoffset8, length8", needs: [.hostReceived(9)]) { f, v, s in
                 for off in [0, 1, 4095] {
                     for pages in [1, 2, 3] {
                         let rig = try DriverRig(factory: f, version: v, seed: s)
@@ -229,6 +326,20 @@ public enum Conformance {
         var sizes = [4096, 20000]
         var clients = 6
         var requests = 12
+        var direct: [String] = []
+
+        /// What must have happened: a request reached the host, each fault of the plan was
+        /// injected, the rescind came (with requests in flight where the mode says so).
+        var needs: [Need] {
+            var n: [Need] = [.hostReceived(1)]
+            for part in spec.split(separator: ",") {
+                let name = String(part.split(separator: "=").first ?? "")
+                if FaultPlan.probabilities.contains(where: { $0.0 == name }) { n.append(.injected(name, 1)) }
+            }
+            if spec.contains("rescind=") { n.append(.rescindInFlight(id == "lifecycle.rescind-in-flight" ? 1 : 0)) }
+            if spec == "none" { n.append(.executed(1)) }
+            return n
+        }
     }
 
     static let misdelivery: Set<String> = ["integrity.completion-misdelivered", "integrity.host-access-after-misdelivery",
@@ -238,26 +349,26 @@ public enum Conformance {
         [
             Mode(id: "fault.delay-reorder", spec: "delay=0-60,reorder=0.3", allowed: [], summary: "completions late and out of order"),
             Mode(id: "fault.unknown-id", spec: "unknown-id=0.5", allowed: misdelivery, summary: "completions with ids never handed out are ignored"),
-            Mode(id: "fault.zero-id", spec: "zero-id=0.5", allowed: misdelivery, summary: "completions with request id 0 are ignored"),
-            Mode(id: "fault.short-completion", spec: "short-completion=0.5", allowed: [], summary: "a completion shorter than the response is not read past its end", errno: .EIO),
-            Mode(id: "fault.oversized-response-len", spec: "oversized-response-len=0.5", allowed: [], summary: "response_len larger than the buffer is bounded"),
+            Mode(id: "fault.zero-id", spec: "zero-id=0.5", allowed: misdelivery, summary: "completions with request id 0 are ignored", direct: ["guest.null-deref", "guest.crash"]),
+            Mode(id: "fault.short-completion", spec: "short-completion=0.5", allowed: [], summary: "a completion shorter than the response is not read past its end", errno: .EIO, direct: ["guest.read-past-packet"]),
+            Mode(id: "fault.oversized-response-len", spec: "oversized-response-len=0.5", allowed: [], summary: "response_len larger than the buffer is bounded", direct: ["guest.response-len-unbounded"]),
             Mode(id: "fault.error-status", spec: "error-status=0.5", allowed: [], summary: "an error status reaches user space"),
-            Mode(id: "fault.wrong-type", spec: "wrong-type=0.5", allowed: [], summary: "a packet that is not a completion completes nothing"),
+            Mode(id: "fault.wrong-type", spec: "wrong-type=0.5", allowed: [], summary: "a packet that is not a completion completes nothing", direct: ["guest.completion-from-non-completion-packet"]),
             Mode(id: "fault.duplicate", spec: "duplicate=0.5", allowed: misdelivery, summary: "duplicate completions harm nothing the guest controls"),
             Mode(id: "fault.forged-id", spec: "forged-id=0.3", allowed: misdelivery.union(["liveness.ioctl-hang"]), summary: "forged ids harm nothing the guest controls"),
             Mode(id: "fault.drop", spec: "drop=0.2", allowed: ["liveness.ioctl-hang"], summary: "a lost completion leaves only that ioctl waiting"),
             Mode(id: "fault.never-complete", spec: "never-complete=0.2", allowed: ["liveness.ioctl-hang"], summary: "a request never completed leaves only that ioctl waiting"),
             Mode(id: "fault.ring-full", spec: "ring-full=0.5,stall-ticks=60", allowed: [], summary: "a full ring returns EAGAIN", errno: .EAGAIN,
                  sizes: [8 << 20], clients: 12, requests: 4),
-            Mode(id: "lifecycle.rescind-in-flight", spec: "delay=5-20,rescind=40", allowed: [], summary: "rescind with requests in flight and files open: remove finishes, nothing leaks, no send on a closed channel", errno: .ENODEV),
+            Mode(id: "lifecycle.rescind-in-flight", spec: "delay=5-20,rescind=40", allowed: [], summary: "rescind with requests in flight and files open: remove finishes, nothing leaks, no send on a closed channel", errno: .ENODEV, direct: ["liveness.remove-hang", "guest.send-on-closed-channel"]),
             Mode(id: "lifecycle.rescind-idle", spec: "delay=1-2,rescind=400", allowed: [], summary: "rescind with files open and no request in flight"),
-            Mode(id: "lifecycle.unload", spec: "none", allowed: [], summary: "open, requests, close, unload: no allocation, dentry, pin or reference left"),
+            Mode(id: "lifecycle.unload", spec: "none", allowed: [], summary: "open, requests, close, unload: no allocation, dentry, pin or reference left", direct: ["guest.memory-leak", "guest.dentry-leak", "pin.leak"]),
         ]
     }
 
     static func modeChecks(replay: String) -> [(Check, Body)] {
         modes.map { m in
-            check(m.id, .must, m.summary) { f, v, s in
+            check(m.id, .must, m.summary, needs: m.needs, direct: m.direct) { f, v, s in
                 var c = SimulationConfig()
                 c.seed = s
                 c.faults = try FaultPlan(spec: m.spec)
@@ -285,10 +396,10 @@ public enum Conformance {
 
     static var debugfsChecks: [(Check, Body)] {
         [
-            check("debugfs.pending", .should, "debugfs pending_requests lists a request in flight, and not after") { f, v, s in
+            check("debugfs.pending", .should, "debugfs pending_requests lists a request in flight, and not after", needs: [.executed(1)]) { f, v, s in
                 let rig = try DriverRig(factory: f, version: v, faults: try FaultPlan(spec: "delay=10"), seed: s)
                 let (arg, r) = rig.argument(dataLen: 300)
-                let call = rig.driver.ioctl(rig.file, command: .azBlobUserRequest, argument: arg)
+                let call = rig.driver.ioctl(rig.file, command: rig.driver.abi.command, argument: arg)
                 _ = call.runUntilBlocked()
                 // Either GUID byte order is fine (%pUl prints the canonical form, %pUb raw bytes).
                 let forms = ["\(r.guid)", Hex.encode(Array(r.guid.bytes[0..<4])) + "-" + Hex.encode(Array(r.guid.bytes[4..<6]))]
@@ -305,6 +416,9 @@ public enum Conformance {
         [
             check("differential.model", .must, "on 300 seeded random requests the driver and the model agree on errno, packet bytes and user memory") { f, v, s in
                 let o = try Differential.run(factory: f, version: v, seed: s, count: 300)
+                if o.divergence == nil && o.packets == 0 {
+                    throw Inconclusive(description: "none of the 300 requests reached the host through the driver (\(o.byErrno.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " "))): there was nothing to compare")
+                }
                 return o.divergence
             },
         ]
@@ -312,10 +426,28 @@ public enum Conformance {
 
     /// Every check, in report order. `replay`: the simulate arguments that select the driver.
     static func all(replay: String = "") -> [(Check, Body)] {
-        ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + differentialChecks
+        uapiChecks + ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + differentialChecks
     }
 
     public static var checks: [Check] { all().map(\.0) }
+
+    /// Whether `need` held in what `w` saw, and the evidence line either way.
+    static func judge(_ need: Need, _ w: MachineWitness) -> (ok: Bool, evidence: String) {
+        switch need {
+        case .hostReceived(let n):
+            let got = w.received
+            return (got >= n, "\(got) packet(s) reached the host (needs \(n))")
+        case .executed(let n):
+            let got = w.executed
+            return (got >= n, "\(got) request(s) executed by the host (needs \(n))")
+        case .injected(let mode, let n):
+            let got = w.injected(mode)
+            return (got >= n, "\(mode) injected \(got) time(s) (needs \(n))")
+        case .rescindInFlight(let n):
+            guard let got = w.inFlightAtRescind else { return (false, "the host never rescinded the channel") }
+            return (got >= n, "rescind with \(got) request(s) in flight (needs \(n))")
+        }
+    }
 
     /// Runs every check against the driver `factory` builds (nil: the Swift model). `replay`
     /// is what `hvblob simulate` needs to select the same driver (e.g. `--c-driver PATH`).
@@ -323,9 +455,38 @@ public enum Conformance {
                            only: Set<String>? = nil, progress: ((Result) -> Void)? = nil) -> [Result] {
         var out: [Result] = []
         for (check, body) in all(replay: replay) where only?.contains(check.id) ?? true {
-            let detail: String?
-            do { detail = try body(factory, version, seed) } catch { detail = "could not run: \(error)" }
-            let r = Result(check: check, passed: detail == nil, detail: detail ?? "")
+            let witness = MachineWitness()
+            let scope = Scope()
+            var detail: String?
+            var verdict = Verdict.pass
+            do {
+                detail = try MachineWitness.$current.withValue(witness) {
+                    try Scope.$current.withValue(scope) { try body(factory, version, seed) }
+                }
+                if detail != nil { verdict = .fail }
+            } catch let e as NotApplicable {
+                verdict = .notApplicable
+                detail = e.description
+            } catch let e as Inconclusive {
+                verdict = .inconclusive
+                detail = e.description
+            } catch {
+                verdict = .inconclusive
+                detail = "could not run: \(error)"
+            }
+            var evidence = check.needs.map { judge($0, witness) }
+            if !check.needs.contains(where: { if case .hostReceived = $0 { return true } else { return false } }) {
+                evidence.insert((true, "\(witness.received) packet(s) reached the host"), at: 0)
+            }
+            if verdict == .pass, let unmet = evidence.first(where: { !$0.ok }) {
+                verdict = .inconclusive
+                detail = "the scenario did not happen: \(unmet.evidence)"
+            }
+            let findings = Dictionary(uniqueKeysWithValues: witness.counts.map { ($0.key.rawValue, $0.value) })
+            let first = Dictionary(uniqueKeysWithValues: witness.firstViolations.map { ($0.key.rawValue, $0.value.detail) })
+            let r = Result(check: check, verdict: verdict, detail: detail ?? "", evidence: evidence.map(\.evidence),
+                           findings: findings, firstFindings: first,
+                           failedOn: verdict == .fail ? scope.failedOn.sorted() : [])
             progress?(r)
             out.append(r)
         }

@@ -41,11 +41,12 @@ public final class DriverRig {
     }
 
     public func argument(_ r: AzBlobRequestSync) -> UInt64 {
-        space.map(length: AzBlobRequestSync.wireSize, kind: .populated, contents: r.encoded())
+        space.map(length: driver.abi.layout.size, kind: .populated, contents: driver.abi.layout.encode(r))
     }
 
     /// Runs one ioctl against the simulated host; nil when it can never return.
-    public func ioctl(_ arg: UInt64, command: IoctlCommand = .azBlobUserRequest) -> Errno? {
+    public func ioctl(_ arg: UInt64, command: IoctlCommand? = nil) -> Errno? {
+        let command = command ?? driver.abi.command
         machine.recorder?.ioctlCall(space, command: command, argument: arg)
         let e = finish(driver.ioctl(file, command: command, argument: arg))
         if let e { machine.recorder?.ioctlReturn(space, argument: arg, result: e) }
@@ -58,8 +59,6 @@ public final class DriverRig {
 
     /// The response written back into the argument (status, response_len).
     public func response(_ arg: UInt64) -> (status: UInt32, length: UInt32)? {
-        guard let b = try? space.read(arg + UInt64(AzBlobRequestSync.responseOffset), count: 8) else { return nil }
-        func u32(_ o: Int) -> UInt32 { UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24 }
-        return (u32(0), u32(4))
+        space.readResponse(at: arg, layout: driver.abi.layout)
     }
 }

@@ -92,7 +92,7 @@ public struct Explorer {
             let r = space.map(length: 64, kind: .untouched)
             let req = AzBlobRequestSync(guid: GUID(UInt32(i), 0, 0, [0, 0, 0, 0, 0, 0, 0, 1]), requestLen: UInt32(text.count),
                                         responseLen: 64, requestBuffer: q, responseBuffer: r)
-            args.append(space.map(length: 72, kind: .populated, contents: req.encoded()))
+            args.append(space.map(length: driver.abi.layout.size, kind: .populated, contents: driver.abi.layout.encode(req)))
         }
         let clientActs = (0..<clients).map { Activity("client\($0)") }
         let host = Activity("host")
@@ -115,7 +115,7 @@ public struct Explorer {
         func step(_ a: Activity, _ i: Int?) {
             if let i, !a.started {
                 a.started = true
-                a.call = driver.ioctl(files[i], command: .azBlobUserRequest, argument: args[i])
+                a.call = driver.ioctl(files[i], command: driver.abi.command, argument: args[i])
             }
             guard let call = a.call else { return }
             if case .blocked(let until?) = a.last, !call.isReady { machine.now = max(machine.now, until) }

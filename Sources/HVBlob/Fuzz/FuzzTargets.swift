@@ -124,8 +124,10 @@ public enum FuzzTargets {
                                   responseBuffer: resp, dataBuffer: map(s.dataLen, s.offsets.2, s.kinds.2))
         let arg = rig.argument(r)
         if s.credentialsChanged { rig.space.credentials += 1 }
-        let e = rig.ioctl(arg, command: s.command)
-        let back = (try? rig.space.read(arg + UInt64(AzBlobRequestSync.responseOffset), count: 8)) ?? []
+        let e = rig.ioctl(arg, command: rig.driver.abi.translate(s.command))
+        let layout = rig.driver.abi.layout
+        let back = ((try? rig.space.read(arg + UInt64(layout.responseStatus), count: 4)) ?? [])
+            + ((try? rig.space.read(arg + UInt64(layout.responseResponseLen), count: 4)) ?? [])
         let buffer = s.kinds.1 != nil && s.responseLen <= 64 * 1024 ? ((try? rig.space.read(resp, count: Int(s.responseLen))) ?? []) : []
         // Close the file and remove the device: the driver's own leaks (allocations, device
         // references, pins) become findings.
@@ -185,7 +187,7 @@ public enum FuzzTargets {
         var calls: [DriverCall] = []
         for _ in 0..<2 {
             let (arg, _) = rig.argument(dataLen: 100, dataValid: 0)
-            let c = rig.driver.ioctl(rig.file, command: .azBlobUserRequest, argument: arg)
+            let c = rig.driver.ioctl(rig.file, command: rig.driver.abi.command, argument: arg)
             _ = c.runUntilBlocked()
             calls.append(c)
         }

@@ -28,7 +28,23 @@ public final class SimulatedVSP {
         public var stalls = 0
         public var bytesRead = 0
         public var bytesWritten = 0
+        /// Faults the plan injected, by mode name ("zero-id", "error-status", ...): what a
+        /// check of that mode needs to have happened for its verdict to mean anything.
+        public var injected: [String: Int] = [:]
+        /// Requests in flight (received, not completed) when the host rescinded the channel.
+        public var inFlightAtRescind: Int? = nil
     }
+
+    /// Draws a fault of `mode` with probability `p` (one draw, as before: the counter does not
+    /// change the run) and counts it.
+    private func inject(_ mode: String, _ p: Double) -> Bool {
+        guard rng.chance(p) else { return false }
+        stats.injected[mode, default: 0] += 1
+        return true
+    }
+
+    /// The host is about to rescind: remember how many requests it holds.
+    public func noteRescind() { stats.inFlightAtRescind = inFlight.count }
 
     let channel: Channel
     let memory: GuestMemory
@@ -102,7 +118,7 @@ public final class SimulatedVSP {
             signalledLater(at: stalledUntil)
             return
         }
-        if faults.ringFull > 0 && rng.chance(faults.ringFull) {
+        if faults.ringFull > 0 && inject("ring-full", faults.ringFull) {
             stats.stalls += 1
             stalledUntil = now + faults.stallTicks
             signalledLater(at: stalledUntil)
@@ -193,13 +209,13 @@ public final class SimulatedVSP {
             return
         }
         track(id, pkt.request.transactionId)
-        if rng.chance(faults.neverComplete) {
+        if inject("never-complete", faults.neverComplete) {
             stats.neverCompleted += 1
             return
         }
         var due = now + UInt64(rng.int(in: Int(faults.delay.lowerBound)...Int(faults.delay.upperBound)))
-        if rng.chance(faults.reorder) { due += UInt64(rng.int(in: 20...100)) }
-        let refuse = rng.chance(faults.errorStatus)
+        if inject("reorder", faults.reorder) { due += UInt64(rng.int(in: 20...100)) }
+        let refuse = inject("error-status", faults.errorStatus)
         schedule(due) { [unowned self] in self.complete(pkt, id: id, refuse: refuse) }
     }
 
@@ -243,33 +259,33 @@ public final class SimulatedVSP {
             stats.executed += 1
         }
         track(id, nil)
-        if rng.chance(faults.oversizedResponseLen) {
+        if inject("oversized-response-len", faults.oversizedResponseLen) {
             response.responseLen = r.responseBufferLength &+ UInt32(rng.int(in: 1...4096))
         }
         let intent = Intent(requestId: id, transaction: r.transactionId, isCompletion: true)
-        if rng.chance(faults.wrongType) {
+        if inject("wrong-type", faults.wrongType) {
             var d = PacketDescriptor(type: .dataInBand, offset8: 2, len8: 4, flags: 0, transId: id)
             d.len8 = 4
             sendExtra(CompletionPacket(descriptor: d, payload: VSPResponse(error: .success, responseLen: 7).encoded() + [0, 0, 0, 0]).encoded(),
                       Intent(requestId: id, transaction: nil, isCompletion: false))
         }
         var bytes = CompletionPacket(requestId: id, response: response).encoded()
-        if rng.chance(faults.shortCompletion) {
+        if inject("short-completion", faults.shortCompletion) {
             // len8 = 3: 16-byte header + 8 bytes of which the response struct fills only 4.
             var d = PacketDescriptor(type: .completion, offset8: 2, len8: 3, flags: 0, transId: id)
             d.len8 = 3
             bytes = CompletionPacket(descriptor: d, payload: Array(response.encoded()[0..<4]) + [0, 0, 0, 0]).encoded()
         }
-        if rng.chance(faults.drop) {
+        if inject("drop", faults.drop) {
             stats.dropped += 1
         } else {
-            if rng.chance(faults.doubleFetch), let ring = channel.inbound {
+            if inject("double-fetch", faults.doubleFetch), let ring = channel.inbound {
                 let at = ring.writeIndex
                 ring.armMutation(atPacket: at) { ring in ring.overwrite(at: Int(at) + 4, [0xff, 0xff]) }
             }
             send(bytes, intent)
         }
-        if rng.chance(faults.duplicate) {
+        if inject("duplicate", faults.duplicate) {
             let copy = bytes
             schedule(now + UInt64(rng.int(in: 1...10))) { [unowned self] in
                 guard self.channel.state == .open else { return }
@@ -280,18 +296,19 @@ public final class SimulatedVSP {
     }
 
     private func extraCompletions(except id: UInt64) {
-        if rng.chance(faults.unknownId) {
+        if inject("unknown-id", faults.unknownId) {
             let bogus = UInt64(AzBlob.queueDepth) + UInt64(rng.int(in: 1...1_000_000))
             sendExtra(CompletionPacket(requestId: bogus, response: VSPResponse()).encoded(),
                       Intent(requestId: bogus, transaction: nil, isCompletion: true))
         }
-        if rng.chance(faults.zeroId) {
+        if inject("zero-id", faults.zeroId) {
             sendExtra(CompletionPacket(requestId: 0, response: VSPResponse()).encoded(),
                       Intent(requestId: 0, transaction: nil, isCompletion: true))
         }
         if rng.chance(faults.forgedId) {
             let others = inFlight.keys.filter { $0 != id }.sorted()
             if !others.isEmpty {
+                stats.injected["forged-id", default: 0] += 1
                 let victim = others[rng.int(in: 0...(others.count - 1))]
                 sendExtra(CompletionPacket(requestId: victim, response: VSPResponse(responseLen: 0)).encoded(),
                           Intent(requestId: victim, transaction: nil, isCompletion: true))

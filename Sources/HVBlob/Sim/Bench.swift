@@ -59,13 +59,13 @@ public enum Bench {
             let data = space.map(length: dataLen, kind: .populated)
             let r = AzBlobRequestSync(guid: .zero, requestLen: UInt32(request.count), responseLen: 64, dataLen: UInt32(dataLen),
                                       requestBuffer: req, responseBuffer: resp, dataBuffer: data)
-            arg = space.map(length: 72, kind: .populated, contents: r.encoded())
+            arg = space.map(length: machine.driver.abi.layout.size, kind: .populated, contents: machine.driver.abi.layout.encode(r))
         }
 
         /// One ioctl, start to finish; returns its errno.
         @inline(__always)
         func roundTrip() -> Errno {
-            machine.drive(machine.driver.ioctl(file, command: .azBlobUserRequest, argument: arg)) ?? .EIO
+            machine.drive(machine.driver.ioctl(file, command: machine.driver.abi.command, argument: arg)) ?? .EIO
         }
     }
 

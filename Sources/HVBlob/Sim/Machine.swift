@@ -10,7 +10,9 @@ public final class Machine {
     /// The Swift model of the driver (always built; the driver under test unless replaced).
     public let vsc: BlobVSC
     /// The driver under test: the model, or a bridged C driver.
-    public var driver: GuestDriver
+    public var driver: GuestDriver {
+        didSet { recorder?.abi = driver.abi }
+    }
     public private(set) var host: SimulatedVSP!
     public var queue = EventQueue()
     public var now: UInt64 {
@@ -26,6 +28,7 @@ public final class Machine {
         didSet {
             channel.recorder = recorder
             memory.recorder = recorder
+            recorder?.abi = driver.abi
         }
     }
 
@@ -53,6 +56,7 @@ public final class Machine {
         channel.signalGuest = { [unowned self] in self.scheduleCallback() }
         vsc.onCompletionDelivered = { [unowned self] offset, ctx in self.checkDelivery(offset, ctx) }
         CaptureSession.current?.attach(self)
+        MachineWitness.current?.saw(self)
     }
 
     /// The guest's interrupt: run the channel callback (if one is installed) at the current time.
@@ -119,4 +123,40 @@ public final class Machine {
         }
         return queue.isEmpty || (queue.nextTime ?? 0) > until
     }
+}
+
+/// While it is current (`MachineWitness.$current`), keeps the violation log and the host of
+/// every machine created: how a conformance check knows what happened in all the machines it
+/// ran — every finding, how many requests reached a host, which faults were injected. It
+/// holds no machine (a bridged driver must be released when its machine goes).
+public final class MachineWitness: @unchecked Sendable {
+    @TaskLocal public static var current: MachineWitness?
+    public private(set) var logs: [ViolationLog] = []
+    public private(set) var hosts: [SimulatedVSP] = []
+    public init() {}
+
+    func saw(_ m: Machine) {
+        logs.append(m.log)
+        hosts.append(m.host)
+    }
+
+    /// Every finding of every machine, by rule.
+    public var counts: [Rule: Int] {
+        logs.reduce(into: [:]) { acc, log in for (r, n) in log.counts { acc[r, default: 0] += n } }
+    }
+
+    /// The first recorded finding of each rule.
+    public var firstViolations: [Rule: Violation] {
+        var out: [Rule: Violation] = [:]
+        for log in logs { for v in log.violations where out[v.rule] == nil { out[v.rule] = v } }
+        return out
+    }
+
+    /// Packets the hosts received, executed and completed, summed over every machine.
+    public var received: Int { hosts.reduce(0) { $0 + $1.stats.received } }
+    public var executed: Int { hosts.reduce(0) { $0 + $1.stats.executed } }
+    public var completions: Int { hosts.reduce(0) { $0 + $1.stats.completionsSent } }
+    public func injected(_ mode: String) -> Int { hosts.reduce(0) { $0 + $1.stats.injected[mode, default: 0] } }
+    /// The largest number of requests in flight at a rescind, nil when no host rescinded.
+    public var inFlightAtRescind: Int? { hosts.compactMap(\.stats.inFlightAtRescind).max() }
 }

@@ -138,7 +138,7 @@ final class SimClient {
                                     responseLen: UInt32(buffers.responseLen), dataLen: UInt32(buffers.dataLen),
                                     dataValid: UInt32(valid), requestBuffer: buffers.request,
                                     responseBuffer: buffers.response, dataBuffer: buffers.data)
-        buffers.arg = map(AzBlobRequestSync.wireSize, .populated, arg.encoded())
+        buffers.arg = map(m.driver.abi.layout.size, .populated, m.driver.abi.layout.encode(arg))
     }
 
     func release() {
@@ -155,8 +155,8 @@ final class SimClient {
                 return
             }
             prepare(op)
-            m.recorder?.ioctlCall(space, command: .azBlobUserRequest, argument: buffers.arg)
-            call = m.driver.ioctl(file, command: .azBlobUserRequest, argument: buffers.arg)
+            m.recorder?.ioctlCall(space, command: m.driver.abi.command, argument: buffers.arg)
+            call = m.driver.ioctl(file, command: m.driver.abi.command, argument: buffers.arg)
             traced = false
             sim.report.requestsIssued += 1
         }
@@ -225,9 +225,8 @@ final class SimClient {
     func check() {
         guard let op else { return }
         let log = m.log
-        guard let resp = try? space.read(buffers.arg + UInt64(AzBlobRequestSync.responseOffset), count: 8) else { return }
-        let status = UInt32(resp[0]) | UInt32(resp[1]) << 8 | UInt32(resp[2]) << 16 | UInt32(resp[3]) << 24
-        let rlen = Int(UInt32(resp[4]) | UInt32(resp[5]) << 8 | UInt32(resp[6]) << 16 | UInt32(resp[7]) << 24)
+        guard let (status, length) = space.readResponse(at: buffers.arg, layout: m.driver.abi.layout) else { return }
+        let rlen = Int(length)
         if rlen > buffers.responseLen {
             log.report("guest.response-len-unbounded",
                        "pid \(space.pid): response.response_len \(rlen) exceeds the \(buffers.responseLen)-byte response buffer")

@@ -143,6 +143,7 @@ public final class Simulation {
         if let t = config.faults.rescindAt {
             m.queue.schedule(at: t) { [unowned self] in
                 self.trace("host rescinds the channel")
+                self.machine.host.noteRescind()
                 self.machine.channel.rescind()
                 self.startRemove()
             }

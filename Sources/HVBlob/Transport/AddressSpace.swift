@@ -210,3 +210,14 @@ public final class AddressSpace {
         for p in pinned.pfns { memory.release(p, writeIntent: pinned.writeIntent, who: who()) }
     }
 }
+
+extension AddressSpace {
+    /// `response.status` and `response.response_len` as user space reads them back from an
+    /// ioctl argument laid out as `layout`; nil when they are not readable.
+    public func readResponse(at argument: UInt64, layout: RequestLayout) -> (status: UInt32, length: UInt32)? {
+        guard let s = try? read(argument + UInt64(layout.responseStatus), count: 4),
+              let n = try? read(argument + UInt64(layout.responseResponseLen), count: 4) else { return nil }
+        func u32(_ b: [UInt8]) -> UInt32 { UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24 }
+        return (u32(s), u32(n))
+    }
+}

@@ -9,6 +9,7 @@
 /// next point where another activity could interleave, so the simulator and the race explorer
 /// can schedule them.
 public final class BlobVSC: GuestDriver {
+    public var abi: DriverABI { .reference }
     public let behavior: DriverBehavior
     public let channel: Channel
     let memory: GuestMemory

@@ -6,6 +6,9 @@
 public protocol GuestDriver: AnyObject {
     /// What this is ("model fixed", "kernel/hv_azure_blob.c @ 6.0", ...).
     var name: String { get }
+    /// The ioctl command and request layout user space must use with it (for C code: read from
+    /// the driver's own headers; the model speaks the reference ABI).
+    var abi: DriverABI { get }
     /// Module init and probe: the channel is open and /dev/azure_blob registered after this.
     func probe() throws(Errno)
     /// open() of the misc device by `process`.

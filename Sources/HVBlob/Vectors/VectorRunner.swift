@@ -71,7 +71,9 @@ public enum VectorRunner {
         switch i.argument {
         case "mapped": return rig.argument(s)
         case "unmapped": return 0x5556_0000_0000
-        case "short": return rig.space.map(length: 64, pageOffset: 4096 - 64, kind: .populated, contents: Array(s.encoded().prefix(64)))
+        case "short":
+            let l = rig.driver.abi.layout
+            return rig.space.map(length: l.size - 8, pageOffset: 4096 - (l.size - 8), kind: .populated, contents: Array(l.encode(s).prefix(l.size - 8)))
         default: return nil
         }
     }
@@ -83,7 +85,7 @@ public enum VectorRunner {
         let rig = try DriverRig(factory: factory, version: version)
         if i.credentialsChanged { rig.space.credentials = 4242 }
         guard let arg = place(i, rig) else { return "inputs name an unknown mapping or argument kind" }
-        let got = rig.ioctl(arg, command: IoctlCommand(rawValue: i.command))
+        let got = rig.ioctl(arg, command: rig.driver.abi.translate(IoctlCommand(rawValue: i.command)))
         if got != want { return "returned \(got.map(\.name) ?? "never (hang)"), expected \(want.name)" }
         if let p = expected["packets"]?.int, rig.packets.count != Int(p) { return "\(rig.packets.count) packet(s) sent, expected \(p)" }
         if rig.machine.memory.pinnedFrames != 0 { return "\(rig.machine.memory.pinnedFrames) page(s) still pinned after the ioctl returned" }
@@ -316,7 +318,7 @@ public enum VectorRunner {
             case "ioctl":
                 hold = false
                 let (arg, _) = rig.argument()
-                let call = TrackedCall(rig.driver.ioctl(rig.file, command: .azBlobUserRequest, argument: arg))
+                let call = TrackedCall(rig.driver.ioctl(rig.file, command: rig.driver.abi.command, argument: arg))
                 call.advance()
                 calls.append(call)
                 pump()
@@ -325,7 +327,7 @@ public enum VectorRunner {
             case "ioctl-held":
                 hold = true
                 let (arg, _) = rig.argument()
-                let call = TrackedCall(rig.driver.ioctl(rig.file, command: .azBlobUserRequest, argument: arg))
+                let call = TrackedCall(rig.driver.ioctl(rig.file, command: rig.driver.abi.command, argument: arg))
                 call.advance()
                 pump()
                 calls.append(call)

@@ -169,6 +169,17 @@ public struct DriverABI: Hashable, Sendable, CustomStringConvertible {
         return out.filter { !defined.contains($0) }.map(IoctlCommand.init(rawValue:))
     }
 
+    /// A command written for the reference ABI (a capture, a fuzz input, a vector), as this
+    /// driver spells it: the reference request command becomes the driver's; others stay.
+    public func translate(_ c: IoctlCommand) -> IoctlCommand {
+        c == .azBlobUserRequest ? command : c
+    }
+
+    /// The driver's command in reference terms (what a capture records).
+    public func normalise(_ c: IoctlCommand) -> IoctlCommand {
+        c == command ? .azBlobUserRequest : c
+    }
+
     public var description: String {
         "\(request.name) = \(request.value); \(layout)"
     }
