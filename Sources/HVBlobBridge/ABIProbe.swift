@@ -735,12 +735,12 @@ extension ABIProbe {
     static let probeFormat = "hvblob-abi-probe 1"
 
     static func cacheKey(_ scan: Scan, source: DriverSource, version: KernelVersion) -> String {
-        var h = FNV1a.hash("\(probeFormat) \(version) \(DriverBuild.compiler())\n".utf8)
+        let command = [DriverBuild.compiler()] + flags(source, version: version)
+        var h = FNV1a.hash("\(probeFormat)\n\(command.joined(separator: " "))\n".utf8)
         for (url, data) in zip(scan.files, scan.contents) {
             h = FNV1a.hash("\(url.path)\n".utf8, into: h)
             h = FNV1a.hash(data, into: h)
         }
-        for d in source.includeDirs { h = FNV1a.hash("-I\(d.standardizedFileURL.path)\n".utf8, into: h) }
         let shim = DriverBuild.shimDirectory
         let names = (FileManager.default.enumerator(atPath: shim.path)?.allObjects as? [String] ?? []).sorted()
         for name in names {
@@ -819,6 +819,18 @@ extension ABIProbe {
         return s
     }
 
+    /// DriverBuild's language and preprocessor flags (what decides every type and macro the
+    /// driver sees). Its -Werror= flags are left out and those errors made warnings: the probe
+    /// only needs the driver's types, so a call the shim does not declare yet must not stop it.
+    static func flags(_ source: DriverSource, version: KernelVersion) -> [String] {
+        ["-std=gnu11", "-O0", "-w", "-Wno-error=implicit-function-declaration", "-Wno-error=int-conversion",
+         "-Wno-error=incompatible-pointer-types", "-Wno-error=incompatible-function-pointer-types",
+         "-DHVB_KVER=\(version.major * 100 + version.minor)", "-DKBUILD_MODNAME=\"hv_azure_blob\"",
+         "-I", DriverBuild.shimDirectory.path]
+            + source.includeDirs.flatMap { ["-I", $0.path] }
+            + source.forcedIncludes.flatMap { ["-include", $0.path] }
+    }
+
     static func compileAndRun(_ scan: Scan, _ choice: Choice, source: DriverSource, version: KernelVersion,
                               key: String) throws(Failure) -> Stored {
         let fm = FileManager.default
@@ -826,13 +838,7 @@ extension ABIProbe {
         try? fm.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: work) }
         let shim = DriverBuild.shimDirectory
-        // DriverBuild's language and preprocessor flags (what decides every type and macro);
-        // its -Werror= flags are left out: the probe only needs the driver's types, so a call the
-        // shim does not declare yet must not stop it.
-        let flags = ["-std=gnu11", "-O0", "-w", "-DHVB_KVER=\(version.major * 100 + version.minor)",
-                     "-DKBUILD_MODNAME=\"hv_azure_blob\"", "-I", shim.path]
-            + source.includeDirs.flatMap { ["-I", $0.path] }
-            + source.forcedIncludes.flatMap { ["-include", $0.path] }
+        let flags = flags(source, version: version)
         var fallbacks: [Attempt] = []
         for method in Method.allCases {
             guard let text = program(scan, choice, method) else { continue }
