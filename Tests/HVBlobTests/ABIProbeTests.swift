@@ -318,4 +318,36 @@ struct ABIProbeTests {
         #expect(r.abi.command.size == 72)
         #expect(r.notes.contains { $0.contains("size field is 72") && $0.contains("64") }, "\(r.notes)")
     }
+    @Test("a request struct no probe can compile: a failure with each way's first error, file:line")
+    func doesNotCompile() throws {
+        let dir = try Self.tree([
+            "syn.h": Self.shimIncludes + Self.goodHeader.replacingOccurrences(of: "__u32 data_len;", with: "__u32 data_len; hvblob_no_such_type_t x;"),
+            "syn.c": "#include \"syn.h\"\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = Self.failure(DriverSource(driver: dir.appendingPathComponent("syn.c")))
+        guard case .probeDidNotCompile(let attempts) = f else {
+            Issue.record("expected probeDidNotCompile, got \(String(describing: f))")
+            return
+        }
+        #expect(attempts.map(\.method) == [.driver, .headers, .definitions])
+        #expect(attempts.dropLast().allSatisfy { $0.errors.first?.contains("syn.h:6: error: unknown type name 'hvblob_no_such_type_t'") == true },
+                "\(attempts)")
+        #expect(attempts.last?.errors.first?.contains("<probe definitions>:") == true, "\(attempts)")
+    }
+
+    @Test("a probe that dies: a failure saying how")
+    func crashed() throws {
+        let dir = try Self.tree([
+            "syn.h": Self.shimIncludes + Self.goodHeader,
+            "syn.c": "#include \"syn.h\"\nstatic void __attribute__((constructor)) boom(void) { __builtin_trap(); }\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = Self.failure(DriverSource(driver: dir.appendingPathComponent("syn.c")))
+        guard case .probeCrashed(_, let reason, _) = f else {
+            Issue.record("expected probeCrashed, got \(String(describing: f))")
+            return
+        }
+        #expect(reason.contains("signal"), "\(reason)")
+    }
 }
