@@ -20,21 +20,75 @@ public enum DriverBuild {
         public var abi: DriverABI = .reference
         /// Newer eras tried first that did not build, each with its first compiler error.
         public var skipped: [String] = []
+        /// Where the driver came from (a file, a tree, a patch mail's subject).
+        public var origin: String = ""
+        /// What the ABI probe noted (a size field that disagrees with sizeof, ...).
+        public var abiNotes: [String] = []
     }
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public let source: String
         /// Compiler output per era tried.
         public let attempts: [(KernelVersion, String)]
-        /// Kernel functions or identifiers the driver uses that the shim does not provide.
+        /// Names the compiler found undeclared that the real kernel declares (or the shim's
+        /// list of what it lacks names): kernel API missing from the shim.
         public let missingAPIs: [String]
+        /// Undeclared names no kernel header declares: the driver's own errors.
+        public var driverErrors: [String] = []
+        /// Undeclared names that could not be told apart (no real headers installed).
+        public var unclassified: [String] = []
+        /// Set when the driver built but its ABI could not be read.
+        public var abiError: String? = nil
+        /// Print every era's first errors, not only when none built.
+        public var verbose = true
+
+        public init(source: String, attempts: [(KernelVersion, String)], missingAPIs: [String], abiError: String? = nil) {
+            self.source = source
+            self.attempts = attempts
+            self.missingAPIs = missingAPIs
+            self.abiError = abiError
+        }
+
         public var description: String {
-            var s = "\(source) does not build against the kernel shim under any API era tried ("
+            if let abiError { return "\(source) builds, but its ABI could not be read from its headers: \(abiError)" }
+            if attempts.isEmpty { return "\(source): cannot read the file" }
+            var s = "\(source) does not build against the kernel shim in any API era tried ("
             s += attempts.map { "\($0.0)" }.joined(separator: ", ") + ")\n"
+            for (v, out) in attempts {
+                let errors = DriverBuild.firstErrors(out, limit: 3)
+                s += "  \(v):\n" + (errors.isEmpty ? ["    " + String(out.suffix(300))] : errors.map { "    " + $0 }).joined(separator: "\n") + "\n"
+            }
             if !missingAPIs.isEmpty { s += "kernel API missing from the shim: \(missingAPIs.joined(separator: ", "))\n" }
-            if let first = attempts.first { s += "compiler output for \(first.0):\n\(first.1)" }
+            if !driverErrors.isEmpty {
+                s += "the driver's own errors (no kernel header declares \(driverErrors.joined(separator: ", ")): it would not build in a real kernel either)\n"
+            }
+            if !unclassified.isEmpty {
+                s += "undeclared, not known to the shim: \(unclassified.joined(separator: ", ")) (install linux-headers-amd64 to tell a kernel API from the driver's own error)\n"
+            }
             return s
         }
+    }
+
+    /// The first `limit` diagnostics of a compiler's output, `file:line:col: error: ...`.
+    public static func firstErrors(_ output: String, limit: Int) -> [String] {
+        Array(output.split(separator: "\n").filter { $0.contains(" error: ") || $0.contains("fatal error: ") }.prefix(limit).map(String.init))
+    }
+
+    /// What the shim knows it lacks (shim/MISSING, one name a line).
+    static var knownMissing: Set<String> {
+        guard let text = try? String(contentsOf: shimDirectory.appendingPathComponent("MISSING"), encoding: .utf8) else { return [] }
+        return Set(text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") })
+    }
+
+    /// Sorts undeclared names into kernel API the shim lacks, the driver's own, and unknown.
+    static func classify(_ names: [String]) -> (kernel: [String], driver: [String], unknown: [String]) {
+        let listed = knownMissing
+        let real = RealKernel.declared(names)
+        var k: [String] = [], d: [String] = [], u: [String] = []
+        for n in names {
+            if listed.contains(n) || real?.contains(n) == true { k.append(n) } else if real != nil { d.append(n) } else { u.append(n) }
+        }
+        return (k, d, u)
     }
 
     /// The repository root (the shim headers, the in-tree driver and uapi header live there).
@@ -82,9 +136,10 @@ public enum DriverBuild {
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// One line per era that did not build: its first error, the path made relative.
     static func skippedLines(_ attempts: [(KernelVersion, String)]) -> [String] {
         attempts.map { v, out in
-            let first = out.split(separator: "\n").first { $0.contains("error:") }.map(String.init) ?? "failed"
+            let first = firstErrors(out, limit: 1).first ?? "failed"
             return "\(v): \(first)"
         }
     }
@@ -111,49 +166,83 @@ public enum DriverBuild {
 
     /// Builds `driver` for `version`, or for each era newest first until one builds.
     public static func build(driver: URL, version: KernelVersion? = nil, sanitize: Bool = DriverBuild.processHasASan) throws(Failure) -> Built {
-        let path = driver.path
-        guard let source = FileManager.default.contents(atPath: path) else {
+        let (uapiDir, _) = uapiInclude(for: driver)
+        return try build(DriverSource(driver: driver, includeDirs: [uapiDir, uapiDir.appendingPathComponent("uapi")]),
+                         version: version, sanitize: sanitize)
+    }
+
+    /// Every file under the shim directory, sorted: all of it goes into the cache key.
+    static func shimFiles() -> [URL] {
+        let fm = FileManager.default
+        guard let e = fm.enumerator(at: shimDirectory, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        return e.compactMap { $0 as? URL }.filter { (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true }
+            .sorted { $0.path < $1.path }
+    }
+
+    /// The compiler flags for one era (without inputs and output).
+    static func flags(_ v: KernelVersion, _ source: DriverSource, sanitize: Bool) -> [String] {
+        let module = source.driver.deletingPathExtension().lastPathComponent
+        var f: [String] = ["-shared", "-fPIC", "-O1", "-g", "-std=gnu11", "-Wall", "-Wno-unused-function",
+                           "-Werror=implicit-function-declaration", "-Werror=incompatible-pointer-types",
+                           "-Werror=int-conversion", "-fno-omit-frame-pointer"]
+        f.append("-DHVB_KVER=\(v.major * 100 + v.minor)")
+        f.append("-DKBUILD_MODNAME=\"\(module)\"")
+        if sanitize { f += ["-fsanitize=address,undefined", "-fno-sanitize=alignment", "-fno-sanitize-recover=undefined"] }
+        // Scripts/fuzz.sh adds -fsanitize=fuzzer-no-link so libFuzzer sees the driver's coverage.
+        if let extra = ProcessInfo.processInfo.environment["HVBLOB_DRIVER_CFLAGS"] { f += extra.split(separator: " ").map(String.init) }
+        f += ["-I", shimDirectory.path]
+        for d in source.includeDirs { f += ["-I", d.path] }
+        for h in source.forcedIncludes { f += ["-include", h.path] }
+        return f
+    }
+
+    /// Builds the driver `source` resolves to for `version`, or for each era newest first until
+    /// one builds; then reads its ABI (ioctl commands, request layout) from its own headers.
+    public static func build(_ source: DriverSource, version: KernelVersion? = nil, sanitize: Bool = DriverBuild.processHasASan) throws(Failure) -> Built {
+        let path = source.driver.path
+        guard FileManager.default.contents(atPath: path) != nil else {
             throw Failure(source: path, attempts: [], missingAPIs: [])
         }
-        let (uapiDir, uapiHeader) = uapiInclude(for: driver)
-        var digest = FNV1a.hash(source)
-        digest = FNV1a.hash(FileManager.default.contents(atPath: uapiHeader.path) ?? Data(), into: digest)
-        let shim = shimDirectory
-        for f in ["hvb_kernel.h", "hvb_stub.c"] {
-            digest = FNV1a.hash(FileManager.default.contents(atPath: shim.appendingPathComponent(f).path) ?? Data(), into: digest)
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+        for f in Set(source.files + [source.driver] + source.forcedIncludes).sorted(by: { $0.path < $1.path }) + shimFiles() {
+            digest = FNV1a.hash(Array(f.path.utf8), into: digest)
+            digest = FNV1a.hash(FileManager.default.contents(atPath: f.path) ?? Data(), into: digest)
         }
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-drivers")
         try? FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
         var attempts: [(KernelVersion, String)] = []
         for v in version.map({ [$0] }) ?? eras {
-            let flags = ["-shared", "-fPIC", "-O1", "-g", "-std=gnu11", "-Wall", "-Wno-unused-function",
-                         "-Werror=implicit-function-declaration", "-Werror=incompatible-pointer-types",
-                         "-Werror=int-conversion", "-fno-omit-frame-pointer",
-                         "-DHVB_KVER=\(v.major * 100 + v.minor)", "-DKBUILD_MODNAME=\"hv_azure_blob\""]
-                + (sanitize ? ["-fsanitize=address,undefined", "-fno-sanitize=alignment", "-fno-sanitize-recover=undefined"] : [])
-                // Scripts/fuzz.sh adds -fsanitize=fuzzer-no-link so libFuzzer sees the driver's coverage.
-                + (ProcessInfo.processInfo.environment["HVBLOB_DRIVER_CFLAGS"].map { $0.split(separator: " ").map(String.init) } ?? [])
+            let flags = flags(v, source, sanitize: sanitize)
             let key = String(FNV1a.hash(flags.joined(separator: " ").utf8, into: digest), radix: 16)
             let out = cache.appendingPathComponent("\(key).so")
-            if FileManager.default.fileExists(atPath: out.path) {
-                return Built(library: out.path, version: v, source: path, uapiHeader: uapiHeader.path, cached: true,
-                             skipped: skippedLines(attempts))
-            }
-            let tmp = out.path + ".\(getpid()).tmp"
-            let (status, output) = run([compiler()] + flags + ["-I", shim.path, "-I", uapiDir.path, path,
-                                                               shim.appendingPathComponent("hvb_stub.c").path, "-o", tmp])
-            if status == 0 {
+            var cached = FileManager.default.fileExists(atPath: out.path)
+            if !cached {
+                let tmp = out.path + ".\(getpid()).tmp"
+                let (status, output) = run([compiler()] + flags + [path, shimDirectory.appendingPathComponent("hvb_stub.c").path, "-o", tmp])
+                guard status == 0 else {
+                    attempts.append((v, output))
+                    continue
+                }
                 _ = try? FileManager.default.removeItem(atPath: out.path)
                 do { try FileManager.default.moveItem(atPath: tmp, toPath: out.path) } catch {
                     attempts.append((v, "cannot store \(out.path): \(error)"))
                     continue
                 }
-                return Built(library: out.path, version: v, source: path, uapiHeader: uapiHeader.path, cached: false,
-                             skipped: skippedLines(attempts))
+                cached = false
             }
-            attempts.append((v, output))
+            let probe: ABIProbe.Result
+            do { probe = try ABIProbe.probe(source, version: v) } catch {
+                throw Failure(source: path, attempts: attempts + [(v, "the driver builds, but its ABI could not be read: \(error)")],
+                              missingAPIs: [], abiError: "\(error)")
+            }
+            return Built(library: out.path, version: v, source: path, uapiHeader: probe.abi.header, cached: cached,
+                         abi: probe.abi, skipped: skippedLines(attempts), origin: source.origin, abiNotes: probe.notes)
         }
-        throw Failure(source: path, attempts: attempts, missingAPIs: missing(in: attempts.map(\.1).joined(separator: "\n")))
+        let (kernel, own, unknown) = classify(missing(in: attempts.map(\.1).joined(separator: "\n")))
+        var failure = Failure(source: source.origin, attempts: attempts, missingAPIs: kernel)
+        failure.driverErrors = own
+        failure.unclassified = unknown
+        throw failure
     }
 }
 
