@@ -37,6 +37,8 @@ public enum DriverBuild {
         public var driverErrors: [String] = []
         /// Undeclared names that could not be told apart (no real headers installed).
         public var unclassified: [String] = []
+        /// Undeclared names the shim has in other API eras than the one the error came from.
+        public var otherEra: [String] = []
         /// Set when the driver built but its ABI could not be read.
         public var abiError: String? = nil
         /// Print every era's first errors, not only when none built.
@@ -59,6 +61,7 @@ public enum DriverBuild {
                 s += "  \(v):\n" + (errors.isEmpty ? ["    " + String(out.suffix(300))] : errors.map { "    " + $0 }).joined(separator: "\n") + "\n"
             }
             if !missingAPIs.isEmpty { s += "kernel API missing from the shim: \(missingAPIs.joined(separator: ", "))\n" }
+            if !otherEra.isEmpty { s += "kernel API of other API eras (each era above lacks some of what the driver uses): \(otherEra.joined(separator: ", "))\n" }
             if !driverErrors.isEmpty {
                 s += "the driver's own errors (no kernel header declares \(driverErrors.joined(separator: ", ")): it would not build in a real kernel either)\n"
             }
@@ -80,15 +83,28 @@ public enum DriverBuild {
         return Set(text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") })
     }
 
-    /// Sorts undeclared names into kernel API the shim lacks, the driver's own, and unknown.
-    static func classify(_ names: [String]) -> (kernel: [String], driver: [String], unknown: [String]) {
+    /// Names the shim's headers define in some API era (`#define`, a function, a type): kernel
+    /// API that exists, only not in the era tried.
+    static func shimDefines(_ names: [String]) -> Set<String> {
+        var text = ""
+        for f in shimFiles() where f.pathExtension == "h" { text += (try? String(contentsOf: f, encoding: .utf8)) ?? "" }
+        return Set(names.filter { n in
+            text.range(of: "(#define[ \\t]+\(n)\\b|[ \\t*]\(n)[ \\t]*\\(|(struct|union|enum)[ \\t]+\(n)\\b|\\b\(n)[ \\t]*;)",
+                       options: .regularExpression) != nil
+        })
+    }
+
+    /// Sorts undeclared names into kernel API (missing from the shim, or of another era), the
+    /// driver's own, and unknown (no real headers installed to tell).
+    static func classify(_ names: [String]) -> (kernel: [String], driver: [String], unknown: [String], otherEra: [String]) {
         let listed = knownMissing
+        let otherEra = shimDefines(names)
         let real = RealKernel.declared(names)
-        var k: [String] = [], d: [String] = [], u: [String] = []
+        var k: [String] = [], d: [String] = [], u: [String] = [], e: [String] = []
         for n in names {
-            if listed.contains(n) || real?.contains(n) == true { k.append(n) } else if real != nil { d.append(n) } else { u.append(n) }
+            if otherEra.contains(n) { e.append(n) } else if listed.contains(n) || real?.contains(n) == true { k.append(n) } else if real != nil { d.append(n) } else { u.append(n) }
         }
-        return (k, d, u)
+        return (k, d, u, e)
     }
 
     /// The repository root (the shim headers, the in-tree driver and uapi header live there).
@@ -238,10 +254,11 @@ public enum DriverBuild {
             return Built(library: out.path, version: v, source: path, uapiHeader: probe.abi.header, cached: cached,
                          abi: probe.abi, skipped: skippedLines(attempts), origin: source.origin, abiNotes: probe.notes)
         }
-        let (kernel, own, unknown) = classify(missing(in: attempts.map(\.1).joined(separator: "\n")))
+        let (kernel, own, unknown, otherEra) = classify(missing(in: attempts.map(\.1).joined(separator: "\n")))
         var failure = Failure(source: source.origin, attempts: attempts, missingAPIs: kernel)
         failure.driverErrors = own
         failure.unclassified = unknown
+        failure.otherEra = otherEra
         throw failure
     }
 }

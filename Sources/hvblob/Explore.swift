@@ -84,11 +84,7 @@ struct Explore: ParsableCommand {
         var factory: Explorer.Factory?
         var what = "the Swift model (\(v5 ? "v5" : "fixed") behaviour)"
         if let path = driver {
-            let built: DriverBuild.Built
-            do { built = try DriverBuild.build(driver: URL(fileURLWithPath: path), version: kernelVersion == nil ? nil : version) } catch {
-                Out.standardError.write("hvblob: \(error)\n")
-                throw ExitCode(2)
-            }
+            let built = buildDriver(path, option: "--driver", version: kernelVersion == nil ? nil : version)
             version = built.version
             what = "\(built.source) (Linux \(built.version) API era)"
             Explore.library.withLock { $0 = built.library }

@@ -71,9 +71,7 @@ struct Simulate: ParsableCommand {
         config.keepTrace = trace != nil
         var built: DriverBuild.Built?
         if let path = cDriver {
-            do {
-                built = try DriverBuild.build(driver: URL(fileURLWithPath: path), version: kernelVersion.flatMap(KernelVersion.init))
-            } catch { fail("\(error)") }
+            built = buildDriver(path, option: "--c-driver", version: kernelVersion.flatMap(KernelVersion.init))
             if let b = built {
                 config.version = b.version
                 config.cDriver = path

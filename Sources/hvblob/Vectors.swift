@@ -133,13 +133,6 @@ func driverSelection(model: Bool, driver: String?, kernelVersion: String?) throw
     if model && driver != nil { fail("--model and --driver exclude each other") }
     let version = kernelVersion.map(parseKernelVersion) ?? .default
     guard let path = driver else { return (nil, version, "the Swift model (fixed behaviour), API era \(version)") }
-    guard FileManager.default.fileExists(atPath: path) else { fail("--driver: \(path): no such file") }
-    let built: DriverBuild.Built
-    do {
-        built = try DriverBuild.build(driver: URL(fileURLWithPath: path), version: kernelVersion == nil ? nil : version)
-    } catch {
-        Out.standardError.write("hvblob: \(error)\n")
-        throw ExitCode(2)
-    }
+    let built = buildDriver(path, option: "--driver", version: kernelVersion == nil ? nil : version)
     return ({ machine in try BridgedDriver(built, machine: machine) }, built.version, "\(built.source) (API era \(built.version))")
 }

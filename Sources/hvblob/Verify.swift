@@ -14,11 +14,10 @@ struct Verify: ParsableCommand {
             """
     )
 
-    @Option(help: "The driver source (default: the in-tree kernel/hv_azure_blob.c).")
-    var driver: String?
-    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
+    @OptionGroup var input: DriverInput
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: the newest the driver builds for).")
     var kernelVersion: String?
-    @Flag(help: "Check the Swift model (--v5 for its v5 behaviour) instead of C code.")
+    @Flag(help: "Check the Swift model instead of C code.")
     var model = false
     @Option(help: "Seed for the simulations and the differential run.")
     var seed: String = "1"
@@ -29,34 +28,45 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print each check's evidence (what happened in its machines) and the compiler output of eras that did not build.")
     var verbose = false
 
+    func say(_ text: String) { Out.standardOutput.write(shown(text)) }
+
     func run() throws {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
+        if model && input.any { fail("--model and \(input.given.joined(separator: ", ")) exclude each other") }
+        let filter = only.map { Set($0.split(separator: ",").map(String.init)) }
+        if let f = filter {
+            let unknown = f.subtracting(Conformance.checks.map(\.id))
+            if !unknown.isEmpty { fail("--only: unknown check(s) \(unknown.sorted().joined(separator: ", ")) (hvblob conformance lists them)") }
+        }
         var version = kernelVersion.map(parseKernelVersion) ?? .default
         var factory: DriverRig.Factory?
         var replay = "--kernel-version \(version)"
         if model {
             Out.standardOutput.write("driver: the Swift model (fixed behaviour), API era \(version)\n")
         } else {
-            let path = URL(fileURLWithPath: driver ?? DriverBuild.inTreeDriver.path)
-            guard FileManager.default.fileExists(atPath: path.path) else { fail("--driver: \(path.path): no such file") }
+            guard let source = input.resolve() else { fail("no driver") }
             let built: DriverBuild.Built
             do {
-                built = try DriverBuild.build(driver: path, version: kernelVersion == nil ? nil : version)
+                built = try DriverBuild.build(source, version: kernelVersion == nil ? nil : version)
             } catch {
-                Out.standardError.write("hvblob: \(error)\n")
+                Out.standardError.write(shown("hvblob: \(error)\n"))
+                if let real = RealKernel.build(source) { Out.standardError.write(shown(Verify.realKernelLine(real) + "\n")) }
                 throw ExitCode(2)
             }
             version = built.version
-            replay = "--c-driver \(built.source) --kernel-version \(built.version)"
-            Out.standardOutput.write("driver: \(built.source)\nuapi header: \(built.uapiHeader)\n")
-            for line in built.skipped { Out.standardOutput.write("does not build for API era \(line)\n") }
-            Out.standardOutput.write("builds against: the Linux \(built.version) API era\(built.cached ? " (cached build)" : "")\n")
+            let typed = input.patch ?? input.tree ?? input.driver ?? built.source
+            replay = "--c-driver \(typed) --kernel-version \(built.version)"
+            say("driver: \(source.origin)\n")
+            if source.origin != built.source { say("  source: \(built.source)\n") }
+            let abi = built.abi
+            say("ABI (read from \(abi.header)): \(abi.request.name) = \(abi.command)\n")
+            say("  \(abi.layout)\n")
+            for c in abi.commands where c != abi.request { say("  also defines \(c.name) = \(c.value)\n") }
+            for n in built.abiNotes { say("  note: \(n)\n") }
+            for line in built.skipped { say("API era \(line.replacingOccurrences(of: ": ", with: " skipped: ", options: [], range: line.range(of: ": ")))\n") }
+            say("builds against: the Linux \(built.version) API era of the shim\(built.cached ? " (cached build)" : "")\n")
+            if let real = RealKernel.build(source) { say(Verify.realKernelLine(real) + "\n") }
             factory = { machine in try BridgedDriver(built, machine: machine) }
-        }
-        let filter = only.map { Set($0.split(separator: ",").map(String.init)) }
-        if let f = filter {
-            let unknown = f.subtracting(Conformance.checks.map(\.id))
-            if !unknown.isEmpty { fail("--only: unknown check(s) \(unknown.sorted().joined(separator: ", "))") }
         }
         let session = record.map { _ in CaptureSession() }
         let results = CaptureSession.$current.withValue(session) { Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
@@ -73,6 +83,8 @@ struct Verify: ParsableCommand {
             Out.standardOutput.write("recorded: \(cap.records.count) records on \(session.recorders.count) channels to \(path)\n")
         }
         let report = DefectReport(results)
+        let reached = results.filter { $0.hostPackets > 0 }.count
+        Out.standardOutput.write("checks whose requests reached the host: \(reached) of \(results.count)\n")
         let bad = results.filter(\.counts)
         let mustBad = bad.filter { $0.check.level == .must }.count
         let na = results.filter { $0.verdict == .notApplicable }.count
@@ -85,5 +97,12 @@ struct Verify: ParsableCommand {
             Out.standardOutput.write("verdict: does not conform: \(report.countsLine) (\(mustBad) MUST, \(bad.count - mustBad) SHOULD)\n")
             throw ExitCode(1)
         }
+    }
+
+    /// Whether the driver builds with kbuild against the installed kernel headers.
+    static func realKernelLine(_ r: RealKernel.Build) -> String {
+        let tree = URL(fileURLWithPath: r.tree).lastPathComponent
+        if r.builds { return "real kernel (\(tree), kbuild): builds\(r.cached ? " (cached)" : "")" }
+        return "real kernel (\(tree), kbuild): does not build\n" + r.errors.map { "  " + $0 }.joined(separator: "\n")
     }
 }

@@ -46,6 +46,8 @@ public enum Conformance {
         /// The finding rules that made it fail (empty when it failed on its own terms: an errno,
         /// a value user space sees).
         public let failedOn: [String]
+        /// Packets that reached a host in the check's machines.
+        public let hostPackets: Int
         public var passed: Bool { verdict == .pass }
         /// Counts against conformance: failed or inconclusive.
         public var counts: Bool { verdict == .fail || verdict == .inconclusive }
@@ -489,7 +491,7 @@ public enum Conformance {
             let first = Dictionary(uniqueKeysWithValues: witness.firstViolations.map { ($0.key.rawValue, $0.value.detail) })
             let r = Result(check: check, verdict: verdict, detail: detail ?? "", evidence: evidence.map(\.evidence),
                            findings: findings, firstFindings: first,
-                           failedOn: verdict == .fail ? scope.failedOn.sorted() : [])
+                           failedOn: verdict == .fail ? scope.failedOn.sorted() : [], hostPackets: witness.received)
             progress?(r)
             out.append(r)
         }

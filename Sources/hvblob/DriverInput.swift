@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import Foundation
+import HVBlob
+import HVBlobBridge
+
+/// The driver as the user has it: a C file, a kernel tree or folder, or a patch mail (one
+/// patch, a `git format-patch` file, an mbox of a series), plus include directories.
+struct DriverInput: ParsableArguments {
+    @Option(help: "The driver's C source (a patch mail or a tree also work here; default: the in-tree kernel/hv_azure_blob.c).")
+    var driver: String?
+    @Option(help: "A kernel tree or folder holding the driver and its headers.")
+    var tree: String?
+    @Option(help: "A patch mail, git format-patch file or mbox of a series that adds the driver (e.g. ../shared/revisions/v5.eml).")
+    var patch: String?
+    @Option(name: .customLong("include"), help: "Another include directory for the driver's #include <...> (repeatable).")
+    var includes: [String] = []
+
+    /// Which options were given, as typed.
+    var given: [String] {
+        [driver.map { _ in "--driver" }, tree.map { _ in "--tree" }, patch.map { _ in "--patch" }].compactMap { $0 }
+    }
+
+    var any: Bool { !given.isEmpty }
+
+    /// The source to build, or nil when none was given and `inTree` is false. Bad input: the
+    /// message names the option as typed and the file, and the exit status is 2.
+    func resolve(inTree: Bool = true) -> DriverSource? {
+        if given.count > 1 { fail("\(given.joined(separator: " and ")) exclude each other: give the driver one way") }
+        let extra = includes.map { URL(fileURLWithPath: $0) }
+        for dir in includes {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                fail("--include: \(dir): no such directory")
+            }
+        }
+        do {
+            if let p = patch {
+                var s = try DriverSource.fromPatch(URL(fileURLWithPath: p), cache: DriverSource.defaultCache)
+                s.includeDirs += extra
+                return s
+            }
+            if let t = tree { return try DriverSource.fromTree(URL(fileURLWithPath: t), extraIncludes: extra) }
+            if let d = driver { return try DriverSource.resolve(URL(fileURLWithPath: d), extraIncludes: extra) }
+        } catch {
+            fail("\(given.first ?? "--driver"): \(error)")
+        }
+        guard inTree else { return nil }
+        return DriverSource(driver: DriverBuild.inTreeDriver,
+                            includeDirs: [DriverBuild.repositoryRoot.appendingPathComponent("kernel/include")],
+                            origin: "kernel/hv_azure_blob.c (in-tree)")
+    }
+}
+
+/// Resolves and builds a driver a command names by path (`--driver`, `--c-driver`): a C file,
+/// a tree or a patch. Exit 2 with the reason when it cannot be resolved or built.
+func buildDriver(_ path: String, option: String, version: KernelVersion?) -> DriverBuild.Built {
+    let source: DriverSource
+    do { source = try DriverSource.resolve(URL(fileURLWithPath: path)) } catch { fail("\(option): \(error)") }
+    do { return try DriverBuild.build(source, version: version) } catch {
+        Out.standardError.write("hvblob: \(error)\n")
+        Glibc.exit(2)
+    }
+}
+
+/// Paths inside the cache where a patch is materialised, shown as the patch names them
+/// (`drivers/hv/hv_azure_blob.c:108:37`, not `/tmp/hvblob-sources/6ce9…/drivers/hv/...`).
+func shown(_ text: String) -> String {
+    let root = NSRegularExpression.escapedPattern(for: DriverSource.defaultCache.path)
+    return text.replacingOccurrences(of: root + "/[0-9a-f]+/", with: "", options: .regularExpression)
+}
