@@ -441,6 +441,13 @@ struct DriverSourceTests {
         #expect(e2?.description == "\(nodrv.path): none of its 2 messages adds a C file with module_init")
         let one = try Self.write(Self.mail(subject: "[PATCH] uapi", id: "c@x", body: "---\n" + Self.creation("include/uapi/misc/foo.h", Self.uapi)), "one.eml", in: dir)
         #expect(Self.error { try DriverSource.fromPatch(one, cache: dir) }?.description == "\(one.path): the patch adds no C file with module_init")
+        let garbled = Self.creation("drivers/hv/foo.c", Self.driver).replacingOccurrences(of: "@@ -0,0 +1,", with: "@@ -zero +1,")
+        let g = try Self.write(Self.mail(subject: "[PATCH] garbled", id: "g@x", body: "---\n" + garbled), "garbled.eml", in: dir)
+        let ge = Self.error { try DriverSource.fromPatch(g, cache: dir) }
+        let goff = try #require(Self.byteOffset(of: "@@ -zero", in: try String(contentsOf: g, encoding: .utf8)))
+        guard case .malformedHunkHeader(g.path, goff, let line) = ge else { Issue.record("not malformedHunkHeader: \(String(describing: ge))"); return }
+        #expect(line.hasPrefix("@@ -zero +1,"))
+        #expect(ge?.description.hasPrefix("\(g.path): byte \(goff): malformed hunk header '@@ -zero") == true)
         let bin = dir.appendingPathComponent("bin.patch")
         try Data([0x7F, 0x45, 0x4C, 0x46, 0, 0, 1]).write(to: bin)
         #expect(Self.error { try DriverSource.fromPatch(bin, cache: dir) } == .binaryPatch(path: bin.path))
