@@ -90,9 +90,14 @@ extension DriverSource {
                         }
                         let result = try applying(p, to: content, label: label)
                         let new = p.newPath ?? old
-                        files[old] = nil
+                        if p.isCopy && new != old {
+                            if files[new] != nil { throw .fileAddedTwice(path: label, offset: p.offset, file: new) }
+                            order.append(new)
+                        } else {
+                            files[old] = nil
+                            if new != old, let k = order.firstIndex(of: old) { order[k] = new }
+                        }
                         files[new] = result
-                        if new != old, let k = order.firstIndex(of: old) { order[k] = new }
                     } else if p.path == "include/linux/hyperv.h" || p.path.hasSuffix("/include/linux/hyperv.h") {
                         touched = true
                         let (d, e) = hyperVAdditions(p)

@@ -29,6 +29,8 @@ enum UnifiedDiff {
         var oldPath: String?
         var newPath: String?
         var isBinary = false
+        /// A `copy from`/`copy to` patch: the old file stays.
+        var isCopy = false
         var hunks: [Hunk] = []
         /// Byte offset of the patch's first line (`diff --git` or `---`).
         var offset: Int
@@ -160,6 +162,7 @@ enum UnifiedDiff {
                     if t.hasPrefix("new file mode") { patch.oldPath = nil }
                     else if t.hasPrefix("deleted file mode") { patch.newPath = nil }
                     else if t.hasPrefix("rename from ") || t.hasPrefix("copy from ") {
+                        patch.isCopy = t.hasPrefix("copy ")
                         patch.oldPath = path(t.drop { $0 != " " }.dropFirst().drop { $0 != " " }.dropFirst(), strip: false)
                     } else if t.hasPrefix("rename to ") || t.hasPrefix("copy to ") {
                         patch.newPath = path(t.drop { $0 != " " }.dropFirst().drop { $0 != " " }.dropFirst(), strip: false)

@@ -344,6 +344,58 @@ struct DriverSourceTests {
         #expect(Self.contents(r2.source.driver) == content + "\n")
     }
 
+    @Test("source.apply: a hunk whose line numbers are off still applies where its context is; renames and plain diff -u follow the file")
+    func applyMoves() throws {
+        // Patch 2's line numbers 3 lines too high (written against a different base).
+        let name = Self.line("static struct hv_driver"), mi = Self.line("module_init")
+        let shifted = Self.patch2Diff.replacingOccurrences(of: "@@ -\(name),3 +\(name),3 @@", with: "@@ -\(name + 3),3 +\(name + 3),3 @@")
+            .replacingOccurrences(of: "@@ -\(mi),1 +\(mi),2 @@", with: "@@ -\(mi + 3),1 +\(mi + 3),2 @@")
+        let rename = """
+            diff --git a/drivers/hv/foo.c b/drivers/hv/hv_foo.c
+            similarity index 100%
+            rename from drivers/hv/foo.c
+            rename to drivers/hv/hv_foo.c
+
+            """
+        // A traditional diff -u (no diff --git) creating a second file, then deleting it.
+        let plain = """
+            --- /dev/null\t2024-01-01 00:00:00.000000000 +0000
+            +++ b/drivers/hv/extra.c\t2024-01-01 00:00:00.000000000 +0000
+            @@ -0,0 +1,2 @@
+            +int extra;
+            +int more;
+            diff --git a/drivers/hv/extra.c b/drivers/hv/extra.c
+            deleted file mode 100644
+            --- a/drivers/hv/extra.c
+            +++ /dev/null
+            @@ -1,2 +0,0 @@
+            -int extra;
+            -int more;
+
+            """
+        let text = Self.mail(subject: "[PATCH 1/2] add", id: "m1@x", body: "---\n" + Self.creation("drivers/hv/foo.c", Self.driver))
+            + "\n" + Self.mail(subject: "[PATCH 2/2] move", id: "m2@x", body: "---\n" + shifted + plain + rename)
+        let (r, dir) = try Self.resolve(text)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(r.addedFiles == ["drivers/hv/hv_foo.c"])
+        #expect(r.source.driver.lastPathComponent == "hv_foo.c")
+        #expect(Self.contents(r.source.driver) == Self.patched)
+        #expect(r.generatedHeader == nil && r.source.forcedIncludes.isEmpty && r.source.includeDirs.isEmpty)
+    }
+
+    @Test("source.qp.offset: an error in a quoted-printable body points at the encoded line in the mail")
+    func quotedPrintableOffset() throws {
+        let body = "---\n" + Self.creation("drivers/hv/foo.c", Self.driver).replacingOccurrences(of: "=", with: "=3D")
+            + "diff --git a/drivers/hv/foo.c b/drivers/hv/foo.c\n--- a/drivers/hv/foo.c\n+++ b/drivers/hv/foo.c\n@@ -1,1 +1,1 @@ =\nsection\n-no such line\n+x\n"
+        let m = Self.mail(subject: "[PATCH] qp", id: "q@x", extraHeaders: "Content-Transfer-Encoding: quoted-printable\n", body: body)
+        let dir = try Self.scratch("qpoff")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = try Self.write(m, "qp.eml", in: dir)
+        let e = Self.error { try DriverSource.fromPatch(f, cache: dir) }
+        let offset = try #require(Self.byteOffset(of: "@@ -1,1 +1,1 @@ =", in: m))
+        #expect(e == .hunkDoesNotMatch(path: f.path, offset: offset, hunk: "@@ -1,1 +1,1 @@", file: "drivers/hv/foo.c"))
+    }
+
     @Test("source.nomatch: a hunk whose context is not in the file is an error naming the file and the hunk's byte offset")
     func hunkDoesNotMatch() throws {
         let bad = Self.series.replacingOccurrences(of: " \t.id_table = foo_id_table,\n@@", with: " \t.id_table = bar_id_table,\n@@")
@@ -389,6 +441,13 @@ struct DriverSourceTests {
         #expect(e2?.description == "\(nodrv.path): none of its 2 messages adds a C file with module_init")
         let one = try Self.write(Self.mail(subject: "[PATCH] uapi", id: "c@x", body: "---\n" + Self.creation("include/uapi/misc/foo.h", Self.uapi)), "one.eml", in: dir)
         #expect(Self.error { try DriverSource.fromPatch(one, cache: dir) }?.description == "\(one.path): the patch adds no C file with module_init")
+        let garbled = Self.creation("drivers/hv/foo.c", Self.driver).replacingOccurrences(of: "@@ -0,0 +1,", with: "@@ -zero +1,")
+        let g = try Self.write(Self.mail(subject: "[PATCH] garbled", id: "g@x", body: "---\n" + garbled), "garbled.eml", in: dir)
+        let ge = Self.error { try DriverSource.fromPatch(g, cache: dir) }
+        let goff = try #require(Self.byteOffset(of: "@@ -zero", in: try String(contentsOf: g, encoding: .utf8)))
+        guard case .malformedHunkHeader(g.path, goff, let line) = ge else { Issue.record("not malformedHunkHeader: \(String(describing: ge))"); return }
+        #expect(line.hasPrefix("@@ -zero +1,"))
+        #expect(ge?.description.hasPrefix("\(g.path): byte \(goff): malformed hunk header '@@ -zero") == true)
         let bin = dir.appendingPathComponent("bin.patch")
         try Data([0x7F, 0x45, 0x4C, 0x46, 0, 0, 1]).write(to: bin)
         #expect(Self.error { try DriverSource.fromPatch(bin, cache: dir) } == .binaryPatch(path: bin.path))
