@@ -143,6 +143,9 @@ public struct DriverABI: Hashable, Sendable, CustomStringConvertible {
     public var layout: RequestLayout
     /// The header the ABI was read from.
     public var header: String
+    /// Set when the driver's own headers define no ioctl command the probe could read: the
+    /// harness then speaks the reference ABI and `uapi.ioctl-number` fails with this reason.
+    public var unread: String? = nil
 
     public init(request: Command, commands: [Command], layout: RequestLayout, header: String) {
         self.request = request
