@@ -98,6 +98,7 @@ struct hvb_coro {
 	void *arg;
 	const void *wait_key;
 	const char *wait_what;
+	int wait_flags; /* HVB_WAIT_* of the sleep it is in */
 	uint64_t deadline;
 	int has_deadline;
 	int slot;
@@ -339,6 +340,7 @@ int hvb_coro_resume(struct hvb_coro *c)
 	c->state = HVB_RUNNING;
 	c->wait_key = NULL;
 	c->wait_what = NULL;
+	c->wait_flags = 0;
 	hvb_current_coro = c;
 	/* No mask to save: the handler runs with SA_NODEFER, so nothing stays blocked. */
 	if (sigsetjmp(c->crash_jmp, 0)) {
@@ -358,7 +360,7 @@ int hvb_coro_resume(struct hvb_coro *c)
 }
 
 /* Called on the coroutine: park it and go back to whoever resumed it. */
-void hvb_coro_park(int state, const void *key, const char *what, uint64_t deadline, int has_deadline)
+void hvb_coro_park(int state, const void *key, const char *what, uint64_t deadline, int has_deadline, int flags)
 {
 	struct hvb_coro *c = hvb_current_coro;
 
@@ -369,6 +371,7 @@ void hvb_coro_park(int state, const void *key, const char *what, uint64_t deadli
 	c->wait_what = what;
 	c->deadline = deadline;
 	c->has_deadline = has_deadline;
+	c->wait_flags = flags;
 	HVB_FIBER_START(&c->fake_coro, c->caller_bottom, c->caller_size);
 #ifdef HVB_FAST_SWITCH
 	hvb_switch(&c->ctx, &c->caller);
@@ -412,6 +415,11 @@ uint64_t hvb_coro_deadline(const struct hvb_coro *c, int *has_deadline)
 
 int hvb_wake_key(const void *key)
 {
+	return hvb_wake_key_flags(key, 0);
+}
+
+int hvb_wake_key_flags(const void *key, int interruptible_only)
+{
 	int i, n = 0;
 
 	if (!hvb_nblocked)
@@ -419,13 +427,63 @@ int hvb_wake_key(const void *key)
 	for (i = 0; i < hvb_nall; i++) {
 		struct hvb_coro *c = hvb_all[i];
 
-		if (c->state == HVB_BLOCKED && c->wait_key == key) {
+		if (c->state == HVB_BLOCKED && c->wait_key == key &&
+		    (!interruptible_only || (c->wait_flags & HVB_WAIT_INTERRUPTIBLE))) {
 			c->state = HVB_READY;
 			hvb_nblocked--;
 			n++;
 		}
 	}
 	return n;
+}
+
+int hvb_waiters_on(const void *key)
+{
+	int i, n = 0;
+
+	for (i = 0; i < hvb_nall && hvb_nblocked; i++)
+		if (hvb_all[i]->state == HVB_BLOCKED && hvb_all[i]->wait_key == key)
+			n++;
+	return n;
+}
+
+void hvb_coro_make_ready(struct hvb_coro *c)
+{
+	if (c->state == HVB_BLOCKED) {
+		c->state = HVB_READY;
+		hvb_nblocked--;
+	}
+}
+
+int hvb_coro_wait_flags(const struct hvb_coro *c)
+{
+	return c->state == HVB_BLOCKED ? c->wait_flags : 0;
+}
+
+/*
+ * A signal for the thread (fatal: SIGKILL): it stays pending until the call returns; a
+ * sleep that admits it ends (the call sees -ERESTARTSYS / -EINTR). Returns whether the
+ * thread was woken.
+ */
+int hvb_coro_signal(struct hvb_coro *c, int fatal)
+{
+	c->task.sigpending |= HVB_SIG_PENDING | (fatal ? HVB_SIG_FATAL : 0);
+	if (c->state == HVB_BLOCKED &&
+	    ((c->wait_flags & HVB_WAIT_INTERRUPTIBLE) || (fatal && (c->wait_flags & HVB_WAIT_KILLABLE)))) {
+		hvb_coro_make_ready(c);
+		return 1;
+	}
+	return 0;
+}
+
+int hvb_ntasks(void)
+{
+	return hvb_nall;
+}
+
+struct hvb_task *hvb_task_nth(int i)
+{
+	return i >= 0 && i < hvb_nall ? &hvb_all[i]->task : NULL;
 }
 
 void hvb_coro_destroy(struct hvb_coro *c)

@@ -8,20 +8,55 @@
 #include <stdlib.h>
 
 #include "shim/hvb_kernel.h"
+#include "shim/linux/cred.h"
+#include "shim/linux/debugfs.h"
+#include "shim/linux/device.h"
+#include "shim/linux/hyperv.h"
+#include "shim/linux/miscdevice.h"
+#include "shim/linux/seq_file.h"
+#include "shim/linux/slab.h"
+#include "shim/linux/timer.h"
+#include "shim/linux/workqueue.h"
 #include "hvb_kops.h"
 #include "hvb_internal.h"
 
 static struct hvb_host_ops host;
+static struct user_namespace hvb_init_user_ns;
 
 #define HVB_ALLOC_MAGIC 0x68766261u /* "hvba" */
 #define HVB_FREED_MAGIC 0x64656164u /* "dead" */
+/* Before every kmalloc'd block; slab.h's ksize() reads `size` at block - 24. */
 struct hvb_alloc_header {
 	uint32_t magic;
-	uint32_t pad;
+	uint32_t quarantine; /* its slot in the quarantine ring once freed */
 	size_t size;
-	const char *fn;
-	uint64_t pad2;
+	const void *alloc_at; /* the driver's call site */
+	const char *alloc_fn;
 };
+_Static_assert(sizeof(struct hvb_alloc_header) == 32, "allocation header");
+_Static_assert(offsetof(struct hvb_alloc_header, size) == 32 - 3 * sizeof(size_t), "ksize() reads the size here");
+
+/*
+ * Freed blocks are not reused at once: they stay poisoned (0x6b) in a bounded FIFO
+ * quarantine, so a later access through the shim finds poison and is reported with the
+ * sites that allocated and freed the block; the oldest leaves when the ring or the byte
+ * budget is full.
+ */
+#define HVB_QUARANTINE_SLOTS 4096
+#define HVB_QUARANTINE_BYTES (64UL << 20)
+struct hvb_freed {
+	struct hvb_alloc_header *h;
+	size_t size;
+	const void *alloc_at;
+	const char *alloc_fn;
+	const void *free_at;
+	const char *free_fn;
+};
+static struct {
+	struct hvb_freed slot[HVB_QUARANTINE_SLOTS];
+	unsigned int head, count;
+	size_t bytes;
+} quarantine;
 
 #define HVB_MAX_DENTRIES 128
 #define HVB_MAX_CREDS 64
@@ -42,7 +77,59 @@ static struct {
 	/* A kernel-side reader (the harness reading a debugfs file): uaccess is memcpy. */
 	int kernel_uaccess;
 	struct hvb_task kernel_task;
+	/* sleeping-in-atomic call sites already reported (one finding per site) */
+	const void *atomic_sites[64];
+	int natomic_sites;
+	/* RCU: the grace-period sequence and the callbacks waiting for one */
+	u64 rcu_seq;
+	struct hvb_rcu_cb *rcu_head, **rcu_tail;
+	int rcu_pending;
+	char rcu_gp_key, rcu_barrier_key;
+	/* the kworker and what it runs */
+	struct hvb_coro *kworker;
+	struct hvb_coro *kworker_dead;
+	char kworker_key, flush_key;
+	struct list_head work_list;
+	struct hlist_head timers;
+	struct work_struct *running_work;
+	struct workqueue_struct *running_wq;
+	struct timer_list *running_timer;
+	struct hvb_task *kworker_task;
+	/* device-managed resources, in the order they were taken */
+	struct hvb_devres *devres;
+	int ndevres, capdevres;
 } st;
+
+struct hvb_rcu_cb {
+	struct hvb_rcu_cb *next;
+	struct callback_head *head;
+	void (*func)(struct callback_head *);
+	long kfree_offset; /* >= 0: kfree_rcu */
+	u64 seq;
+	const void *at;
+};
+
+struct workqueue_struct {
+	char name[32];
+	unsigned int flags;
+	int max_active;
+	int system;
+	int destroying;
+};
+static struct workqueue_struct system_wqs[HVB_SYSTEM_NR_WQ] = {
+	{ "events", 0, 256, 1, 0 },
+	{ "events_highpri", WQ_HIGHPRI, 256, 1, 0 },
+	{ "events_long", 0, 256, 1, 0 },
+	{ "events_unbound", WQ_UNBOUND, 512, 1, 0 },
+	{ "events_freezable", WQ_FREEZABLE, 256, 1, 0 },
+};
+
+struct hvb_devres {
+	struct device *dev;
+	void *mem;			/* devm_kmalloc */
+	void (*action)(void *);		/* devm_add_action */
+	void *data;
+};
 
 static void report(const char *rule, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report(const char *rule, const char *fmt, ...)
@@ -61,15 +148,19 @@ static void report(const char *rule, const char *fmt, ...)
 
 static const struct cred *hvb_cred(uint32_t uid)
 {
+	struct cred *c;
 	int i;
 
 	for (i = 0; i < st.ncreds; i++)
-		if (st.creds[i].uid == uid)
+		if (st.creds[i].uid.val == uid)
 			return &st.creds[i];
 	if (st.ncreds == HVB_MAX_CREDS)
 		return &st.creds[0];
-	st.creds[st.ncreds].uid = uid;
-	return &st.creds[st.ncreds++];
+	c = &st.creds[st.ncreds++];
+	c->uid = c->euid = c->suid = c->fsuid = KUIDT_INIT(uid);
+	c->gid = c->egid = c->sgid = c->fsgid = KGIDT_INIT(uid);
+	c->user_ns = &hvb_init_user_ns;
+	return c;
 }
 
 void hvb_task_init(struct hvb_task *t, const char *name, int pid, uint32_t cred)
@@ -84,6 +175,9 @@ static struct task_struct *k_current_task(void)
 	struct hvb_task *t = hvb_current_task_of_coro();
 
 	_Static_assert(offsetof(struct hvb_task, cred) == offsetof(struct task_struct, cred), "task layout");
+	_Static_assert(offsetof(struct hvb_task, locks_held) == offsetof(struct task_struct, __hvb_preempt), "task layout");
+	_Static_assert(offsetof(struct hvb_task, atomic) == offsetof(struct task_struct, __hvb_softirq), "task layout");
+	_Static_assert(offsetof(struct hvb_task, state) == offsetof(struct task_struct, __state), "task layout");
 	return (struct task_struct *)(t ? t : &st.kernel_task);
 }
 
@@ -208,7 +302,7 @@ static int k_vscnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 static void sched_at(const char *what, const void *at)
 {
 	if (hvb_in_coro() && host.sched_point && host.sched_point(host.host, what, at))
-		hvb_coro_park(HVB_READY, NULL, what, 0, 0);
+		hvb_coro_park(HVB_READY, NULL, what, 0, 0, 0);
 }
 
 /* Called from the shim's inline helpers, i.e. from inside the driver's own function. */
@@ -222,97 +316,383 @@ static u64 k_jiffies(void)
 	return host.now ? host.now(host.host) : 0;
 }
 
-static void k_block(const void *key, const char *what, u64 deadline, int has_deadline)
+static struct hvb_task *cur_task(void)
+{
+	struct hvb_task *t = hvb_current_task_of_coro();
+
+	return t ? t : &st.kernel_task;
+}
+
+/* "function+0xoff" of a driver address, for findings. */
+static const char *site(const void *at, char *buf, size_t n)
+{
+	const char *s = at ? hvb_symbolize(at, buf, n) : "";
+
+	if (!*s)
+		snprintf(buf, n, "%p", at);
+	return buf;
+}
+
+/* ---- RCU readers: rcu_read_lock sections and (as consolidated RCU has it) atomic regions ---- */
+
+static int in_reader(const struct hvb_task *t)
+{
+	return t->rcu_nesting > 0 || t->locks_held > 0 || t->atomic;
+}
+
+static void reader_enter(struct hvb_task *t, int was_reader)
+{
+	if (!was_reader)
+		t->reader_seq = st.rcu_seq;
+}
+
+static void kworker_wake(void);
+
+static void reader_exit(struct hvb_task *t)
+{
+	if (in_reader(t))
+		return;
+	if (hvb_wake_key(&st.rcu_gp_key) > 0 && host.woke)
+		host.woke(host.host);
+	if (st.rcu_pending)
+		kworker_wake();
+}
+
+/* Whether some thread other than `self` is a reader that began before grace period `seq`. */
+static int readers_before(u64 seq, const struct hvb_task *self)
+{
+	int i, n = hvb_ntasks();
+
+	for (i = 0; i < n; i++) {
+		const struct hvb_task *t = hvb_task_nth(i);
+
+		if (t && t != self && in_reader(t) && t->reader_seq < seq)
+			return 1;
+	}
+	return st.kernel_task.rcu_nesting > 0 && &st.kernel_task != self && st.kernel_task.reader_seq < seq;
+}
+
+/* ---- sleeping ---- */
+
+/* might_sleep(): a sleeping call in atomic context is a finding (once per call site). */
+static void sleep_check_at(const char *what, const void *at)
+{
+	struct hvb_task *t = hvb_current_task_of_coro();
+	char buf[160];
+	int i;
+
+	if (!t || (!t->locks_held && !t->atomic && !t->rcu_nesting))
+		return;
+	for (i = 0; i < st.natomic_sites; i++)
+		if (st.atomic_sites[i] == at)
+			return;
+	if (st.natomic_sites < (int)(sizeof(st.atomic_sites) / sizeof(st.atomic_sites[0])))
+		st.atomic_sites[st.natomic_sites++] = at;
+	if (t->atomic)
+		report("guest.sleep-while-atomic", "%s (may sleep) in softirq context (the channel callback, a timer or an RCU callback), at %s",
+		       what, site(at, buf, sizeof(buf)));
+	else if (t->locks_held)
+		report("guest.sleep-while-atomic", "%s (may sleep) while holding %d spinlock(s) or with preemption disabled, at %s",
+		       what, t->locks_held, site(at, buf, sizeof(buf)));
+	else
+		report("guest.sleep-while-atomic", "%s (may sleep) inside an RCU read-side critical section, at %s", what,
+		       site(at, buf, sizeof(buf)));
+}
+
+static void k_sleep_check(const char *what)
+{
+	sleep_check_at(what, __builtin_return_address(0));
+}
+
+static int signal_admits(const struct hvb_task *t, int flags)
+{
+	if ((flags & HVB_WAIT_INTERRUPTIBLE) && (t->sigpending & HVB_SIG_PENDING))
+		return 1;
+	return (flags & HVB_WAIT_KILLABLE) && (t->sigpending & HVB_SIG_FATAL);
+}
+
+/* Parks the thread on key; 1 when a signal of the kind `flags` admits ended (or prevented) it. */
+static int block_at(const void *key, const char *what, u64 deadline, int has_deadline, int flags, const void *at)
 {
 	struct hvb_task *t = hvb_current_task_of_coro();
 
 	if (!t) {
 		report("guest.block-outside-thread", "%s called with no thread to block", what);
-		return;
+		return 0;
 	}
-	if (t->locks_held > 0)
-		report("guest.sleep-while-atomic", "%s while holding %d spinlock(s)", what, t->locks_held);
-	if (t->atomic)
-		report("guest.sleep-while-atomic", "%s in the channel callback (softirq context)", what);
-	hvb_coro_park(HVB_BLOCKED, key, what, deadline, has_deadline);
+	if (!(flags & HVB_WAIT_SPIN)) {
+		if (t->locks_held > 0)
+			report("guest.sleep-while-atomic", "%s while holding %d spinlock(s)", what, t->locks_held);
+		if (t->atomic)
+			report("guest.sleep-while-atomic", "%s in the channel callback (softirq context)", what);
+		else if (t->rcu_nesting > 0)
+			report("guest.sleep-while-atomic", "%s inside an RCU read-side critical section", what);
+	}
+	(void)at;
+	if (signal_admits(t, flags))
+		return 1;
+	hvb_coro_park(HVB_BLOCKED, key, what, deadline, has_deadline, flags);
+	return signal_admits(t, flags);
+}
+
+static int k_block_flags(const void *key, const char *what, u64 deadline, int has_deadline, int flags)
+{
+	return block_at(key, what, deadline, has_deadline, flags, __builtin_return_address(0));
+}
+
+static void k_block(const void *key, const char *what, u64 deadline, int has_deadline)
+{
+	(void)block_at(key, what, deadline, has_deadline, 0, __builtin_return_address(0));
+}
+
+static void k_wake_flags(const void *key, int flags)
+{
+	if (hvb_wake_key_flags(key, (flags & HVB_WAKE_INTERRUPTIBLE) != 0) > 0 && host.woke)
+		host.woke(host.host);
 }
 
 static void k_wake(const void *key)
 {
-	if (hvb_wake_key(key) > 0 && host.woke)
-		host.woke(host.host);
+	k_wake_flags(key, HVB_WAKE_ALL);
 }
+
+static int k_waiters(const void *key)
+{
+	return hvb_waiters_on(key);
+}
+
+static int k_signal_pending(int fatal)
+{
+	const struct hvb_task *t = hvb_current_task_of_coro();
+
+	return t && (t->sigpending & (fatal ? HVB_SIG_FATAL : HVB_SIG_PENDING)) != 0;
+}
+
+static int k_context(void)
+{
+	const struct hvb_task *t = hvb_current_task_of_coro();
+	int c = 0;
+
+	if (!t)
+		return st.kernel_task.rcu_nesting ? HVB_CTX_RCU : 0;
+	c |= HVB_CTX_THREAD;
+	if (t->locks_held)
+		c |= HVB_CTX_ATOMIC;
+	if (t->atomic)
+		c |= HVB_CTX_SOFTIRQ;
+	if (t->rcu_nesting)
+		c |= HVB_CTX_RCU;
+	return c;
+}
+
+static void k_preempt_add(int delta)
+{
+	struct hvb_task *t = cur_task();
+	int was = in_reader(t);
+
+	if (t->locks_held + delta < 0) {
+		report("guest.preempt-count", "preempt_enable / local_irq_restore / unlock without a matching disable");
+		return;
+	}
+	t->locks_held += delta;
+	if (delta > 0)
+		reader_enter(t, was);
+	else
+		reader_exit(t);
+}
+
+/* ---- use-after-free checks ---- */
+
+static struct hvb_freed *quarantined(const void *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < quarantine.count; i++) {
+		struct hvb_freed *f = &quarantine.slot[(quarantine.head + HVB_QUARANTINE_SLOTS - 1 - i) % HVB_QUARANTINE_SLOTS];
+		const char *b = (const char *)(f->h + 1);
+
+		if ((const char *)p >= b && (const char *)p < b + (f->size ? f->size : 1))
+			return f;
+	}
+	return NULL;
+}
+
+static void report_uaf(const char *rule, const char *what, const void *p, const struct hvb_freed *f, const void *at)
+{
+	char a[160], b[160], c[160];
+
+	report(rule, "%s at %s on %p (offset %zu in a %zu-byte block allocated by %s at %s, freed by %s at %s)", what,
+	       site(at, c, sizeof(c)), p, (size_t)((const char *)p - (const char *)(f->h + 1)), f->size, f->alloc_fn,
+	       site(f->alloc_at, a, sizeof(a)), f->free_fn, site(f->free_at, b, sizeof(b)));
+}
+
+/* The runtime's own use-after-free check (hvb_check_live's, without the table). */
+static int uaf_check(const void *p, size_t n, const char *what, const void *at)
+{
+	struct hvb_freed *f;
+
+	if (!hvb_poisoned(p, n) || !(f = quarantined(p)))
+		return 0;
+	report_uaf("guest.use-after-free", what, p, f, at);
+	return 1;
+}
+
+static int k_check_access(const void *p, size_t n, const char *what)
+{
+	struct hvb_freed *f = quarantined(p);
+
+	(void)n;
+	if (f)
+		report_uaf("guest.use-after-free", what, p, f, __builtin_return_address(0));
+	return f != NULL;
+}
+
+/* ---- spinlocks ---- */
 
 static void k_spin_lock(spinlock_t *l)
 {
 	struct hvb_task *t = hvb_current_task_of_coro();
+	const void *at = __builtin_return_address(0);
+	struct hvb_freed *f;
+	int was;
 
-	sched_at("spin_lock", __builtin_return_address(0));
+	sched_at("spin_lock", at);
+	if (hvb_poisoned(l, sizeof(l->locked)) && (f = quarantined(l))) {
+		report_uaf("guest.use-after-free", "spin_lock", l, f, at);
+		return;
+	}
+	if (l->magic != SPINLOCK_MAGIC) {
+		char buf[160];
+
+		report("guest.lock-uninitialized", "spin_lock of a spinlock never initialized (spin_lock_init / DEFINE_SPINLOCK), at %s",
+		       site(at, buf, sizeof(buf)));
+		l->magic = SPINLOCK_MAGIC;
+		if (!l->name)
+			l->name = "spinlock";
+	}
 	while (l->locked) {
 		if (l->owner == (const void *)t) {
 			report("guest.deadlock", "spin_lock(%s) taken again by the thread that holds it", l->name);
 			return;
 		}
-		k_block(l, "spin_lock", 0, 0);
+		(void)block_at(l, "spin_lock", 0, 0, HVB_WAIT_SPIN, at);
 		if (!t)
 			break;
 	}
 	l->locked = 1;
 	l->owner = t;
-	if (t)
+	if (t) {
+		was = in_reader(t);
 		t->locks_held++;
+		reader_enter(t, was);
+	}
 }
 
 static void k_spin_unlock(spinlock_t *l)
 {
 	struct hvb_task *t = hvb_current_task_of_coro();
+	const void *at = __builtin_return_address(0);
+	struct hvb_freed *f;
 
+	if (hvb_poisoned(l, sizeof(l->locked)) && (f = quarantined(l))) {
+		report_uaf("guest.use-after-free", "spin_unlock", l, f, at);
+		return;
+	}
 	if (!l->locked)
-		report("guest.unlock-unlocked", "spin_unlock(%s) of a lock nobody holds", l->name);
+		report("guest.unlock-unlocked", "spin_unlock(%s) of a lock nobody holds", l->name ? l->name : "spinlock");
 	l->locked = 0;
 	l->owner = NULL;
-	if (t && t->locks_held > 0)
+	if (t && t->locks_held > 0) {
 		t->locks_held--;
+		reader_exit(t);
+	}
 	k_wake(l);
-	sched_at("spin_unlock", __builtin_return_address(0));
+	sched_at("spin_unlock", at);
 }
 
 /* ---- memory ---- */
 
-static void *k_kmalloc(size_t size, gfp_t flags, int zero, const char *fn)
+static void quarantine_drain(unsigned int keep)
+{
+	while (quarantine.count > keep || (quarantine.count && quarantine.bytes > HVB_QUARANTINE_BYTES)) {
+		unsigned int oldest = (quarantine.head + HVB_QUARANTINE_SLOTS - quarantine.count) % HVB_QUARANTINE_SLOTS;
+		struct hvb_freed *f = &quarantine.slot[oldest];
+
+		quarantine.bytes -= f->size;
+		quarantine.count--;
+		f->h->magic = 0;
+		free(f->h);
+		f->h = NULL;
+	}
+}
+
+static void *alloc_at(size_t size, int zero, const char *fn, const void *at)
 {
 	struct hvb_alloc_header *h;
 
-	(void)flags;
 	if (st.fail_countdown > 0 && --st.fail_countdown == 0)
 		return NULL;
-	h = zero ? calloc(1, sizeof(*h) + size) : malloc(sizeof(*h) + size);
+	h = malloc(sizeof(*h) + (size ? size : 1));
 	if (!h)
 		return NULL;
+	/* Fresh memory is not zero unless asked: POISON_INUSE makes a read of it deterministic. */
+	memset(h + 1, zero ? 0 : HVB_POISON_INUSE, size);
 	h->magic = HVB_ALLOC_MAGIC;
+	h->quarantine = 0;
 	h->size = size;
-	h->fn = fn;
+	h->alloc_at = at;
+	h->alloc_fn = fn;
 	st.live_allocations++;
 	st.live_bytes += (long)size;
 	return h + 1;
 }
 
-static void k_kfree(const void *p, const char *fn)
+static void *k_kmalloc(size_t size, gfp_t flags, int zero, const char *fn)
+{
+	(void)flags;
+	return alloc_at(size, zero, fn, __builtin_return_address(0));
+}
+
+static void free_at(const void *p, const char *fn, const void *at)
 {
 	struct hvb_alloc_header *h;
+	struct hvb_freed *f;
 
-	if (!p || IS_ERR(p))
+	if (!p || IS_ERR(p) || ZERO_OR_NULL_PTR(p))
 		return;
 	h = (struct hvb_alloc_header *)p - 1;
 	if (h->magic != HVB_ALLOC_MAGIC) {
-		report(h->magic == HVB_FREED_MAGIC ? "guest.double-free" : "guest.bad-free",
-		       "%s(%p): %s", fn, p, h->magic == HVB_FREED_MAGIC ? "already freed" : "not from kmalloc");
+		f = quarantined(p);
+		if (f && (const void *)(f->h + 1) == p)
+			report_uaf("guest.double-free", fn, p, f, at);
+		else if (f)
+			report_uaf("guest.bad-free", fn, p, f, at);
+		else
+			report("guest.bad-free", "%s(%p): not a block from kmalloc", fn, p);
 		return;
 	}
 	h->magic = HVB_FREED_MAGIC;
 	st.live_allocations--;
 	st.live_bytes -= (long)h->size;
-	free(h);
+	memset(h + 1, HVB_POISON_FREE, h->size);
+	quarantine_drain(HVB_QUARANTINE_SLOTS - 1);
+	f = &quarantine.slot[quarantine.head];
+	f->h = h;
+	f->size = h->size;
+	f->alloc_at = h->alloc_at;
+	f->alloc_fn = h->alloc_fn;
+	f->free_at = at;
+	f->free_fn = fn;
+	h->quarantine = quarantine.head;
+	quarantine.head = (quarantine.head + 1) % HVB_QUARANTINE_SLOTS;
+	quarantine.count++;
+	quarantine.bytes += h->size;
+	quarantine_drain(HVB_QUARANTINE_SLOTS);
+}
+
+static void k_kfree(const void *p, const char *fn)
+{
+	free_at(p, fn, __builtin_return_address(0));
 }
 
 void hvb_fail_allocation(long n)
@@ -325,6 +705,99 @@ long hvb_live_allocations(long *bytes)
 	if (bytes)
 		*bytes = st.live_bytes;
 	return st.live_allocations;
+}
+
+/* ---- device-managed resources ---- */
+
+static int devres_push(struct device *dev, void *mem, void (*action)(void *), void *data)
+{
+	if (st.ndevres == st.capdevres) {
+		int cap = st.capdevres ? 2 * st.capdevres : 32;
+		struct hvb_devres *d = realloc(st.devres, (size_t)cap * sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		st.devres = d;
+		st.capdevres = cap;
+	}
+	st.devres[st.ndevres].dev = dev;
+	st.devres[st.ndevres].mem = mem;
+	st.devres[st.ndevres].action = action;
+	st.devres[st.ndevres].data = data;
+	st.ndevres++;
+	return 0;
+}
+
+static void devres_drop(int i)
+{
+	memmove(&st.devres[i], &st.devres[i + 1], (size_t)(st.ndevres - i - 1) * sizeof(st.devres[0]));
+	st.ndevres--;
+}
+
+static void *k_devm_kmalloc(struct device *dev, size_t size, gfp_t flags, int zero, const char *fn)
+{
+	void *p = alloc_at(size, zero, fn, __builtin_return_address(0));
+
+	(void)flags;
+	if (p && devres_push(dev, p, NULL, NULL)) {
+		free_at(p, fn, __builtin_return_address(0));
+		return NULL;
+	}
+	return p;
+}
+
+static void k_devm_kfree(struct device *dev, const void *p)
+{
+	int i;
+
+	for (i = st.ndevres - 1; i >= 0; i--) {
+		if (st.devres[i].dev == dev && st.devres[i].mem == p) {
+			devres_drop(i);
+			free_at(p, "devm_kfree", __builtin_return_address(0));
+			return;
+		}
+	}
+	report("guest.devm-kfree", "devm_kfree(%p) of memory not devm-allocated for this device", p);
+}
+
+static int k_devm_add_action(struct device *dev, void (*action)(void *), void *data)
+{
+	return devres_push(dev, NULL, action, data);
+}
+
+static void k_devm_remove_action(struct device *dev, void (*action)(void *), void *data, int run)
+{
+	int i;
+
+	for (i = st.ndevres - 1; i >= 0; i--) {
+		if (st.devres[i].dev == dev && st.devres[i].action == action && st.devres[i].data == data) {
+			devres_drop(i);
+			if (run)
+				action(data);
+			return;
+		}
+	}
+	report("guest.warn-on", "devm_remove_action of an action not registered");
+}
+
+/* The driver core's devres_release_all(): newest first. */
+static void devres_release(struct device *dev)
+{
+	int i;
+
+	for (i = st.ndevres - 1; i >= 0; i--) {
+		struct hvb_devres d = st.devres[i];
+
+		if (d.dev != dev)
+			continue;
+		devres_drop(i);
+		if (d.action)
+			d.action(d.data);
+		else
+			free_at(d.mem, "devres_release", NULL);
+		if (i > st.ndevres)
+			i = st.ndevres;
+	}
 }
 
 /* ---- user memory ---- */
@@ -568,28 +1041,531 @@ long hvb_debugfs_read_raw(const char *name, char *buf, size_t size)
 	return total;
 }
 
-/* ---- ids ---- */
+/* ---- RCU ---- */
 
-static int k_ida_alloc(struct ida *ida)
+static void k_rcu_read_lock(void)
 {
-	int i;
+	struct hvb_task *t = cur_task();
+	int was = in_reader(t);
 
-	for (i = 0; i < 64; i++) {
-		if (!(ida->bits & (1UL << i))) {
-			ida->bits |= 1UL << i;
-			return i;
-		}
-	}
-	return -ENOSPC;
+	t->rcu_nesting++;
+	reader_enter(t, was);
 }
 
-static void k_ida_free(struct ida *ida, int id)
+static void k_rcu_read_unlock(void)
 {
-	if (id < 0 || id >= 64 || !(ida->bits & (1UL << id))) {
-		report("guest.ida-free", "ida_free(%d) of an id not allocated", id);
+	struct hvb_task *t = cur_task();
+
+	if (t->rcu_nesting <= 0) {
+		report("guest.rcu-unbalanced", "rcu_read_unlock without rcu_read_lock");
 		return;
 	}
-	ida->bits &= ~(1UL << id);
+	t->rcu_nesting--;
+	reader_exit(t);
+	sched_at("rcu_read_unlock", __builtin_return_address(0));
+}
+
+/* Waits until every reader that began before now has left its read-side section. */
+static void k_synchronize_rcu(void)
+{
+	struct hvb_task *t = hvb_current_task_of_coro();
+	const void *at = __builtin_return_address(0);
+	u64 target;
+
+	sleep_check_at("synchronize_rcu", at);
+	sched_at("synchronize_rcu", at);
+	if (t && t->rcu_nesting > 0) {
+		report("guest.deadlock", "synchronize_rcu inside an RCU read-side critical section");
+		return;
+	}
+	target = ++st.rcu_seq;
+	while (readers_before(target, t))
+		(void)block_at(&st.rcu_gp_key, "synchronize_rcu", 0, 0, 0, at);
+}
+
+static void k_call_rcu(struct callback_head *head, void (*func)(struct callback_head *), long kfree_offset)
+{
+	struct hvb_rcu_cb *cb;
+	const void *at = __builtin_return_address(0);
+	struct hvb_freed *f;
+
+	sched_at(kfree_offset >= 0 ? "kfree_rcu" : "call_rcu", at);
+	if (hvb_poisoned(head, sizeof(*head)) && (f = quarantined(head))) {
+		report_uaf("guest.use-after-free", kfree_offset >= 0 ? "kfree_rcu" : "call_rcu", head, f, at);
+		return;
+	}
+	cb = calloc(1, sizeof(*cb));
+	if (!cb)
+		return;
+	head->func = func;
+	cb->head = head;
+	cb->func = func;
+	cb->kfree_offset = kfree_offset;
+	cb->seq = ++st.rcu_seq;
+	cb->at = at;
+	*st.rcu_tail = cb;
+	st.rcu_tail = &cb->next;
+	st.rcu_pending++;
+	kworker_wake();
+}
+
+/* Runs the oldest callback whose grace period has ended (on the kworker); 1 if one ran. */
+static int rcu_run_one(void)
+{
+	struct hvb_rcu_cb *cb = st.rcu_head;
+	struct hvb_task *t = hvb_current_task_of_coro();
+	struct hvb_freed *f;
+
+	if (!cb || readers_before(cb->seq, t))
+		return 0;
+	st.rcu_head = cb->next;
+	if (!st.rcu_head)
+		st.rcu_tail = &st.rcu_head;
+	st.rcu_pending--;
+	if (hvb_poisoned(cb->head, sizeof(*cb->head)) && (f = quarantined(cb->head))) {
+		report_uaf("guest.use-after-free", "an RCU callback's rcu_head was freed before the grace period ended; the call_rcu",
+			   cb->head, f, cb->at);
+	} else if (cb->kfree_offset >= 0) {
+		free_at((char *)cb->head - cb->kfree_offset, "kfree_rcu", cb->at);
+	} else {
+		if (t)
+			t->atomic = 1;
+		cb->func(cb->head);
+		if (t)
+			t->atomic = 0;
+	}
+	free(cb);
+	if (hvb_wake_key(&st.rcu_barrier_key) > 0 && host.woke)
+		host.woke(host.host);
+	return 1;
+}
+
+/* Waits until every callback queued before it has run. */
+static void k_rcu_barrier(void)
+{
+	const void *at = __builtin_return_address(0);
+	u64 target = st.rcu_seq;
+
+	sleep_check_at("rcu_barrier", at);
+	while (st.rcu_head && st.rcu_head->seq <= target) {
+		kworker_wake();
+		(void)block_at(&st.rcu_barrier_key, "rcu_barrier", 0, 0, 0, at);
+	}
+}
+
+/* ---- the kworker: work items, timers, RCU callbacks ---- */
+
+static int kworker_is_current(void)
+{
+	return st.kworker_task && hvb_current_task_of_coro() == st.kworker_task;
+}
+
+static void kworker_main(void *arg);
+
+static void kworker_wake(void)
+{
+	if (!st.kworker) {
+		st.kworker = hvb_coro_create(kworker_main, NULL, "kworker/0:1", 0, 0);
+		return;
+	}
+	if (hvb_wake_key(&st.kworker_key) > 0 && host.woke)
+		host.woke(host.host);
+}
+
+#define WORK_WQ(w) ((struct workqueue_struct *)(uintptr_t)(atomic_long_read(&(w)->data) & ~WORK_STRUCT_PENDING))
+
+static void work_unlink(struct work_struct *w)
+{
+	w->entry.prev->next = w->entry.next;
+	w->entry.next->prev = w->entry.prev;
+	w->entry.next = &w->entry;
+	w->entry.prev = &w->entry;
+}
+
+static bool work_enqueue(struct workqueue_struct *wq, struct work_struct *w)
+{
+	if (wq->destroying)
+		report("guest.queue-on-destroyed-workqueue", "queue_work on workqueue %s while it is destroyed", wq->name);
+	atomic_long_set(&w->data, (long)((uintptr_t)wq | WORK_STRUCT_PENDING));
+	w->entry.prev = st.work_list.prev;
+	w->entry.next = &st.work_list;
+	st.work_list.prev->next = &w->entry;
+	st.work_list.prev = &w->entry;
+	kworker_wake();
+	return true;
+}
+
+static bool k_queue_work(struct workqueue_struct *wq, struct work_struct *w)
+{
+	const void *at = __builtin_return_address(0);
+	struct hvb_freed *f;
+
+	sched_at("queue_work", at);
+	if (hvb_poisoned(w, sizeof(*w)) && (f = quarantined(w))) {
+		report_uaf("guest.use-after-free", "queue_work", w, f, at);
+		return false;
+	}
+	if (!w->func) {
+		report("guest.work-uninitialized", "queue_work of a work item never initialized (INIT_WORK)");
+		return false;
+	}
+	if (work_pending(w))
+		return false;
+	return work_enqueue(wq, w);
+}
+
+/* Runs one work item (on the kworker, or a flusher acting as another pool worker). */
+static void work_run(struct work_struct *w)
+{
+	struct work_struct *prev_work = st.running_work;
+	struct workqueue_struct *prev_wq = st.running_wq;
+	struct workqueue_struct *wq = WORK_WQ(w);
+	work_func_t fn = w->func;
+
+	work_unlink(w);
+	atomic_long_set(&w->data, (long)(uintptr_t)wq); /* not pending: it may be queued again */
+	st.running_work = w;
+	st.running_wq = wq;
+	fn(w); /* w may be freed by now */
+	st.running_work = prev_work;
+	st.running_wq = prev_wq;
+	k_wake(w);
+	k_wake(&st.flush_key);
+}
+
+static bool k_cancel_work(struct work_struct *w, int sync)
+{
+	const void *at = __builtin_return_address(0);
+	bool was = false;
+
+	sched_at(sync ? "cancel_work_sync" : "cancel_work", at);
+	(void)uaf_check(w, sizeof(*(w)), "cancel_work", __builtin_return_address(0));
+	if (work_pending(w) && w->entry.next != &w->entry) {
+		work_unlink(w);
+		atomic_long_set(&w->data, (long)(uintptr_t)WORK_WQ(w));
+		was = true;
+	}
+	if (sync) {
+		sleep_check_at("cancel_work_sync", at);
+		while (st.running_work == w) {
+			if (kworker_is_current()) {
+				report("guest.deadlock", "cancel_work_sync of the work item from itself");
+				break;
+			}
+			(void)block_at(w, "cancel_work_sync", 0, 0, 0, at);
+		}
+	}
+	return was;
+}
+
+static bool k_flush_work(struct work_struct *w)
+{
+	const void *at = __builtin_return_address(0);
+	bool waited = false;
+
+	sleep_check_at("flush_work", at);
+	sched_at("flush_work", at);
+	(void)uaf_check(w, sizeof(*(w)), "flush_work", __builtin_return_address(0));
+	for (;;) {
+		if (st.running_work == w) {
+			if (kworker_is_current()) {
+				report("guest.deadlock", "flush_work of the work item from itself");
+				return waited;
+			}
+		} else if (work_pending(w) && w->entry.next != &w->entry) {
+			if (kworker_is_current()) {
+				/* A busy pool starts another worker: run it here. */
+				work_run(w);
+				return true;
+			}
+		} else {
+			return waited;
+		}
+		waited = true;
+		(void)block_at(w, "flush_work", 0, 0, 0, at);
+	}
+}
+
+static int wq_busy(struct workqueue_struct *wq)
+{
+	struct list_head *p;
+
+	if (st.running_work && st.running_wq == wq)
+		return 1;
+	for (p = st.work_list.next; p != &st.work_list; p = p->next)
+		if (WORK_WQ(container_of(p, struct work_struct, entry)) == wq)
+			return 2;
+	return 0;
+}
+
+static void k_flush_workqueue(struct workqueue_struct *wq)
+{
+	const void *at = __builtin_return_address(0);
+	int busy;
+
+	sleep_check_at("flush_workqueue", at);
+	sched_at("flush_workqueue", at);
+	while ((busy = wq_busy(wq))) {
+		if (kworker_is_current()) {
+			if (busy == 1 && st.running_wq == wq) {
+				report("guest.deadlock", "flush_workqueue of %s from one of its own work items", wq->name);
+				return;
+			}
+		}
+		(void)block_at(&st.flush_key, "flush_workqueue", 0, 0, 0, at);
+	}
+}
+
+static struct workqueue_struct *k_system_workqueue(int which)
+{
+	return &system_wqs[which >= 0 && which < HVB_SYSTEM_NR_WQ ? which : 0];
+}
+
+static struct workqueue_struct *k_alloc_workqueue(const char *name, unsigned int flags, int max_active)
+{
+	struct workqueue_struct *wq = alloc_at(sizeof(*wq), 1, "alloc_workqueue", __builtin_return_address(0));
+
+	if (!wq)
+		return NULL;
+	snprintf(wq->name, sizeof(wq->name), "%s", name);
+	wq->flags = flags;
+	wq->max_active = max_active;
+	return wq;
+}
+
+static void k_destroy_workqueue(struct workqueue_struct *wq)
+{
+	struct hlist_node *n;
+
+	if (!wq)
+		return;
+	if (wq->system) {
+		report("guest.destroy-system-workqueue", "destroy_workqueue of the system workqueue %s", wq->name);
+		return;
+	}
+	wq->destroying = 1;
+	k_flush_workqueue(wq);
+	for (n = st.timers.first; n; n = n->next) {
+		struct timer_list *t = container_of(n, struct timer_list, entry);
+		struct delayed_work *dw = container_of(t, struct delayed_work, timer);
+
+		if (t->function == NULL && dw->wq == wq)
+			report("guest.workqueue-destroyed-busy", "destroy_workqueue(%s) with delayed work still pending on it", wq->name);
+	}
+	free_at(wq, "destroy_workqueue", __builtin_return_address(0));
+}
+
+/* ---- timers (a delayed work's timer has no function: it queues the work when it fires) ---- */
+
+static void timer_unlink(struct timer_list *t)
+{
+	struct hlist_node *next = t->entry.next;
+
+	*t->entry.pprev = next;
+	if (next)
+		next->pprev = t->entry.pprev;
+	t->entry.next = NULL;
+	t->entry.pprev = NULL;
+}
+
+static void timer_link(struct timer_list *t)
+{
+	t->entry.next = st.timers.first;
+	if (st.timers.first)
+		st.timers.first->pprev = &t->entry.next;
+	st.timers.first = &t->entry;
+	t->entry.pprev = &st.timers.first;
+	kworker_wake();
+}
+
+static int k_mod_timer(struct timer_list *t, unsigned long expires, int only_if_pending)
+{
+	const void *at = __builtin_return_address(0);
+	int was = timer_pending(t);
+
+	sched_at("mod_timer", at);
+	(void)uaf_check(t, sizeof(*(t)), "mod_timer", __builtin_return_address(0));
+	if (only_if_pending && !was)
+		return 0;
+	if (!t->function && !only_if_pending) {
+		/* add_timer/mod_timer on a timer_setup'd timer always has a function. */
+		report("guest.timer-uninitialized", "mod_timer of a timer with no function (timer_setup missing)");
+		return was;
+	}
+	if (was)
+		timer_unlink(t);
+	t->expires = expires;
+	timer_link(t);
+	return was;
+}
+
+static int k_del_timer(struct timer_list *t, int sync)
+{
+	const void *at = __builtin_return_address(0);
+	int was = timer_pending(t);
+
+	(void)uaf_check(t, sizeof(*(t)), "del_timer", __builtin_return_address(0));
+	if (was)
+		timer_unlink(t);
+	if (sync) {
+		sleep_check_at("del_timer_sync", at);
+		while (st.running_timer == t) {
+			if (kworker_is_current()) {
+				report("guest.deadlock", "del_timer_sync of a timer from its own function");
+				break;
+			}
+			(void)block_at(t, "del_timer_sync", 0, 0, 0, at);
+		}
+	}
+	return was;
+}
+
+static bool k_queue_delayed_work(struct workqueue_struct *wq, struct delayed_work *dw, unsigned long delay, int mod)
+{
+	const void *at = __builtin_return_address(0);
+	bool was = false;
+
+	sched_at(mod ? "mod_delayed_work" : "queue_delayed_work", at);
+	(void)uaf_check(&dw->work, sizeof(*(&dw->work)), "queue_delayed_work", __builtin_return_address(0));
+	if (work_pending(&dw->work)) {
+		if (!mod)
+			return false;
+		was = true;
+		if (timer_pending(&dw->timer))
+			timer_unlink(&dw->timer);
+		else if (dw->work.entry.next != &dw->work.entry)
+			work_unlink(&dw->work);
+		atomic_long_set(&dw->work.data, 0);
+	}
+	dw->wq = wq;
+	if (!delay) {
+		work_enqueue(wq, &dw->work);
+		return mod ? was : true;
+	}
+	atomic_long_set(&dw->work.data, (long)((uintptr_t)wq | WORK_STRUCT_PENDING));
+	dw->timer.function = NULL;
+	dw->timer.expires = (unsigned long)k_jiffies() + delay;
+	timer_link(&dw->timer);
+	return mod ? was : true;
+}
+
+static bool k_cancel_delayed_work(struct delayed_work *dw, int sync)
+{
+	if (timer_pending(&dw->timer)) {
+		timer_unlink(&dw->timer);
+		atomic_long_set(&dw->work.data, (long)(uintptr_t)dw->wq);
+		if (sync)
+			(void)k_cancel_work(&dw->work, 1);
+		return true;
+	}
+	return k_cancel_work(&dw->work, sync);
+}
+
+static bool k_flush_delayed_work(struct delayed_work *dw)
+{
+	if (timer_pending(&dw->timer)) {
+		timer_unlink(&dw->timer);
+		atomic_long_set(&dw->work.data, 0);
+		work_enqueue(dw->wq ? dw->wq : &system_wqs[0], &dw->work);
+	}
+	return k_flush_work(&dw->work);
+}
+
+/* The earliest pending timer, or NULL. */
+static struct timer_list *timer_next(void)
+{
+	struct hlist_node *n;
+	struct timer_list *best = NULL;
+
+	for (n = st.timers.first; n; n = n->next) {
+		struct timer_list *t = container_of(n, struct timer_list, entry);
+
+		if (!best || time_before(t->expires, best->expires))
+			best = t;
+	}
+	return best;
+}
+
+static int timer_run_one(void)
+{
+	struct timer_list *t = timer_next();
+	struct hvb_task *me = hvb_current_task_of_coro();
+
+	if (!t || time_before((unsigned long)k_jiffies(), t->expires))
+		return 0;
+	timer_unlink(t);
+	if (!t->function) {
+		/* delayed_work_timer_fn: the work goes to its queue now */
+		struct delayed_work *dw = container_of(t, struct delayed_work, timer);
+
+		atomic_long_set(&dw->work.data, 0);
+		work_enqueue(dw->wq ? dw->wq : &system_wqs[0], &dw->work);
+		return 1;
+	}
+	st.running_timer = t;
+	me->atomic = 1;
+	t->function(t);
+	me->atomic = 0;
+	st.running_timer = NULL;
+	k_wake(t);
+	return 1;
+}
+
+static void kworker_main(void *arg)
+{
+	(void)arg;
+	st.kworker_task = hvb_current_task_of_coro();
+	for (;;) {
+		struct timer_list *t;
+
+		if (timer_run_one() || rcu_run_one())
+			continue;
+		if (st.work_list.next != &st.work_list) {
+			work_run(container_of(st.work_list.next, struct work_struct, entry));
+			continue;
+		}
+		t = timer_next();
+		hvb_coro_park(HVB_BLOCKED, &st.kworker_key, "worker_thread", t ? t->expires : 0, t != NULL, 0);
+	}
+}
+
+int hvb_kworker_deadline(uint64_t *deadline)
+{
+	struct timer_list *t = timer_next();
+
+	if (!t || !st.kworker)
+		return 0;
+	*deadline = t->expires;
+	return 1;
+}
+
+int hvb_kworker_step(void)
+{
+	struct hvb_coro *c = st.kworker;
+	int state;
+
+	if (!c)
+		return 0;
+	state = hvb_coro_state(c);
+	if (state == HVB_RUNNING || state == HVB_DONE)
+		return 0;
+	if (state == HVB_BLOCKED) {
+		int has;
+		u64 deadline = hvb_coro_deadline(c, &has);
+
+		if (!has || k_jiffies() < deadline)
+			return 0;
+		hvb_coro_make_ready(c);
+	}
+	if (hvb_coro_resume(c) == HVB_DONE) {
+		if (hvb_coro_crashed(c))
+			report("guest.crash", "%s", hvb_last_fault());
+		st.kworker = NULL;
+		st.kworker_dead = c;
+		st.kworker_task = NULL;
+		return 2;
+	}
+	return 1;
 }
 
 /* ---- VMBus ---- */
@@ -735,8 +1711,35 @@ static struct hvb_kops table = {
 	.pkt_iter_close = k_pkt_iter_close,
 	.request_addr = k_request_addr,
 	.next_request_id = k_next_request_id,
-	.ida_alloc = k_ida_alloc,
-	.ida_free = k_ida_free,
+	.block_flags = k_block_flags,
+	.wake_flags = k_wake_flags,
+	.waiters = k_waiters,
+	.signal_pending = k_signal_pending,
+	.sleep_check = k_sleep_check,
+	.context = k_context,
+	.preempt_add = k_preempt_add,
+	.check_access = k_check_access,
+	.rcu_read_lock = k_rcu_read_lock,
+	.rcu_read_unlock = k_rcu_read_unlock,
+	.synchronize_rcu = k_synchronize_rcu,
+	.call_rcu = k_call_rcu,
+	.rcu_barrier = k_rcu_barrier,
+	.system_workqueue = k_system_workqueue,
+	.alloc_workqueue = k_alloc_workqueue,
+	.destroy_workqueue = k_destroy_workqueue,
+	.queue_work = k_queue_work,
+	.queue_delayed_work = k_queue_delayed_work,
+	.cancel_work = k_cancel_work,
+	.cancel_delayed_work = k_cancel_delayed_work,
+	.flush_work = k_flush_work,
+	.flush_delayed_work = k_flush_delayed_work,
+	.flush_workqueue = k_flush_workqueue,
+	.mod_timer = k_mod_timer,
+	.del_timer = k_del_timer,
+	.devm_kmalloc = k_devm_kmalloc,
+	.devm_kfree = k_devm_kfree,
+	.devm_add_action = k_devm_add_action,
+	.devm_remove_action = k_devm_remove_action,
 };
 
 static void k_report(const char *rule, const char *detail)
@@ -758,8 +1761,26 @@ void *hvb_kops_table(void)
 
 void hvb_reset(void)
 {
+	int i;
+
+	if (st.kworker)
+		hvb_coro_destroy(st.kworker);
+	if (st.kworker_dead)
+		hvb_coro_destroy(st.kworker_dead);
+	while (st.rcu_head) {
+		struct hvb_rcu_cb *cb = st.rcu_head;
+
+		st.rcu_head = cb->next;
+		free(cb);
+	}
+	free(st.devres);
+	quarantine_drain(0);
 	memset(&st, 0, sizeof(st));
 	hvb_task_init(&st.kernel_task, "kworker", 0, 0);
+	st.rcu_tail = &st.rcu_head;
+	INIT_LIST_HEAD(&st.work_list);
+	for (i = 0; i < HVB_SYSTEM_NR_WQ; i++)
+		system_wqs[i].destroying = 0;
 }
 
 /* ---- driver operations, each run on the current coroutine ---- */
@@ -769,10 +1790,35 @@ int hvb_run_init(int (*init)(void))
 	return init ? init() : -ENOENT;
 }
 
+/* What module exit leaves behind that would run module code after it is unloaded. */
+static void exit_leftovers(void)
+{
+	struct hvb_rcu_cb *cb;
+	struct hlist_node *n;
+	int works = 0, rcus = 0, timers = 0;
+
+	for (struct list_head *p = st.work_list.next; p != &st.work_list; p = p->next)
+		works++;
+	for (n = st.timers.first; n; n = n->next)
+		timers++;
+	for (cb = st.rcu_head; cb; cb = cb->next)
+		if (cb->kfree_offset < 0)
+			rcus++;
+	if (works || st.running_work)
+		report("guest.work-pending-at-exit", "%d work item(s) still queued after module exit (cancel_work_sync / flush missing)",
+		       works + (st.running_work != NULL));
+	if (timers)
+		report("guest.timer-pending-at-exit", "%d timer(s) or delayed work item(s) still pending after module exit", timers);
+	if (rcus)
+		report("guest.rcu-callback-pending-at-exit",
+		       "%d call_rcu callback(s) still pending after module exit (rcu_barrier() missing)", rcus);
+}
+
 void hvb_run_exit(void (*exit_fn)(void))
 {
 	if (exit_fn)
 		exit_fn();
+	exit_leftovers();
 }
 
 int hvb_probe(void)
@@ -804,7 +1850,16 @@ int hvb_probe(void)
 	st.channel.device_obj = &st.hdev;
 	st.channel.offermsg.child_relid = 1;
 	st.probed = 1;
-	return st.driver->probe(&st.hdev, id);
+	{
+		int ret = st.driver->probe(&st.hdev, id);
+
+		/* really_probe(): a failed probe releases what it took with devm_*. */
+		if (ret) {
+			devres_release(&st.hdev.device);
+			st.probed = 0;
+		}
+		return ret;
+	}
 }
 
 int hvb_remove(void)
@@ -815,6 +1870,7 @@ int hvb_remove(void)
 	if (!st.driver || !st.probed)
 		return -ENODEV;
 	remove(&st.hdev);
+	devres_release(&st.hdev.device);
 	st.probed = 0;
 	return 0;
 }

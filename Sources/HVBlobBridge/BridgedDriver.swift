@@ -236,6 +236,29 @@ public final class BridgedDriver: GuestDriver {
         hvb_install(&ops)
     }
 
+    /// The kworker (the shim's thread for queued work, timers and RCU callbacks) runs until it
+    /// sleeps again, with no preemption of its own; never nested inside itself.
+    var inKworker = false
+    func runKworker() {
+        guard !inKworker else { return }
+        inKworker = true
+        defer { inKworker = false }
+        let previous = running
+        running = nil
+        defer { running = previous }
+        var rounds = 0
+        while rounds < 10_000 {
+            let r = hvb_kworker_step()
+            if r == 0 { break }
+            if r == 2 {
+                crashed = true
+                BridgedDriver.liveCrashed.store(true, ordering: .releasing)
+                break
+            }
+            rounds += 1
+        }
+    }
+
     /// The channel callback: a softirq-like thread that must not block.
     func runCallback() {
         let call = CoroutineCall(self, name: "vmbus_callback", pid: 0, cred: 0) { hvb_channel_callback(); return 0 }
@@ -404,8 +427,14 @@ final class CoroutineCall: DriverCall {
         guard let c = coro else { return .returned(Errno(rawValue: Int32(-result))) }
         let previous = bridge.running
         bridge.running = self
-        let state = hvb_coro_resume(c)
+        var state = hvb_coro_resume(c)
         bridge.running = previous
+        // Work, timers and RCU callbacks this step made due run now on the kworker; they may
+        // have woken this thread (a flush_work, a synchronize_rcu).
+        bridge.runKworker()
+        if state == Int32(HVB_BLOCKED.rawValue), hvb_coro_state(c) == Int32(HVB_READY.rawValue) {
+            state = Int32(HVB_READY.rawValue)
+        }
         switch Int32(state) {
         case Int32(HVB_DONE.rawValue):
             if hvb_coro_crashed(c) != 0 {

@@ -10,7 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HVB_KOPS_VERSION 1
+#define HVB_KOPS_VERSION 2
+
+/* How a blocked coroutine sleeps (hvb_coro_wait_flags); 0 is uninterruptible. */
+#define HVB_WAIT_INTERRUPTIBLE 0x1
+#define HVB_WAIT_KILLABLE 0x2
+#define HVB_WAIT_SPIN 0x4
 
 /* Coroutine states seen by the scheduler. */
 enum hvb_state { HVB_READY = 0, HVB_RUNNING = 1, HVB_BLOCKED = 2, HVB_DONE = 3 };
@@ -59,6 +64,13 @@ int hvb_coro_resume(struct hvb_coro *c);
 int hvb_coro_state(const struct hvb_coro *c);
 uint64_t hvb_coro_deadline(const struct hvb_coro *c, int *has_deadline);
 const char *hvb_coro_wait_what(const struct hvb_coro *c);
+/* How it sleeps while blocked: HVB_WAIT_INTERRUPTIBLE (wait_event_interruptible & co, any
+ * signal ends it), HVB_WAIT_KILLABLE (a fatal signal ends it), HVB_WAIT_SPIN (spinning for a
+ * lock), 0 (uninterruptible). */
+int hvb_coro_wait_flags(const struct hvb_coro *c);
+/* Delivers a signal (fatal: SIGKILL) to the thread: pending until its call returns; a sleep
+ * that admits it ends with -ERESTARTSYS/-EINTR. Returns 1 when that woke the thread. */
+int hvb_coro_signal(struct hvb_coro *c, int fatal);
 void hvb_coro_destroy(struct hvb_coro *c);
 /* Whether the coroutine died of a fault (the kernel's oops), and what the fault was. */
 int hvb_coro_crashed(const struct hvb_coro *c);
@@ -99,6 +111,15 @@ const char *hvb_misc_name(void);
 int hvb_dentry_refs(void);
 /* Rescind as the VMBus core does it: reset the callback, set channel->rescind. */
 void hvb_rescind(void);
+/*
+ * The kworker: the kernel thread that runs queued work, expired timers and RCU callbacks
+ * after a grace period. Steps it if it has something to do now (woken, or its timer
+ * deadline passed): 0 nothing ran, 1 it ran until it slept again, 2 it crashed (reported as
+ * guest.crash). hvblob calls it after each step of any other thread.
+ */
+int hvb_kworker_step(void);
+/* Whether the kworker sleeps until a timer expires, and when (jiffies). */
+int hvb_kworker_deadline(uint64_t *deadline);
 /* Fail the Nth allocation from now with NULL (1 = the next); 0 = never. */
 void hvb_fail_allocation(long n);
 
