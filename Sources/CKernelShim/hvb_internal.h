@@ -21,6 +21,7 @@ struct hvb_task {
 	int rcu_nesting;
 	uint64_t reader_seq; /* the grace-period sequence when it became an RCU reader */
 	int sigpending;	     /* HVB_SIG_* */
+	int atomic_noted;    /* might_sleep() found atomic context: the sleep that follows is not reported again */
 };
 #define HVB_SIG_PENDING 0x1
 #define HVB_SIG_FATAL 0x2

@@ -383,6 +383,7 @@ static void sleep_check_at(const char *what, const void *at)
 
 	if (!t || (!t->locks_held && !t->atomic && !t->rcu_nesting))
 		return;
+	t->atomic_noted = 1;
 	for (i = 0; i < st.natomic_sites; i++)
 		if (st.atomic_sites[i] == at)
 			return;
@@ -420,7 +421,9 @@ static int block_at(const void *key, const char *what, u64 deadline, int has_dea
 		report("guest.block-outside-thread", "%s called with no thread to block", what);
 		return 0;
 	}
-	if (!(flags & HVB_WAIT_SPIN)) {
+	if (!(flags & HVB_WAIT_SPIN) && t->atomic_noted) {
+		t->atomic_noted = 0; /* might_sleep() reported this one at its call site */
+	} else if (!(flags & HVB_WAIT_SPIN)) {
 		if (t->locks_held > 0)
 			report("guest.sleep-while-atomic", "%s while holding %d spinlock(s)", what, t->locks_held);
 		if (t->atomic)
@@ -1865,10 +1868,11 @@ int hvb_probe(void)
 int hvb_remove(void)
 {
 	/* hv_driver.remove returns void from 6.3: the value is not used here either way. */
-	int (*remove)(struct hv_device *) = (int (*)(struct hv_device *))st.driver->remove;
+	int (*remove)(struct hv_device *);
 
 	if (!st.driver || !st.probed)
 		return -ENODEV;
+	remove = (int (*)(struct hv_device *))st.driver->remove;
 	remove(&st.hdev);
 	devres_release(&st.hdev.device);
 	st.probed = 0;

@@ -32,7 +32,8 @@ static inline bool completion_done(struct completion *c) { return READ_ONCE(c->d
 static inline void complete(struct completion *c)
 {
 	hvb_kops->sched_point("complete");
-	hvb_check_live(c, "complete");
+	if (hvb_freed(c, sizeof(c->done), "complete"))
+		return;
 	if (c->done != UINT_MAX)
 		c->done++;
 	hvb_kops->wake(c);
@@ -40,7 +41,8 @@ static inline void complete(struct completion *c)
 static inline void complete_all(struct completion *c)
 {
 	hvb_kops->sched_point("complete_all");
-	hvb_check_live(c, "complete_all");
+	if (hvb_freed(c, sizeof(c->done), "complete_all"))
+		return;
 	c->done = UINT_MAX;
 	hvb_kops->wake(c);
 }

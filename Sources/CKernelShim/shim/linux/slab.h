@@ -5,6 +5,20 @@
  * list operation on it, or a second kfree, is reported with both sites. A blocking allocation
  * from atomic context is a finding (might_sleep_if(gfpflags_allow_blocking())).
  * kvmalloc & co live here since 5.17 (mm.h before); both include this.
+ *
+ * What the quarantine catches (as guest.use-after-free / guest.double-free, with the
+ * allocating and freeing call sites symbolized through hvb_symbolize):
+ *   - a second kfree/kvfree/vfree of a block, or a free of a pointer into a freed block
+ *   - on freed memory: kref_get/kref_put*, every refcount_t and atomic_t read-modify-write,
+ *     spin_lock/spin_unlock, mutex and rwsem operations, rwlock_t, list_add/list_del/
+ *     list_replace/hlist_* (the entry or its neighbours), list/hlist iteration reaching a
+ *     freed entry (the loop ends there instead of faulting), complete/wait_for_completion,
+ *     wake_up on a freed wait queue, queue_work/flush_work/cancel_work, mod_timer/del_timer,
+ *     call_rcu/kfree_rcu, and an RCU callback whose rcu_head was freed before it ran
+ * What it does not catch: a plain load or store by the driver's own code (no
+ * instrumentation: only the shim's entry points look), a freed block that left the bounded
+ * quarantine (4096 blocks / 64 MiB, oldest first), and memory never from kmalloc (stack,
+ * static). Freshly allocated, non-zeroed memory reads 0x5a (POISON_INUSE), never stale data.
  */
 #ifndef _HVB_LINUX_SLAB_H
 #define _HVB_LINUX_SLAB_H

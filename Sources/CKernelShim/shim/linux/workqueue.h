@@ -117,6 +117,5 @@ static inline bool cancel_work(struct work_struct *w) { return hvb_kops->cancel_
 static inline bool cancel_work_sync(struct work_struct *w) { return hvb_kops->cancel_work(w, 1); }
 static inline bool cancel_delayed_work(struct delayed_work *dw) { return hvb_kops->cancel_delayed_work(dw, 0); }
 static inline bool cancel_delayed_work_sync(struct delayed_work *dw) { return hvb_kops->cancel_delayed_work(dw, 1); }
-#define current_work() ((struct work_struct *)NULL)
 
 #endif
