@@ -6,9 +6,10 @@ import HVBlob
 /// content hash, for one Linux API era.
 public enum DriverBuild {
     /// The API eras a driver may be written for, newest first; each stands for the versions up
-    /// to the next (6.0 covers 6.0-6.2, 5.14 covers 5.14-5.17).
+    /// to the next (6.0 covers 6.0-6.2, 5.14 covers 5.14-5.17, 5.10 covers 5.10-5.12). What
+    /// each era's headers had is written at the top of shim/hvb_kernel.h.
     public static let eras: [KernelVersion] = [KernelVersion(6, 3), KernelVersion(6, 0), KernelVersion(5, 18),
-                                               KernelVersion(5, 14), KernelVersion(5, 13)]
+                                               KernelVersion(5, 14), KernelVersion(5, 13), KernelVersion(5, 10)]
 
     public struct Built: Sendable {
         public let library: String
@@ -63,7 +64,15 @@ public enum DriverBuild {
             if !missingAPIs.isEmpty { s += "kernel API missing from the shim: \(missingAPIs.joined(separator: ", "))\n" }
             if !otherEra.isEmpty { s += "kernel API of other API eras (each era above lacks some of what the driver uses): \(otherEra.joined(separator: ", "))\n" }
             if !driverErrors.isEmpty {
-                s += "the driver's own errors (no kernel header declares \(driverErrors.joined(separator: ", ")): it would not build in a real kernel either)\n"
+                // Where each is first used, from the compiler's own words.
+                let all = attempts.map(\.1).joined(separator: "\n").split(separator: "\n")
+                let sited = driverErrors.map { n -> String in
+                    guard let line = all.first(where: { $0.contains("'\(n)'") && $0.contains("error:") }),
+                          let colon = line.range(of: ": error:") else { return n }
+                    let site = line[..<colon.lowerBound].split(separator: ":").prefix(2).joined(separator: ":")
+                    return "\(n) at \(site)"
+                }
+                s += "the driver's own errors: \(sited.joined(separator: ", ")) — no kernel header declares \(driverErrors.count == 1 ? "it" : "them"): it would not build in a real kernel either\n"
             }
             if !unclassified.isEmpty {
                 s += "undeclared, not known to the shim: \(unclassified.joined(separator: ", ")) (install linux-headers-amd64 to tell a kernel API from the driver's own error)\n"
@@ -89,7 +98,9 @@ public enum DriverBuild {
         var text = ""
         for f in shimFiles() where f.pathExtension == "h" { text += (try? String(contentsOf: f, encoding: .utf8)) ?? "" }
         return Set(names.filter { n in
-            text.range(of: "(#define[ \\t]+\(n)\\b|[ \\t*]\(n)[ \\t]*\\(|(struct|union|enum)[ \\t]+\(n)\\b|\\b\(n)[ \\t]*;)",
+            // A definition, not a use: #define NAME, a function defined or declared at the start
+            // of a line (static inline ... NAME(), a struct/union/enum NAME, a typedef NAME;.
+            text.range(of: "(#[ \\t]*define[ \\t]+\(n)\\b|(^|\\n)[A-Za-z_][^;(\\n]*[ \\t*]\(n)[ \\t]*\\(|(^|\\n)(struct|union|enum)[ \\t]+\(n)\\b|(^|\\n)typedef[^;]*[ \\t*]\(n)[ \\t]*;|(^|\\n)\\}[ \\t]*\(n)[ \\t]*;)",
                        options: .regularExpression) != nil
         })
     }

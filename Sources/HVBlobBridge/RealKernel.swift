@@ -36,7 +36,8 @@ public enum RealKernel {
             "^(struct|union|enum)[[:space:]]+\(alt)\\b",
             "^typedef[^;]*[[:space:]*]\(alt)[[:space:]]*;",
             "^}[[:space:]]*\(alt)[[:space:]]*;",
-            "^[[:space:]]+\(alt)[[:space:]]*(=[^=]|,)",
+            // An enum constant: a line of its own, a value with balanced parentheses.
+            "^[[:space:]]+\(alt)[[:space:]]*(=([^;=()]|\\([^;()]*\\))*)?,[[:space:]]*(/[*/].*)?$",
         ].joined(separator: "|")
         let (_, out) = DriverBuild.run(["/usr/bin/grep", "-rhoE", "--include=*.h", ere] + dirs.map(\.path))
         var found = Set<String>()

@@ -69,3 +69,39 @@ func shown(_ text: String) -> String {
     let root = NSRegularExpression.escapedPattern(for: DriverSource.defaultCache.path)
     return text.replacingOccurrences(of: root + "/[0-9a-f]+/", with: "", options: .regularExpression)
 }
+
+/// Replaces the driver's code addresses in `text` — `@0x<offset>` (a call site) and
+/// `<library>.so+0x<offset>` (a fault) — by "in function (file:line)", with addr2line over the
+/// driver's library. Text without addresses, or a machine without addr2line, is left as it is.
+func symbolizeSites(_ text: String, library: String) -> String {
+    let lib = NSRegularExpression.escapedPattern(for: library)
+    let pattern = "(@|" + lib + "\\+)0x[0-9a-f]+"
+    guard let re = try? NSRegularExpression(pattern: pattern) else { return text }
+    let ns = text as NSString
+    let matches = re.matches(in: text, range: NSRange(location: 0, length: ns.length))
+    guard !matches.isEmpty else { return text }
+    func offset(_ m: NSTextCheckingResult) -> String {
+        let s = ns.substring(with: m.range)
+        return String(s[s.range(of: "0x")!.lowerBound...])
+    }
+    let unique = Array(Set(matches.map(offset))).sorted()
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["addr2line", "-f", "-s", "-e", library] + unique
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = Pipe()
+    guard (try? p.run()) != nil else { return text }
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
+    p.waitUntilExit()
+    guard out.count == 2 * unique.count else { return text }
+    var names: [String: String] = [:]
+    for (i, o) in unique.enumerated() where out[2 * i] != "??" { names[o] = "\(out[2 * i]) (\(out[2 * i + 1]))" }
+    var result = text
+    for m in matches.reversed() {
+        guard let n = names[offset(m)], let r = Range(m.range, in: result) else { continue }
+        // A call site reads "spin_lock in f (x.c:3)"; a fault already says "in <library>".
+        result.replaceSubrange(r, with: ns.substring(with: m.range).hasPrefix("@") ? "in " + n : n)
+    }
+    return result
+}

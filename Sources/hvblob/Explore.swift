@@ -52,28 +52,7 @@ struct Explore: ParsableCommand {
     /// Replaces "@0x<offset>" call sites in trace lines by "function (file:line)".
     func symbolize(_ lines: [String]) -> [String] {
         guard let lib = Explore.library.withLock({ $0 }) else { return lines }
-        var offsets: [String] = []
-        for l in lines {
-            if let r = l.range(of: #"@0x[0-9a-f]+"#, options: .regularExpression) { offsets.append(String(l[r].dropFirst())) }
-        }
-        guard !offsets.isEmpty else { return lines }
-        let unique = Array(Set(offsets)).sorted()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["addr2line", "-f", "-s", "-e", lib] + unique
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = Pipe()
-        guard (try? p.run()) != nil else { return lines }
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
-        p.waitUntilExit()
-        guard out.count == 2 * unique.count else { return lines }
-        var names: [String: String] = [:]
-        for (i, o) in unique.enumerated() { names["@" + o] = "in \(out[2 * i]) (\(out[2 * i + 1]))" }
-        return lines.map { l in
-            guard let r = l.range(of: #"@0x[0-9a-f]+"#, options: .regularExpression), let n = names[String(l[r])] else { return l }
-            return l.replacingCharacters(in: r, with: n)
-        }
+        return symbolizeSites(lines.joined(separator: "\n"), library: lib).components(separatedBy: "\n")
     }
 
     func run() throws {

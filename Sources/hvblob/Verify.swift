@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
 import Foundation
+import Synchronization
 import HVBlob
 import HVBlobBridge
 
@@ -28,7 +29,14 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print each check's evidence (what happened in its machines) and the compiler output of eras that did not build.")
     var verbose = false
 
-    func say(_ text: String) { Out.standardOutput.write(shown(text)) }
+    /// The driver's library once built: its code addresses in findings become function (file:line).
+    static let library = Mutex<String?>(nil)
+
+    func say(_ text: String) {
+        var t = shown(text)
+        if let lib = Verify.library.withLock({ $0 }) { t = symbolizeSites(t, library: lib) }
+        Out.standardOutput.write(t)
+    }
 
     func run() throws {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
@@ -66,6 +74,7 @@ struct Verify: ParsableCommand {
             for line in built.skipped { say("API era \(line.replacingOccurrences(of: ": ", with: " skipped: ", options: [], range: line.range(of: ": ")))\n") }
             say("builds against: the Linux \(built.version) API era of the shim\(built.cached ? " (cached build)" : "")\n")
             if let real = RealKernel.build(source) { say(Verify.realKernelLine(real) + "\n") }
+            Verify.library.withLock { $0 = built.library }
             factory = { machine in try BridgedDriver(built, machine: machine) }
         }
         let session = record.map { _ in CaptureSession() }
@@ -75,26 +84,26 @@ struct Verify: ParsableCommand {
                 for (k, l) in r.detail.split(separator: "\n").enumerated() { line += (k == 0 ? "      -> " : "         ") + l + "\n" }
             }
             if verbose || r.verdict == .inconclusive { line += "      evidence: " + r.evidence.joined(separator: "; ") + "\n" }
-            Out.standardOutput.write(line)
+            say(line)
         } }
         if let path = record, let session {
             let cap = session.capture
             writeFile(path, cap.pcapng(), what: "--record")
-            Out.standardOutput.write("recorded: \(cap.records.count) records on \(session.recorders.count) channels to \(path)\n")
+            say("recorded: \(cap.records.count) records on \(session.recorders.count) channels to \(path)\n")
         }
         let report = DefectReport(results)
         let reached = results.filter { $0.hostPackets > 0 }.count
-        Out.standardOutput.write("checks whose requests reached the host: \(reached) of \(results.count)\n")
+        say("checks whose requests reached the host: \(reached) of \(results.count)\n")
         let bad = results.filter(\.counts)
         let mustBad = bad.filter { $0.check.level == .must }.count
         let na = results.filter { $0.verdict == .notApplicable }.count
         if bad.isEmpty {
-            Out.standardOutput.write("verdict: conforms (\(results.count - na) checks passed\(na > 0 ? ", \(na) not applicable" : ""))\n")
+            say("verdict: conforms (\(results.count - na) checks passed\(na > 0 ? ", \(na) not applicable" : ""))\n")
         } else {
             if !report.defects.isEmpty {
-                Out.standardOutput.write("defects (each broken rule once, with the check that shows it most directly):\n" + report.text)
+                say("defects (each broken rule once, with the check that shows it most directly):\n" + report.text)
             }
-            Out.standardOutput.write("verdict: does not conform: \(report.countsLine) (\(mustBad) MUST, \(bad.count - mustBad) SHOULD)\n")
+            say("verdict: does not conform: \(report.countsLine) (\(mustBad) MUST, \(bad.count - mustBad) SHOULD)\n")
             throw ExitCode(1)
         }
     }

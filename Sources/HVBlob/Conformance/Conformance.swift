@@ -170,7 +170,9 @@ public enum Conformance {
                 let rig = try DriverRig(factory: f, version: v, seed: s)
                 if let e = expect(rig.ioctl(0x10_0000), .EFAULT, "unmapped argument") { return e }
                 let a = rig.space.map(length: 4096, kind: .populated)
-                return expect(rig.ioctl(a + 4096 - 64), .EFAULT, "argument running into an unmapped page") ?? unexpected(rig.log)
+                // The driver's own struct, its last 8 bytes on the next (unmapped) page.
+                let size = UInt64(rig.driver.abi.layout.size)
+                return expect(rig.ioctl(a + 4096 - size + 8), .EFAULT, "argument running into an unmapped page") ?? unexpected(rig.log)
             },
             check("ioctl.len.zero", .must, "request_len or response_len 0: EINVAL before any page is pinned") { f, v, s in
                 try control(f, v, s)

@@ -9,7 +9,7 @@ public struct KernelVersion: Hashable, Sendable, Comparable, CustomStringConvert
         self.minor = minor
     }
 
-    public static let supported = KernelVersion(5, 13)...KernelVersion(6, 3)
+    public static let supported = KernelVersion(5, 10)...KernelVersion(6, 3)
     public static let `default` = KernelVersion(6, 1)
 
     /// Parses "6.1"; nil for anything else.
