@@ -280,13 +280,13 @@ struct ABIProbeTests {
     func headersFallback() throws {
         let dir = try Self.tree([
             "syn.h": Self.goodHeader,
-            "syn.c": "#include <linux/module.h>\n#include \"syn.h\"\nstatic hvblob_no_such_type_t x;\n",
+            "syn.c": "#include <linux/module.h>\n#include <linux/uuid.h>\n#include \"syn.h\"\nstatic hvblob_no_such_type_t x;\n",
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try Self.probe(DriverSource(driver: dir.appendingPathComponent("syn.c")))
         #expect(r.method == .headers)
         #expect(r.fallbacks.map(\.method) == [.driver])
-        #expect(r.fallbacks.first?.errors.first?.contains("syn.c:3:") == true, "\(r.fallbacks)")
+        #expect(r.fallbacks.first?.errors.first?.contains("syn.c:4:") == true, "\(r.fallbacks)")
         #expect(r.abi.layout.size == 64 && r.abi.layout.responseStatus == 56 && r.abi.layout.responseResponseLen == 60)
     }
 
