@@ -75,7 +75,7 @@ func shown(_ text: String) -> String {
 /// driver's library. Text without addresses, or a machine without addr2line, is left as it is.
 func symbolizeSites(_ text: String, library: String) -> String {
     let lib = NSRegularExpression.escapedPattern(for: library)
-    let pattern = "(@|" + lib + "\\+)0x[0-9a-f]+"
+    let pattern = "(at )?(@|" + lib + "\\+)0x[0-9a-f]+"
     guard let re = try? NSRegularExpression(pattern: pattern) else { return text }
     let ns = text as NSString
     let matches = re.matches(in: text, range: NSRange(location: 0, length: ns.length))
@@ -100,8 +100,10 @@ func symbolizeSites(_ text: String, library: String) -> String {
     var result = text
     for m in matches.reversed() {
         guard let n = names[offset(m)], let r = Range(m.range, in: result) else { continue }
-        // A call site reads "spin_lock in f (x.c:3)"; a fault already says "in <library>".
-        result.replaceSubrange(r, with: ns.substring(with: m.range).hasPrefix("@") ? "in " + n : n)
+        // A call site reads "spin_lock …, in f (x.c:3)" (never "at in f"); a fault already
+        // says "in <library>", so its offset becomes the bare name.
+        let site = ns.substring(with: m.range)
+        result.replaceSubrange(r, with: site.hasPrefix("at ") || site.hasPrefix("@") ? "in " + n : n)
     }
     return result
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /// The driver under test and the Swift model, side by side on two identical machines: the
-/// same seeded requests must give the same errno, the same packet bytes (PFNs included, since
-/// both pin the same frames in the same order) and the same bytes in user memory.
+/// same seeded requests must give the same errno, the same packet bytes (each PFN compared by
+/// the user page it stands for) and the same bytes in user memory.
 public enum Differential {
     public struct Outcome: Sendable {
         public let requests: Int
@@ -46,6 +46,10 @@ public enum Differential {
         var response: (status: UInt32, length: UInt32)?
         var user: [UInt8]
         var rules: [Rule]
+        /// Each frame of a user buffer by what it is ("request page 0"): the two machines'
+        /// frame numbers drift apart once an earlier request went differently, so PFNs are
+        /// compared by the page they stand for, not by number.
+        var frames: [UInt64: String]
     }
 
     static func run(_ req: Request, on rig: DriverRig) -> Seen {
@@ -71,8 +75,17 @@ public enum Differential {
         for (a, l) in [(p, req.lengths.response), (d, req.lengths.data)] where l <= 64 * 1024 {
             user += (try? rig.space.read(a, count: l)) ?? []
         }
+        var frames: [UInt64: String] = [:]
+        for (name, a, l) in [("data", d, req.lengths.data), ("request", q, req.lengths.request), ("response", p, req.lengths.response)]
+        where l > 0 && l <= 64 * 1024 {
+            let first = a & ~0xfff, last = (a + UInt64(l) - 1) & ~0xfff
+            for (k, page) in stride(from: first, through: last, by: 4096).enumerated() {
+                guard let f = rig.space.pfn(of: page) else { continue }
+                if f == rig.machine.memory.zeroPFN { frames[f] = "the shared zero page" } else if frames[f] == nil { frames[f] = "\(name) page \(k)" }
+            }
+        }
         return Seen(errno: e, packets: Array(rig.packets[before...]), response: rig.response(arg), user: user,
-                    rules: rig.log.rules.subtracting(beforeRules).sorted())
+                    rules: rig.log.rules.subtracting(beforeRules).sorted(), frames: frames)
     }
 
     /// Whether the driver itself chooses the trans_id on the wire: the 5.14 API era without
@@ -100,8 +113,16 @@ public enum Differential {
             }
             let fa = da.fieldLines, fb = db.fieldLines
             var fields: [String] = []
-            for (x, y) in zip(fa, fb) where x.1 != y.1 {
-                if ignoreTransId && x.0.name == "transactionid" { continue }
+            func frame(_ pfn: UInt64, _ seen: Seen) -> String { seen.frames[pfn] ?? "a frame of no buffer" }
+            var k = 0
+            for (x, y) in zip(fa, fb) {
+                if x.0.name.hasPrefix("range.pfn_array[") {
+                    defer { k += 1 }
+                    let na = frame(da.pfns[k], a), nb = frame(db.pfns[k], b)
+                    if na != nb { fields.append("\(x.0.name) (byte \(x.0.offset)): driver \(nb) (\(y.1)), model \(na) (\(x.1))") }
+                    continue
+                }
+                if x.1 == y.1 || (ignoreTransId && x.0.name == "transactionid") { continue }
                 fields.append("\(x.0.name) (byte \(x.0.offset)): driver \(y.1), model \(x.1)")
             }
             if fa.count != fb.count { fields.append("PFN count: driver \(db.pfns.count), model \(da.pfns.count)") }
