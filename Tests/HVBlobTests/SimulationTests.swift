@@ -19,6 +19,29 @@ struct SimulationTests {
         #expect(r.host.executed == 600 && r.host.rejected == 0)
     }
 
+    @Test("simulate.inconclusive: a run whose planned fault was never injected is not 'clean'")
+    func inconclusiveRuns() {
+        var c = SimulationConfig()
+        c.clients = 1
+        c.requestsPerClient = 3
+        c.seed = 3
+        c.faults.zeroId = 0.000_001
+        let quiet = Simulation(c).run()
+        #expect(quiet.clean && quiet.exitCode == 1, "\(quiet.render())")
+        #expect(quiet.inconclusive.contains { $0.hasPrefix("the fault zero-id was never injected") }, "\(quiet.inconclusive)")
+        #expect(quiet.render().contains("verdict: inconclusive"))
+        c.faults.zeroId = 1
+        let hit = Simulation(c).run()
+        #expect(hit.host.injected["zero-id", default: 0] > 0 && hit.inconclusive.isEmpty, "\(hit.render())")
+        // A rescind long after the last request still happens (with nothing in flight).
+        var late = SimulationConfig()
+        late.clients = 1
+        late.requestsPerClient = 2
+        late.faults.rescindAt = 1_000_000
+        let r = Simulation(late).run()
+        #expect(r.host.inFlightAtRescind == 0 && r.inconclusive.isEmpty, "\(r.render())")
+    }
+
     @Test("determinism: one seed gives a byte-identical trace; another seed another trace", arguments: [1, 7, 0x5eed] as [UInt64])
     func determinism(_ seed: UInt64) {
         var c = SimulationConfig()

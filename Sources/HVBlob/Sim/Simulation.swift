@@ -50,8 +50,26 @@ public struct SimulationReport: Sendable {
 
     public var rules: Set<Rule> { Set(counts.keys) }
     public var clean: Bool { counts.isEmpty }
-    /// 0 clean, 1 findings.
-    public var exitCode: Int32 { clean ? 0 : 1 }
+    /// 0 clean, 1 findings or an inconclusive run.
+    public var exitCode: Int32 { clean && inconclusive.isEmpty ? 0 : 1 }
+
+    /// Why this run proves nothing about what it was asked to exercise: no request reached the
+    /// host, a fault of the plan was never injected, the rescind never came. Empty when the
+    /// run did what its configuration promised.
+    public var inconclusive: [String] {
+        var why: [String] = []
+        if requestsIssued > 0 && host.received == 0 {
+            let errnos = results.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")
+            why.append("no request reached the host (the ioctls returned: \(errnos.isEmpty ? "nothing" : errnos))")
+        }
+        for (name, kp) in FaultPlan.probabilities where config.faults[keyPath: kp] > 0 && host.injected[name, default: 0] == 0 {
+            why.append("the fault \(name) was never injected (\(host.received) request(s) reached the host)")
+        }
+        if let at = config.faults.rescindAt, host.inFlightAtRescind == nil {
+            why.append("the rescind planned at t=\(at) never happened (the run ended at t=\(virtualTime))")
+        }
+        return why
+    }
 
     public func count(_ c: FindingClass) -> Int {
         counts.filter { $0.key.findingClass == c }.values.reduce(0, +)
@@ -72,7 +90,11 @@ public struct SimulationReport: Sendable {
             s += "lifecycle: remove \(removeFinished ? "finished" : "did NOT finish")\n"
         }
         s += "time: \(virtualTime) ticks, \(events) events, trace digest \(String(format16(traceDigest)))\n"
-        if clean {
+        if clean && !inconclusive.isEmpty {
+            s += "verdict: inconclusive (0 findings, but the run did not exercise what it was asked to):\n"
+            for why in inconclusive { s += "  \(why)\n" }
+            s += "reproduce: \(reproduce)\n"
+        } else if clean {
             s += "verdict: clean (0 findings)\n"
         } else {
             s += "verdict: \(counts.values.reduce(0, +)) finding(s): "
@@ -86,10 +108,18 @@ public struct SimulationReport: Sendable {
                     s += "    t=\(v.time) \(v.detail)\n"
                 }
             }
-            s += "reproduce: hvblob simulate --seed \(config.seed) --clients \(config.clients) --requests \(config.requestsPerClient) "
-            s += "--sizes \(config.sizes.map(String.init).joined(separator: ",")) --faults '\(config.faults)' \(config.cDriver.map { "--c-driver \($0)" } ?? "--driver \(config.behavior)") --kernel-version \(config.version)\n"
+            if !inconclusive.isEmpty {
+                s += "not exercised:\n"
+                for why in inconclusive { s += "  \(why)\n" }
+            }
+            s += "reproduce: \(reproduce)\n"
         }
         return s
+    }
+
+    var reproduce: String {
+        "hvblob simulate --seed \(config.seed) --clients \(config.clients) --requests \(config.requestsPerClient) "
+            + "--sizes \(config.sizes.map(String.init).joined(separator: ",")) --faults '\(config.faults)' \(config.cDriver.map { "--c-driver \($0)" } ?? "--driver \(config.behavior)") --kernel-version \(config.version)"
     }
 }
 
