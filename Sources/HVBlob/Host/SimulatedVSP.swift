@@ -31,6 +31,8 @@ public final class SimulatedVSP {
         /// Faults the plan injected, by mode name ("zero-id", "error-status", ...): what a
         /// check of that mode needs to have happened for its verdict to mean anything.
         public var injected: [String: Int] = [:]
+        /// Broken rules the host saw past and executed the request anyway (see `strict`).
+        public var executedDespite = 0
         /// Requests in flight (received, not completed) when the host rescinded the channel.
         public var inFlightAtRescind: Int? = nil
     }
@@ -52,6 +54,11 @@ public final class SimulatedVSP {
     public let faults: FaultPlan
     var rng: SeededRandom
     public var backend: BlobBackend
+    /// A strict host rejects every packet that breaks a rule; the default host reports a broken
+    /// rule it can see past (version, operation, flags, length8, range.len or buffers beyond it
+    /// but inside the PFN list, data_valid, region order) and executes the request anyway, so
+    /// what the guest does next is still exercised.
+    public var strict = false
     /// Schedules host work at a virtual time (provided by the simulator).
     let schedule: (UInt64, @escaping () -> Void) -> Void
     public private(set) var stats = Stats()
@@ -148,38 +155,45 @@ public final class SimulatedVSP {
             return (nil, transId)
         }
         var ok = true
-        func rule(_ r: String, _ holds: Bool, _ detail: @autoclosure () -> String) {
+        // A broken rule the host can see past (the request is still well defined) is reported
+        // and, unless the host is strict, the request is executed anyway: a defect in one field
+        // must not hide the next one behind a rejected request.
+        func rule(_ r: String, _ holds: Bool, _ detail: @autoclosure () -> String, fatal: Bool = true) {
             if !holds {
-                ok = false
+                if fatal || strict { ok = false } else { stats.executedDespite += 1 }
                 log.report(Rule("host." + r), "request id \(transId): \(detail())")
             }
         }
         rule("packet.type", pkt.type == .dataUsingGPADirect, "type \(pkt.type), expected VM_PKT_DATA_USING_GPA_DIRECT")
-        rule("packet.flags", pkt.flags == PacketFlags.completionRequested, "flags 0x\(String(pkt.flags, radix: 16)), expected 0x1")
+        rule("packet.flags", pkt.flags == PacketFlags.completionRequested, "flags 0x\(String(pkt.flags, radix: 16)), expected 0x1", fatal: false)
         rule("packet.request-id-zero", transId != 0, "request id 0 with completion requested: the host cannot answer")
         rule("mpb.rangecount", pkt.rangeCount == 1, "rangecount \(pkt.rangeCount), expected 1")
         rule("mpb.range-offset", pkt.rangeOffset == 0, "range.offset \(pkt.rangeOffset), expected 0")
         rule("mpb.range-len", Int(pkt.rangeLen) == pkt.pfns.count * AzBlob.pageSize,
-             "range.len \(pkt.rangeLen) for \(pkt.pfns.count) PFNs")
+             "range.len \(pkt.rangeLen) for \(pkt.pfns.count) PFNs", fatal: false)
         rule("mpb.page-limit", pkt.pfns.count <= AzBlob.maxPages, "\(pkt.pfns.count) pages, limit \(AzBlob.maxPages)")
         rule("mpb.length8", Int(pkt.length8) * 8 == (pkt.descriptorSize + VSPRequest.wireSize + 7) & ~7,
-             "length8 \(pkt.length8) for a \(pkt.descriptorSize)-byte descriptor and a \(VSPRequest.wireSize)-byte payload")
+             "length8 \(pkt.length8) for a \(pkt.descriptorSize)-byte descriptor and a \(VSPRequest.wireSize)-byte payload", fatal: false)
         for (i, p) in pkt.pfns.enumerated() where !memory.isValid(p) {
             rule("mpb.pfn-unknown", false, "pfn_array[\(i)] = \(hex64(p)) is not guest memory")
             break
         }
         let r = pkt.request
-        rule("request.version", r.version == AzBlob.protocolVersion, "version \(r.version), expected \(AzBlob.protocolVersion)")
-        rule("request.operation", r.operation == .userRequest, "operation \(r.operation)")
+        rule("request.version", r.version == AzBlob.protocolVersion, "version \(r.version), expected \(AzBlob.protocolVersion)", fatal: false)
+        rule("request.operation", r.operation == .userRequest, "operation \(r.operation)", fatal: false)
         rule("request.zero-length", r.requestBufferLength > 0 && r.responseBufferLength > 0,
              "request_buffer_length \(r.requestBufferLength), response_buffer_length \(r.responseBufferLength)")
         rule("request.data-valid", r.dataBufferValid <= r.dataBufferLength || r.dataBufferLength == 0,
-             "data_buffer_valid \(r.dataBufferValid) > data_buffer_length \(r.dataBufferLength)")
+             "data_buffer_valid \(r.dataBufferValid) > data_buffer_length \(r.dataBufferLength)", fatal: false)
         let range = UInt64(pkt.rangeLen)
-        func inside(_ off: UInt32, _ len: UInt32) -> Bool { UInt64(off) + UInt64(len) <= range }
+        let span = UInt64(pkt.pfns.count * AzBlob.pageSize)
+        func inside(_ off: UInt32, _ len: UInt32, _ limit: UInt64 = range) -> Bool { UInt64(off) + UInt64(len) <= limit }
+        // Beyond range.len but inside the PFN list the host can still find the buffer.
+        let addressable = inside(r.dataBufferOffset, r.dataBufferLength, span) && inside(r.requestBufferOffset, r.requestBufferLength, span)
+            && inside(r.responseBufferOffset, r.responseBufferLength, span)
         rule("request.buffer-bounds", inside(r.dataBufferOffset, r.dataBufferLength) && inside(r.requestBufferOffset, r.requestBufferLength)
              && inside(r.responseBufferOffset, r.responseBufferLength),
-             "a buffer ends beyond range.len \(range): data \(r.dataBufferOffset)+\(r.dataBufferLength), request \(r.requestBufferOffset)+\(r.requestBufferLength), response \(r.responseBufferOffset)+\(r.responseBufferLength)")
+             "a buffer ends beyond range.len \(range): data \(r.dataBufferOffset)+\(r.dataBufferLength), request \(r.requestBufferOffset)+\(r.requestBufferLength), response \(r.responseBufferOffset)+\(r.responseBufferLength)", fatal: !addressable)
         // Data pages, then request pages, then response pages; no page shared between two.
         let page = UInt64(AzBlob.pageSize)
         func endPage(_ off: UInt32, _ len: UInt32) -> UInt64 { (UInt64(off) + UInt64(len) + page - 1) / page }
@@ -187,7 +201,7 @@ public final class SimulatedVSP {
         rule("request.region-order", UInt64(r.requestBufferOffset) / page >= dataEnd
              && UInt64(r.responseBufferOffset) / page >= endPage(r.requestBufferOffset, r.requestBufferLength)
              && (r.dataBufferLength == 0 || r.dataBufferOffset < UInt32(AzBlob.pageSize)),
-             "regions out of order or overlapping: data \(r.dataBufferOffset)+\(r.dataBufferLength), request \(r.requestBufferOffset)+\(r.requestBufferLength), response \(r.responseBufferOffset)+\(r.responseBufferLength)")
+             "regions out of order or overlapping: data \(r.dataBufferOffset)+\(r.dataBufferLength), request \(r.requestBufferOffset)+\(r.requestBufferLength), response \(r.responseBufferOffset)+\(r.responseBufferLength)", fatal: false)
         return (ok ? pkt : nil, transId)
     }
 
@@ -248,7 +262,7 @@ public final class SimulatedVSP {
             let len = Int(r.requestBufferLength)
             let request = GuestBuffer(pfns: pkt.pfns, offset: Int(r.requestBufferOffset), count: len, valid: len, memory: memory).readValid()
             let data = GuestBuffer(pfns: pkt.pfns, offset: Int(r.dataBufferOffset), count: Int(r.dataBufferLength),
-                                   valid: Int(r.dataBufferValid), memory: memory)
+                                   valid: Int(min(r.dataBufferValid, r.dataBufferLength)), memory: memory)
             let result = backend.execute(request: request, data: data)
             let responseBuffer = GuestBuffer(pfns: pkt.pfns, offset: Int(r.responseBufferOffset), count: Int(r.responseBufferLength),
                                              valid: 0, memory: memory)
