@@ -273,6 +273,7 @@ public enum DriverBuild {
                 abi.unread = "\(error)"
                 notes.append("\(error): the reference ABI is used")
             }
+            abi.userHeader = UserHeader.check(source, abi: abi)
             return Built(library: out.path, version: v, source: path, uapiHeader: abi.header, cached: cached,
                          abi: abi, skipped: skippedLines(attempts), origin: source.origin, abiNotes: notes)
         }

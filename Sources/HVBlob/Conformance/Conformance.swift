@@ -123,6 +123,32 @@ public enum Conformance {
                 }
                 return nil
             },
+            check("uapi.header", .must, "the request command and struct come from a uapi header that user space can include on its own") { f, v, s in
+                let abi = try DriverRig(factory: f, version: v, seed: s).driver.abi
+                guard let h = abi.userHeader else {
+                    throw NotApplicable(description: abi.unread != nil ? "the driver's ABI was not read from a header" : "no C header to compile (the Swift model speaks PROTOCOL.md's ABI)")
+                }
+                switch h {
+                case .selfContained: return nil
+                case .kernelInternal:
+                    return "\(abi.request.name) and struct \(abi.layout.structName) are defined in \(abi.header), outside include/uapi: headers_install does not install it, so user space has no header for the ioctl"
+                case .broken(let errors):
+                    return "\(abi.header) does not compile on its own in user space (it relies on includes it does not make): " + errors.joined(separator: "; ")
+                }
+            },
+            check("uapi.ioctl-number.free", .should, "the request ioctl's type and number lie in no range the kernel's ioctl-number table assigns to another interface") { f, v, s in
+                let abi = try DriverRig(factory: f, version: v, seed: s).driver.abi
+                let c = abi.command.rawValue
+                let type = UInt8((c >> 8) & 0xff), number = UInt8(c & 0xff)
+                let owners = IoctlRegistry.owners(type: type, number: number)
+                guard owners.isEmpty else {
+                    let t = (0x20..<0x7f).contains(type) ? "'\(Character(Unicode.Scalar(type)))'" : "0x" + String(type, radix: 16)
+                    return "\(abi.request.name) is type \(t) number 0x\(String(number, radix: 16)), inside "
+                        + owners.map { "\(t) \(String(format2($0.numbers.lowerBound)))-\(String(format2($0.numbers.upperBound))) (\($0.owner))" }.joined(separator: ", ")
+                        + " of Documentation/userspace-api/ioctl/ioctl-number.rst"
+                }
+                return nil
+            },
             check("uapi.layout", .must, "struct az_blob_request_sync has the reference layout (72 bytes; every field at its offset)") { f, v, s in
                 let abi = try DriverRig(factory: f, version: v, seed: s).driver.abi
                 let diff = abi.layout.differences(from: .reference)
@@ -498,4 +524,9 @@ public enum Conformance {
         }
         return out
     }
+}
+
+private func format2(_ v: UInt8) -> String {
+    let h = String(v, radix: 16, uppercase: true)
+    return h.count == 1 ? "0" + h : h
 }

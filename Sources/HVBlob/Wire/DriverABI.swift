@@ -146,6 +146,18 @@ public struct DriverABI: Hashable, Sendable, CustomStringConvertible {
     /// Set when the driver's own headers define no ioctl command the probe could read: the
     /// harness then speaks the reference ABI and `uapi.ioctl-number` fails with this reason.
     public var unread: String? = nil
+    /// How user space fares with `header`; nil where nothing was checked (the Swift model).
+    public var userHeader: UserHeader? = nil
+
+    /// What compiling the ABI's header as user space would (after `make headers_install`) says.
+    public enum UserHeader: Hashable, Sendable {
+        /// A uapi header that compiles on its own, the command and struct usable.
+        case selfContained
+        /// The command or struct is defined in a header outside include/uapi: user space has none.
+        case kernelInternal
+        /// A uapi header that does not compile on its own: the compiler's first errors.
+        case broken([String])
+    }
 
     public init(request: Command, commands: [Command], layout: RequestLayout, header: String) {
         self.request = request
