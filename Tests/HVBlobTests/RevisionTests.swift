@@ -39,12 +39,14 @@ struct RevisionTests {
 
     static let revisions: [Expected] = [
         Expected(mail: "v1.eml", command: "IOCTL_XS_FASTPATH_DRIVER_USER_REQUEST", ioctl: 0xC040_520A, size: 64,
-                 defects: ["uapi.ioctl-number", "uapi.layout", "ioctl.command.unknown", "guest.crash", "liveness.remove-hang"]),
+                 defects: ["uapi.ioctl-number", "uapi.layout", "uapi.header", "uapi.ioctl-number.free", "ioctl.command.unknown",
+                           "guest.crash", "liveness.remove-hang"]),
         // v2 takes a file context's spinlock it never initialised (v3 fixed that).
         Expected(mail: "v2.eml", command: "IOCTL_AZ_BLOB_DRIVER_USER_REQUEST", ioctl: 0xC048_52F0, size: 72,
-                 defects: ["guest.lock-uninitialized", "ioctl.pin.request-read-only", "guest.response-len-unbounded", "guest.crash"]),
+                 defects: ["guest.lock-uninitialized", "uapi.header", "ioctl.pin.request-read-only", "guest.response-len-unbounded", "guest.crash"]),
         Expected(mail: "v3.eml", command: "IOCTL_AZ_BLOB_DRIVER_USER_REQUEST", ioctl: 0xC048_52F0, size: 72,
-                 defects: ["ioctl.pin.request-read-only", "guest.response-len-unbounded", "guest.dentry-leak", "guest.crash", "liveness.remove-hang"]),
+                 defects: ["uapi.header", "ioctl.pin.request-read-only", "guest.response-len-unbounded", "guest.dentry-leak", "guest.crash",
+                           "liveness.remove-hang"]),
         // v4 uses an `i` that get_buffer_pages() never declares (v5 adds the declaration).
         Expected(mail: "v4.eml", command: "IOCTL_AZ_BLOB_DRIVER_USER_REQUEST", ioctl: 0xC048_52F0, size: 72, defects: [],
                  ownError: "the driver's own errors: i at drivers/hv/hv_azure_blob.c:211"),
@@ -88,5 +90,68 @@ struct RevisionTests {
         // Through its own ABI: a revision whose number differs is still judged on behaviour
         // (its valid requests reach the host), not failed on EINVAL everywhere.
         #expect(!text.contains("returned EINVAL, expected 0"), "\(r.mail): a valid request was refused\n\(text.suffix(2500))")
+    }
+}
+
+/// v5 with one more defect each, made at test time from the posted mail (nothing of it is
+/// kept in the project): the verdict must still name every one of v5's defects and, beside
+/// them, the new one. A harness that reports only each check's first failure gives all five
+/// exactly v5's verdict.
+@Suite("a second defect behind the first")
+struct SecondDefectTests {
+    struct Mutant: Sendable, CustomTestStringConvertible {
+        let name: String
+        /// A line of v5's driver and what it becomes ("" deletes it).
+        let line: String
+        let becomes: String
+        /// What the verdict must say about the new defect.
+        let shows: String
+        var testDescription: String { name }
+    }
+
+    static let mutants: [Mutant] = [
+        Mutant(name: "operation code", line: "vsp_request->operation_type = AZ_BLOB_DRIVER_USER_REQUEST;",
+               becomes: "vsp_request->operation_type = 0x101;", shows: ". host.request.operation — shown by"),
+        Mutant(name: "range.len", line: "desc->range.len = total_num_pages * PAGE_SIZE;",
+               becomes: "desc->range.len = (total_num_pages - 1) * PAGE_SIZE;", shows: ". host.mpb.range-len — shown by"),
+        Mutant(name: "protocol version 1", line: "vsp_request->version = VSP_PROTOCOL_VERSION_V1;",
+               becomes: "vsp_request->version = 1;", shows: ". host.request.version — shown by"),
+        Mutant(name: "no timeout", line: "vsp_request->timeout_ms = request.timeout;", becomes: "",
+               shows: "request.timeout_ms is 0, expected"),
+        Mutant(name: "no transaction GUID", line: "guid_copy(&vsp_request->transaction_id, &request.guid);", becomes: "",
+               shows: "request.transaction_id is 00000000-0000-0000-0000-000000000000"),
+    ]
+
+    static let v5Defects = ["pin.host-write-without-write-intent", "ioctl.pin.request-read-only", "guest.response-len-unbounded",
+                            "guest.dentry-leak", "guest.crash", "liveness.ioctl-hang", "liveness.remove-hang"]
+
+    @Test("revisions.second-defect: v5 plus one defect keeps v5's defects and names the new one", arguments: mutants)
+    func secondDefect(_ m: Mutant) throws {
+        guard let mail = RevisionTests.mail("v5.eml") else { return }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-mutant-\(getpid())-\(m.name.hashValue & 0xffff)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let source = try DriverSource.fromPatch(URL(fileURLWithPath: mail), cache: work.appendingPathComponent("cache"))
+        // The patch's tree: the driver sits at drivers/hv/<name>.c under it.
+        let root = source.driver.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let tree = work.appendingPathComponent("tree")
+        try FileManager.default.copyItem(at: root, to: tree)
+        let driver = tree.appendingPathComponent("drivers/hv").appendingPathComponent(source.driver.lastPathComponent)
+        let text = try String(contentsOf: driver, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let hits = lines.filter { $0.trimmingCharacters(in: .whitespaces) == m.line }.count
+        try #require(hits == 1, "\(m.name): the line to change is in v5 \(hits) times")
+        let edited = lines.compactMap { l -> String? in
+            guard l.trimmingCharacters(in: .whitespaces) == m.line else { return String(l) }
+            return m.becomes.isEmpty ? nil : "\t" + m.becomes
+        }.joined(separator: "\n")
+        try edited.write(to: driver, atomically: true, encoding: .utf8)
+
+        let out = try runProcess([CLITests.binary, "verify", "--tree", tree.path])
+        #expect(out.status == 1, "\(m.name): exit \(out.status)\n\(out.output.suffix(2000))")
+        #expect(out.output.contains(m.shows), "\(m.name): the new defect is not in the verdict\n\(out.output.suffix(3000))")
+        for d in Self.v5Defects {
+            #expect(out.output.range(of: "\\. \(d) — shown by", options: .regularExpression) != nil,
+                    "\(m.name): v5's defect \(d) is hidden behind the new one\n\(out.output.suffix(3000))")
+        }
     }
 }
