@@ -32,7 +32,7 @@ public struct ConformanceReport: Sendable {
         var rows: [String: Row] = [:]
         for c in checks {
             rows[c.check.id, default: Row(rule: c.check.id, level: c.check.level, evidence: [])].evidence.append(
-                Evidence(kind: .check, id: c.check.id, summary: c.check.summary, passed: c.passed, detail: c.detail))
+                Evidence(kind: .check, id: c.check.id, summary: c.check.summary, passed: c.verdict == .notApplicable ? nil : c.passed, detail: c.detail))
         }
         for v in vectors {
             let e = Evidence(kind: .vector, id: v.vector.id, summary: v.vector.comment,
