@@ -223,6 +223,23 @@ public enum DriverBuild {
         return f
     }
 
+    /// Kernel options the shim can turn off (see shim/linux/kconfig.h).
+    static let optionalConfigs = ["CONFIG_DEBUG_FS", "CONFIG_COMPAT"]
+
+    /// For each optional kernel option the driver's own files test, whether it still compiles
+    /// with that option off (a real kernel may be built so): nil, or the first error.
+    static func configBuilds(_ source: DriverSource, version: KernelVersion, sanitize: Bool) -> [String: String?] {
+        let text = Set(source.files + [source.driver]).compactMap { FileManager.default.contents(atPath: $0.path) }
+            .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
+        var out: [String: String?] = [:]
+        for option in optionalConfigs where text.contains(option) {
+            let (status, output) = run([compiler(), "-fsyntax-only"] + flags(version, source, sanitize: sanitize).filter { $0 != "-shared" && $0 != "-fPIC" }
+                                       + ["-DHVB_NO_\(option)", source.driver.path])
+            out[option] = status == 0 ? String?.none : (firstErrors(output, limit: 1).first ?? "it does not compile")
+        }
+        return out
+    }
+
     /// Builds the driver `source` resolves to for `version`, or for each era newest first until
     /// one builds; then reads its ABI (ioctl commands, request layout) from its own headers.
     public static func build(_ source: DriverSource, version: KernelVersion? = nil, sanitize: Bool = DriverBuild.processHasASan) throws(Failure) -> Built {
@@ -274,6 +291,7 @@ public enum DriverBuild {
                 notes.append("\(error): the reference ABI is used")
             }
             abi.userHeader = UserHeader.check(source, abi: abi)
+            abi.optionalConfigs = configBuilds(source, version: v, sanitize: sanitize)
             return Built(library: out.path, version: v, source: path, uapiHeader: abi.header, cached: cached,
                          abi: abi, skipped: skippedLines(attempts), origin: source.origin, abiNotes: notes)
         }

@@ -52,7 +52,7 @@ struct RevisionTests {
                  ownError: "the driver's own errors: i at drivers/hv/hv_azure_blob.c:211"),
         Expected(mail: "v5.eml", command: "IOCTL_AZ_BLOB_DRIVER_USER_REQUEST", ioctl: 0xC048_52F0, size: 72,
                  defects: ["pin.host-write-without-write-intent", "ioctl.pin.request-read-only", "guest.response-len-unbounded",
-                           "guest.dentry-leak", "guest.crash", "liveness.remove-hang", "guest.send-on-closed-channel"]),
+                           "guest.dentry-leak", "guest.crash", "liveness.remove-hang", "guest.send-on-closed-channel", "build.config-off"]),
     ]
 
     @Test("revisions: verify --patch builds each posted revision, drives it through its own ABI, and reaches the host", arguments: revisions)

@@ -458,7 +458,7 @@ public enum Conformance {
 
     /// Every check, in report order. `replay`: the simulate arguments that select the driver.
     static func all(replay: String = "") -> [(Check, Body)] {
-        uapiChecks + ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + differentialChecks
+        buildChecks + uapiChecks + ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + differentialChecks
     }
 
     public static var checks: [Check] { all().map(\.0) }

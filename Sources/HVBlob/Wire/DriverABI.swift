@@ -146,6 +146,11 @@ public struct DriverABI: Hashable, Sendable, CustomStringConvertible {
     /// Set when the driver's own headers define no ioctl command the probe could read: the
     /// harness then speaks the reference ABI and `uapi.ioctl-number` fails with this reason.
     public var unread: String? = nil
+    /// Kernel options the driver's sources test (`#ifdef CONFIG_DEBUG_FS`, IS_ENABLED(...)) that
+    /// hvblob can turn off, each with nil when the driver still builds without it, else the first
+    /// compiler error. Empty for the Swift model (and for a driver that tests none). A build
+    /// fact, not an ABI one, but read from the same sources at the same time.
+    public var optionalConfigs: [String: String?] = [:]
     /// How user space fares with `header`; nil where nothing was checked (the Swift model).
     public var userHeader: UserHeader? = nil
 

@@ -3,15 +3,22 @@
 #ifndef _HVB_LINUX_KCONFIG_H
 #define _HVB_LINUX_KCONFIG_H
 
-/* As a distribution x86-64 kernel is configured. */
+/*
+ * As a distribution x86-64 kernel is configured. The options a driver may test are each
+ * turned off by -DHVB_NO_<option> (hvblob builds a driver once more per option it tests).
+ */
+#ifndef HVB_NO_CONFIG_DEBUG_FS
 #define CONFIG_DEBUG_FS 1
+#endif
 #define CONFIG_HYPERV 1
 #define CONFIG_X86_64 1
 #define CONFIG_X86 1
 #define CONFIG_64BIT 1
 #define CONFIG_SMP 1
 #define CONFIG_MMU 1
+#ifndef HVB_NO_CONFIG_COMPAT
 #define CONFIG_COMPAT 1
+#endif
 #define CONFIG_PRINTK 1
 #define CONFIG_MODULES 1
 #define CONFIG_PAGE_SIZE_4KB 1
