@@ -292,6 +292,9 @@ public enum DriverBuild {
             }
             abi.userHeader = UserHeader.check(source, abi: abi)
             abi.optionalConfigs = configBuilds(source, version: v, sanitize: sanitize)
+            if let text = FileManager.default.contents(atPath: source.driver.path) {
+                abi.compatIoctl = CScan.code(String(decoding: text, as: UTF8.self)).range(of: #"\.compat_ioctl\s*="#, options: .regularExpression) != nil
+            }
             return Built(library: out.path, version: v, source: path, uapiHeader: abi.header, cached: cached,
                          abi: abi, skipped: skippedLines(attempts), origin: source.origin, abiNotes: notes)
         }

@@ -15,6 +15,15 @@ extension Conformance {
                 }
                 return broken.isEmpty ? nil : broken.joined(separator: "; ")
             },
+            check("uapi.compat-ioctl", .should,
+                  "32-bit processes reach the request: file_operations has .compat_ioctl (the struct's layout is the same for them)") { f, v, s in
+                let abi = try DriverRig(factory: f, version: v, seed: s).driver.abi
+                guard let compat = abi.compatIoctl else { throw NotApplicable(description: "no C file_operations to read (the Swift model)") }
+                let sameFor32 = abi.layout.differences(from: .reference).isEmpty
+                if compat { return nil }
+                return "the driver's file_operations have no .compat_ioctl: a 32-bit process gets ENOTTY"
+                    + (sameFor32 ? " although struct \(abi.layout.structName) is laid out the same for it (compat_ptr_ioctl would do)" : "")
+            },
         ]
     }
 }

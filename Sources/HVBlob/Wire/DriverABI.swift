@@ -151,6 +151,9 @@ public struct DriverABI: Hashable, Sendable, CustomStringConvertible {
     /// compiler error. Empty for the Swift model (and for a driver that tests none). A build
     /// fact, not an ABI one, but read from the same sources at the same time.
     public var optionalConfigs: [String: String?] = [:]
+    /// Whether the driver's file_operations name a .compat_ioctl (32-bit processes reach the
+    /// ioctl); nil where nothing was read (the Swift model).
+    public var compatIoctl: Bool? = nil
     /// How user space fares with `header`; nil where nothing was checked (the Swift model).
     public var userHeader: UserHeader? = nil
 
