@@ -27,6 +27,10 @@ struct Replay: ParsableCommand {
     var list = false
 
     func run() throws {
+        if list && (driver != nil || model || kernelVersion != nil) {
+            fail("--list and \([driver.map { _ in "--driver" }, model ? "--model" : nil, kernelVersion.map { _ in "--kernel-version" }].compactMap { $0 }.joined(separator: ", ")) exclude each other: --list replays nothing")
+        }
+        if isDirectory(file) { fail("\(file): is a directory; give a capture file (pcapng)") }
         let bytes = readFile(file, what: "replay")
         let capture: Capture
         do { capture = try Capture.parse(bytes) } catch {
