@@ -20,7 +20,7 @@ struct ConformanceCommand: ParsableCommand {
     var model = false
     @Option(help: "A driver's C source, through the kernel bridge.")
     var driver: String?
-    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: 6.1 for the model; for --driver the newest the driver builds for).")
     var kernelVersion: String?
     @Option(help: "text | json | junit | ktap | html")
     var format: String = "text"

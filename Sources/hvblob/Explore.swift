@@ -19,11 +19,11 @@ struct Explore: ParsableCommand {
 
     @Flag(help: "Explore the Swift model (the default).")
     var model = false
-    @Flag(help: "With --model: the model's v5 behaviour.")
+    @Flag(help: "The Swift model with v5's behaviour (implies --model).")
     var v5 = false
     @Option(help: "Explore this driver's C code through the bridge instead.")
     var driver: String?
-    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: 6.1 for the model, 5.13 with --v5; for --driver the newest the driver builds for).")
     var kernelVersion: String?
     @Option(help: "Processes, each issuing one ioctl (1...8).")
     var clients: Int = 2

@@ -21,7 +21,7 @@ struct Replay: ParsableCommand {
     var model = false
     @Option(help: "Replay against this driver's C source through the kernel bridge.")
     var driver: String?
-    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: 6.1 for the model; for --driver the newest the driver builds for).")
     var kernelVersion: String?
     @Flag(help: "List the capture's records instead of replaying.")
     var list = false

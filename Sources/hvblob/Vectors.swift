@@ -76,7 +76,7 @@ struct Vectors: ParsableCommand {
         var model = false
         @Option(help: "Run against this driver's C source.")
         var driver: String?
-        @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
+        @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: 6.1 for the model; for --driver the newest the driver builds for).")
         var kernelVersion: String?
         @Option(help: "The schema (default: vectors.schema.json beside the first file, else the built-in one).")
         var schema: String?

@@ -26,6 +26,8 @@ struct Verify: ParsableCommand {
     var only: String?
     @Option(help: "Record every check's traffic into this pcapng file, each check's machine on its own channel.")
     var record: String?
+    @Flag(name: .customLong("list-checks"), help: "Print every check's id, level and rule (what --only may name), and exit.")
+    var listChecks = false
     @Flag(help: "Print each check's evidence (what happened in its machines) and the compiler output of eras that did not build.")
     var verbose = false
 
@@ -39,10 +41,14 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
+        if listChecks {
+            for c in Conformance.checks { Out.standardOutput.write("\(c.id.rightPad(30)) \(c.level.rawValue.rightPad(6)) \(c.summary)\n") }
+            return
+        }
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number (decimal or 0x hex)") }
         if model && input.any { fail("--model and \(input.given.joined(separator: ", ")) exclude each other") }
         if model && !input.includes.isEmpty { fail("--model and --include exclude each other: the model has no C code to include for") }
-        let filter = only.map { Set(checkNames("--only", $0, known: Conformance.checks.map(\.id), what: "check", listedBy: "hvblob conformance")) }
+        let filter = only.map { Set(checkNames("--only", $0, known: Conformance.checks.map(\.id), what: "check", listedBy: "hvblob verify --list-checks")) }
         if let r = record { checkOutputFile(r, option: "--record") }
         var version = kernelVersion.map(parseKernelVersion) ?? .default
         var factory: DriverRig.Factory?
