@@ -51,6 +51,15 @@ extension HVBlobCommand {
             fail("unknown subcommand '\(first)'\(closeMatches(first, subcommandNames).map { " (did you mean \($0)?)" } ?? "")"
                  + "; the subcommands: \(subcommandNames.joined(separator: ", "))")
         }
+        if argv.count > 1, let command = configuration.subcommands.first(where: { $0._commandName == argv[0] }),
+           !command.configuration.subcommands.isEmpty, command.configuration.defaultSubcommand == nil {
+            let names = command.configuration.subcommands.map { $0._commandName }
+            let word = argv[1]
+            if !word.hasPrefix("-"), word != "help", !names.contains(word) {
+                fail("unknown subcommand '\(argv[0]) \(word)'\(closeMatches(word, names).map { " (did you mean \(argv[0]) \($0)?)" } ?? "")"
+                     + "; the subcommands of \(argv[0]): \(names.joined(separator: ", "))")
+            }
+        }
         for (i, arg) in argv.enumerated() where isNegativeNumber(arg) {
             let option = i > 0 && argv[i - 1].hasPrefix("--") ? argv[i - 1] : nil
             guard let option else { fail("'\(arg)': a negative number is not an argument here") }

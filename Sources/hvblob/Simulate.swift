@@ -156,6 +156,7 @@ func writeFile(_ path: String, _ bytes: [UInt8], what: String) {
 
 /// Reads a whole file; exit 2 naming it when it cannot be read.
 func readFile(_ path: String, what: String) -> [UInt8] {
+    if isDirectory(path) { fail("\(what): \(path) is a directory; give a file") }
     guard let f = fopen(path, "rb") else { fail("\(what): \(path): cannot open") }
     defer { fclose(f) }
     var out = [UInt8]()

@@ -16,17 +16,17 @@ struct Verify: ParsableCommand {
     )
 
     @OptionGroup var input: DriverInput
-    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: the newest the driver builds for).")
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: the newest the driver builds for; 6.1 for --model).")
     var kernelVersion: String?
     @Flag(help: "Check the Swift model instead of C code.")
     var model = false
     @Option(help: "Seed for the simulations and the differential run.")
     var seed: String = "1"
-    @Option(help: "Only these checks (comma-separated ids).")
+    @Option(help: "Only these checks (comma-separated ids; 'ioctl.*' matches a prefix; --list-checks lists them).")
     var only: String?
     @Option(help: "Record every check's traffic into this pcapng file, each check's machine on its own channel.")
     var record: String?
-    @Flag(name: .customLong("list-checks"), help: "Print every check's id, level and rule (what --only may name), and exit.")
+    @Flag(name: .customLong("list-checks"), help: "Print every check's id, level and what it checks (what --only may name), and exit.")
     var listChecks = false
     @Flag(help: "Print each check's evidence (what happened in its machines) and the compiler output of eras that did not build.")
     var verbose = false

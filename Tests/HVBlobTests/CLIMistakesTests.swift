@@ -26,6 +26,7 @@ struct CLIMistakesTests {
     func unknownSubcommand() throws {
         try expectMistake(["frobnicate"], ["unknown subcommand 'frobnicate'", "simulate, verify, explore"])
         try expectMistake(["simulte", "--clients", "2"], ["unknown subcommand 'simulte'", "did you mean simulate?"])
+        try expectMistake(["vectors", "chek", "x"], ["unknown subcommand 'vectors chek'", "did you mean vectors check?", "generate, check, run"])
         // The default subcommand still runs on options alone.
         let ok = try hvblob(["--clients", "1", "--requests", "1"])
         #expect(ok.status == 0 && ok.output.hasPrefix("seed=24301 "), "\(ok.output)")
@@ -115,6 +116,7 @@ struct CLIMistakesTests {
         try expectMistake(["vectors", "check", "README.md"], ["README.md: not a vector file"])
         try expectMistake(["vectors", "run", "README.md"], ["README.md: not a vector file"])
         try expectMistake(["replay", "Fixtures"], ["Fixtures: is a directory"])
+        try expectMistake(["decode", "--file", "Fixtures"], ["--file: Fixtures is a directory"])
         try expectMistake(["vectors", "check", "--schema", "/nonexistent/s.json"], ["--schema: /nonexistent/s.json: no such file"])
     }
 
