@@ -47,9 +47,23 @@ struct Bench: ParsableCommand {
     /// One figure in one number format: values of 100 and more as whole numbers with thousands
     /// separators, smaller ones to three significant digits; ratios to three decimals.
     static func line(_ f: HVBlob.Bench.Figure) -> String {
-        if f.baseline == 0 { return "\(f.name): \(number(f.value)) \(f.unit) | goal \(f.goal)" }
-        return "\(f.name): \(number(f.value)) \(f.unit) | baseline \(f.baselineName): \(number(f.baseline)) \(f.unit)"
+        let name = grouped(f.name), baselineName = grouped(f.baselineName)
+        if f.baseline == 0 { return "\(name): \(number(f.value)) \(f.unit) | goal \(f.goal)" }
+        return "\(name): \(number(f.value)) \(f.unit) | baseline \(baselineName): \(number(f.baseline)) \(f.unit)"
             + " | ratio \(String(format: "%.3f", f.ratio)) | goal \(f.goal)"
+    }
+
+    /// Whole numbers of four digits or more inside a figure's text, with thousands separators
+    /// like the values ("1,024 ring packets", "7,537 schedules").
+    static func grouped(_ text: String) -> String {
+        guard let re = try? NSRegularExpression(pattern: #"(?<![\d.,])\d{4,}(?![\d.,])"#) else { return text }
+        var out = text
+        let ns = text as NSString
+        for m in re.matches(in: text, range: NSRange(location: 0, length: ns.length)).reversed() {
+            guard let v = Double(ns.substring(with: m.range)), let r = Range(m.range, in: out) else { continue }
+            out.replaceSubrange(r, with: number(v))
+        }
+        return out
     }
 
     static func number(_ v: Double) -> String {
