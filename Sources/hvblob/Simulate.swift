@@ -98,6 +98,11 @@ struct Simulate: ParsableCommand {
             }
         }
         Out.standardOutput.write("\(config)\n")
+        if let b = built, kernelVersion == nil {
+            // Why this era: the model's default is 6.1, a C driver runs the newest it builds for.
+            for line in b.skipped { Out.standardOutput.write(shown(eraLine(line)) + "\n") }
+            Out.standardOutput.write("kernel=\(b.version): the newest API era this driver builds for (--kernel-version picks another)\n")
+        }
         var loadError: Error?
         let sim = Simulation(config, driver: built.map { b in { machine in
             do { return try BridgedDriver(b, machine: machine) } catch { loadError = error; return machine.vsc }

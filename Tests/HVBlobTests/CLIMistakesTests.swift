@@ -167,4 +167,21 @@ struct CLIMistakesTests {
         let gen = try hvblob(["vectors", "generate", "--help"]).output
         #expect(gen.contains("Fixtures/vectors") && gen.contains("-o"))
     }
+
+    @Test("mistakes.era: simulate --c-driver and verify say why an API era was chosen, and a skipped era in one quiet line")
+    func eraChoice() throws {
+        let sim = try hvblob(["simulate", "--c-driver", "kernel/hv_azure_blob.c", "--clients", "1", "--requests", "2"])
+        #expect(sim.status == 0, "\(sim.output)")
+        let lines = sim.output.split(separator: "\n").map(String.init)
+        let era = try #require(lines.first { $0.hasPrefix("kernel=") && $0.contains("the newest API era this driver builds for") }, "\(sim.output)")
+        // The era named is the one the first line ran.
+        #expect(lines.first?.contains(" " + era.prefix { $0 != ":" } + " ") == true, "\(sim.output)")
+        let verify = try hvblob(["verify", "--only", "ioctl.ok"])
+        #expect(verify.output.contains("(the newest era it builds for; --kernel-version picks another)"), "\(verify.output)")
+        for l in verify.output.split(separator: "\n") where l.hasPrefix("API era ") {
+            #expect(l.contains(" skipped: ") && !l.contains("error:"), "a skipped era prints a compiler error: \(l)")
+        }
+        let pinned = try hvblob(["verify", "--only", "ioctl.ok", "--kernel-version", "5.14"])
+        #expect(pinned.output.contains("builds against: the Linux 5.14 API era of the shim (as --kernel-version asks)"), "\(pinned.output)")
+    }
 }
