@@ -20,14 +20,16 @@ struct ConformanceCommand: ParsableCommand {
     var model = false
     @Option(help: "A driver's C source, through the kernel bridge.")
     var driver: String?
-    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: 6.1 for the model; for --driver the newest the driver builds for).")
     var kernelVersion: String?
     @Option(help: "text | json | junit | ktap | html")
     var format: String = "text"
     @Option(name: .short, help: "Write the report to this file instead of standard output.")
     var output: String?
-    @Option(help: "Vector files or a directory (default: Fixtures/vectors).")
+    @Option(help: "A vector file or a directory of them.")
     var vectors: String = defaultVectorDir
+    @Option(help: "The vector schema (default: vectors.schema.json beside the vectors, else the built-in one).")
+    var schema: String?
     @Option(help: "Seed for the checks' simulations.")
     var seed: String = "1"
     @Flag(name: .customLong("vectors-only"), help: "Skip the simulated conformance checks (seconds); only the vectors.")
@@ -37,9 +39,11 @@ struct ConformanceCommand: ParsableCommand {
         guard ConformanceReport.formats.contains(format) else {
             fail("--format: '\(format)' is not one of \(ConformanceReport.formats.joined(separator: ", "))")
         }
-        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
+        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number (decimal or 0x hex)") }
+        if let o = output { checkOutputFile(o, option: "-o") }
+        if vectorsOnly && typed("--seed") { fail("--seed and --vectors-only exclude each other: the seed is for the simulated checks") }
+        let files = loadVectorFiles([vectors], schema: schema)
         let (factory, version, name) = try driverSelection(model: model, driver: driver, kernelVersion: kernelVersion)
-        let files = loadVectorFiles([vectors])
         let checks = vectorsOnly ? [] : Conformance.run(factory: factory, version: version, seed: s)
         let outcomes = files.flatMap { VectorRunner.run($0, factory: factory, version: version) }
         let report = ConformanceReport(target: name, checks: checks, vectors: outcomes)

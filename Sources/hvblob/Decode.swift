@@ -23,15 +23,21 @@ struct Decode: ParsableCommand {
     @Argument(help: "Hex bytes (spaces allowed).")
     var hex: [String] = []
 
+    static let kinds = ["request-sync", "vsp-request", "vsp-response", "descriptor", "packet"]
+
     func run() throws {
+        guard Decode.kinds.contains(kind) else {
+            fail("--as: '\(kind)' is not one of \(Decode.kinds.joined(separator: ", "))\(closeMatches(kind, Decode.kinds).map { " (did you mean \($0)?)" } ?? "")")
+        }
+        if file != nil && !hex.isEmpty { fail("--file and hex bytes on the command line exclude each other: give the bytes one way") }
         let bytes: [UInt8]
         let source: String
         if let path = file {
-            bytes = readFile(path, what: "decode")
+            bytes = readFile(path, what: "--file")
             source = path
         } else {
             guard !hex.isEmpty else { fail("decode: give hex bytes or --file") }
-            do { bytes = try Hex.decode(hex.joined(separator: " ")) } catch { fail("hex input: \(error)") }
+            do { bytes = try Hex.decode(hex.joined(separator: " ")) } catch { fail("the hex bytes: \(error)") }
             source = "hex input"
         }
         do {

@@ -7,7 +7,7 @@ import HVBlobBridge
 /// The driver as the user has it: a C file, a kernel tree or folder, or a patch mail (one
 /// patch, a `git format-patch` file, an mbox of a series), plus include directories.
 struct DriverInput: ParsableArguments {
-    @Option(help: "The driver's C source (a patch mail or a tree also work here; default: the in-tree kernel/hv_azure_blob.c).")
+    @Option(help: "The driver's C source (a patch mail also works here; default: the in-tree kernel/hv_azure_blob.c).")
     var driver: String?
     @Option(help: "A kernel tree or folder holding the driver and its headers.")
     var tree: String?
@@ -41,7 +41,10 @@ struct DriverInput: ParsableArguments {
                 return s
             }
             if let t = tree { return try DriverSource.fromTree(URL(fileURLWithPath: t), extraIncludes: extra) }
-            if let d = driver { return try DriverSource.resolve(URL(fileURLWithPath: d), extraIncludes: extra) }
+            if let d = driver {
+                if isDirectory(d) { fail("--driver: \(d) is a directory; give the driver's C file, or the directory as --tree \(d)") }
+                return try DriverSource.resolve(URL(fileURLWithPath: d), extraIncludes: extra)
+            }
         } catch {
             fail("\(given.first ?? "--driver"): \(error)")
         }
@@ -65,9 +68,32 @@ func buildDriver(_ path: String, option: String, version: KernelVersion?) -> Dri
 
 /// Paths inside the cache where a patch is materialised, shown as the patch names them
 /// (`drivers/hv/hv_azure_blob.c:108:37`, not `/tmp/hvblob-sources/6ce9…/drivers/hv/...`).
+/// Paths under the current directory are shown relative to it, as a user types them.
 func shown(_ text: String) -> String {
     let root = NSRegularExpression.escapedPattern(for: DriverSource.defaultCache.path)
-    return text.replacingOccurrences(of: root + "/[0-9a-f]+/", with: "", options: .regularExpression)
+    var t = text.replacingOccurrences(of: root + "/[0-9a-f]+/", with: "", options: .regularExpression)
+    let cwd = FileManager.default.currentDirectoryPath
+    if cwd.count > 1 { t = t.replacingOccurrences(of: cwd + "/", with: "") }
+    return t
+}
+
+/// One quiet line for an API era the driver does not build for ("6.3: file:line: error: ..."):
+/// the reason in words where the error is a known difference between eras, else the place of
+/// the first error; --verbose prints the compiler's output.
+func eraLine(_ skipped: String) -> String {
+    guard let colon = skipped.range(of: ": ") else { return "API era \(skipped)" }
+    let era = skipped[..<colon.lowerBound]
+    let error = String(skipped[colon.upperBound...])
+    let place = error.range(of: ": error:").map { String(error[..<$0.lowerBound]) }
+    let at = place.map { " (\($0))" } ?? ""
+    let pattern = #"incompatible function pointer types initializing '(\w+) \(\*\)\(([^)]*)\)' with an expression of type '(\w+) \(([^)]*)\)'"#
+    if let re = try? NSRegularExpression(pattern: pattern),
+       let m = re.firstMatch(in: error, range: NSRange(error.startIndex..., in: error)), m.numberOfRanges == 5,
+       let era0 = Range(m.range(at: 1), in: error), let args = Range(m.range(at: 2), in: error), let drv = Range(m.range(at: 3), in: error) {
+        let hook = error[args] == "struct hv_device *" ? "remove()" : "callback taking (\(error[args]))"
+        return "API era \(era) skipped: its \(hook) returns \(error[era0]); this driver's returns \(error[drv])\(at)"
+    }
+    return "API era \(era) skipped: it does not build there\(place.map { " (first error at \($0))" } ?? ""); --verbose shows why"
 }
 
 /// Replaces the driver's code addresses in `text` — `@0x<offset>` (a call site) and

@@ -19,11 +19,11 @@ struct Explore: ParsableCommand {
 
     @Flag(help: "Explore the Swift model (the default).")
     var model = false
-    @Flag(help: "With --model: the model's v5 behaviour.")
+    @Flag(help: "The Swift model with v5's behaviour (implies --model).")
     var v5 = false
     @Option(help: "Explore this driver's C code through the bridge instead.")
     var driver: String?
-    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: 6.1 for the model, 5.13 with --v5; for --driver the newest the driver builds for).")
     var kernelVersion: String?
     @Option(help: "Processes, each issuing one ioctl (1...8).")
     var clients: Int = 2
@@ -45,6 +45,8 @@ struct Explore: ParsableCommand {
     var ignore: String?
     @Option(help: "Write the failing schedule as a Mermaid sequence diagram to this file.")
     var diagram: String?
+    @Flag(name: .customLong("list-rules"), help: "Print every rule --rules and --ignore may name, and exit.")
+    var listRules = false
 
     /// The driver library, when exploring C code (to resolve call sites with addr2line).
     static let library = Mutex<String?>(nil)
@@ -55,17 +57,44 @@ struct Explore: ParsableCommand {
         return symbolizeSites(lines.joined(separator: "\n"), library: lib).components(separatedBy: "\n")
     }
 
+    /// Options that contradict each other or name nothing: exit 2 before anything is built.
+    func checkOptions() {
+        if driver != nil && v5 { fail("--v5 and --driver exclude each other: --v5 is the Swift model's v5 behaviour, --driver explores C code") }
+        if driver != nil && model { fail("--model and --driver exclude each other") }
+        if let r = rules { _ = checkNames("--rules", r, known: knownRules, what: "rule", listedBy: "hvblob explore --list-rules") }
+        if let i = ignore { _ = checkNames("--ignore", i, known: knownRules, what: "rule", listedBy: "hvblob explore --list-rules") }
+        guard ["dfs", "pct", "random"].contains(strategy) else {
+            fail("--strategy: '\(strategy)' is not dfs, pct or random\(closeMatches(strategy, ["dfs", "pct", "random"]).map { " (did you mean \($0)?)" } ?? "")")
+        }
+        if replay != nil {
+            for o in ["--strategy", "--bound", "--depth", "--budget", "--seed"] where typed(o) {
+                fail("\(o) and --replay exclude each other: a replay runs the one schedule given")
+            }
+        }
+        if strategy != "dfs" && typed("--bound") { fail("--bound is the dfs strategy's; --strategy \(strategy) does not use it") }
+        if strategy != "pct" && typed("--depth") { fail("--depth is the pct strategy's; --strategy \(strategy) does not use it") }
+        if strategy == "dfs" && typed("--seed") { fail("--seed is for --strategy pct or random; dfs is exhaustive and uses no seed") }
+        if let d = diagram { checkOutputFile(d, option: "--diagram") }
+    }
+
     func run() throws {
-        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
+        if listRules {
+            for r in knownRules { Out.standardOutput.write(r + "\n") }
+            return
+        }
+        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number (decimal or 0x hex)") }
         guard (1...8).contains(clients) else { fail("--clients: \(clients) is outside 1...8") }
-        guard bound >= 0, depth >= 1, budget >= 1 else { fail("--bound, --depth and --budget must be positive") }
+        guard bound >= 0 else { fail("--bound: \(bound) is negative: give a preemption bound of 0 or more") }
+        guard depth >= 1 else { fail("--depth: \(depth) is below 1") }
+        guard budget >= 1 else { fail("--budget: \(budget) is below 1") }
+        checkOptions()
         var version = kernelVersion.map(parseKernelVersion) ?? (v5 && driver == nil ? KernelVersion(5, 13) : .default)
         var factory: Explorer.Factory?
         var what = "the Swift model (\(v5 ? "v5" : "fixed") behaviour)"
         if let path = driver {
             let built = buildDriver(path, option: "--driver", version: kernelVersion == nil ? nil : version)
             version = built.version
-            what = "\(built.source) (Linux \(built.version) API era)"
+            what = "\(shown(built.source)) (Linux \(built.version) API era)"
             Explore.library.withLock { $0 = built.library }
             factory = BridgedDriver.explorerFactory(built)
         }

@@ -21,12 +21,16 @@ struct Replay: ParsableCommand {
     var model = false
     @Option(help: "Replay against this driver's C source through the kernel bridge.")
     var driver: String?
-    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: 6.1 for the model; for --driver the newest the driver builds for).")
     var kernelVersion: String?
     @Flag(help: "List the capture's records instead of replaying.")
     var list = false
 
     func run() throws {
+        if list && (driver != nil || model || kernelVersion != nil) {
+            fail("--list and \([driver.map { _ in "--driver" }, model ? "--model" : nil, kernelVersion.map { _ in "--kernel-version" }].compactMap { $0 }.joined(separator: ", ")) exclude each other: --list replays nothing")
+        }
+        if isDirectory(file) { fail("\(file): is a directory; give a capture file (pcapng)") }
         let bytes = readFile(file, what: "replay")
         let capture: Capture
         do { capture = try Capture.parse(bytes) } catch {

@@ -18,7 +18,10 @@ struct ReplayFuzz: ParsableCommand {
 
     func run() throws {
         let all = FuzzTargets.names + BridgeFuzzTargets.names
-        guard all.contains(target) else { fail("replay-fuzz: unknown target '\(target)' (\(all.joined(separator: ", ")))") }
+        guard all.contains(target) else {
+            fail("replay-fuzz: unknown target '\(target)'\(closeMatches(target, all).map { " (did you mean \($0)?)" } ?? ""); the targets: \(all.joined(separator: ", "))")
+        }
+        if isDirectory(file) { fail("replay-fuzz: \(file): is a directory; give one input file") }
         guard let data = FileManager.default.contents(atPath: file) else { fail("replay-fuzz: \(file): cannot read") }
         Out.standardOutput.write("input: \(file), \(data.count) byte(s)\n")
         let describe: (String) -> Void = { Out.standardOutput.write($0 + "\n") }

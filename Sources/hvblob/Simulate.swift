@@ -12,25 +12,32 @@ struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run N clients x M requests against the simulated host and report what happened.",
         discussion: """
-            Fault spec: comma-separated NAME=VALUE, e.g. 'drop=0.01,delay=1-8,rescind=500'. Probabilities \
-            are per request: \(FaultPlan.modeNames.joined(separator: ", ")). 'random' draws a plan from \
-            the seed (swarm testing); 'none' is the default.
+            Fault plan (--faults): comma-separated NAME=VALUE, e.g. 'drop=0.01,delay=1-8,rescind=500'. \
+            Not probabilities: delay=LO-HI (completion delay in ticks, default 1-4), rescind=T (the host \
+            rescinds the channel at tick T), stall-ticks=N (how long a ring-full stall lasts, default 200). \
+            Probabilities per request, 0 to 1 (a bare name means 1): \(Simulate.probabilityNames.joined(separator: ", ")). \
+            'none' (the default) is no fault beyond the completion delay, so a run prints faults=delay=1-4; \
+            'random' draws a plan from the seed (swarm testing).
+            Kernel API era: 6.1 by default (5.13 with --driver v5, the era v5 was posted for); with \
+            --c-driver the newest era the driver builds for, as verify chooses it.
             """
     )
 
-    @Option(help: "Seed (decimal or 0x hex): one seed replays the whole run byte for byte.")
-    var seed: String = "0x5eed"
+    static var probabilityNames: [String] { FaultPlan.modeNames.filter { !["delay", "stall-ticks", "rescind"].contains($0) } }
+
+    @Option(help: "Seed (decimal or 0x hex): one seed replays the whole run byte for byte. The run prints it in decimal.")
+    var seed: String = "24301"
     @Option(help: "Number of client processes.")
     var clients: Int = 8
     @Option(help: "Requests per client.")
     var requests: Int = 64
     @Option(help: "Data buffer sizes in bytes, comma-separated; drawn per request.")
     var sizes: String = "4096,65536,1048576"
-    @Option(help: "Fault plan of the simulated host (see below).")
+    @Option(help: "Fault plan of the simulated host (see the fault plan above).")
     var faults: String = "none"
     @Option(help: "Driver behaviour of the model: fixed | v5.")
     var driver: String = "fixed"
-    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3 (default: 6.1; 5.13 for --driver v5).")
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: 6.1; 5.13 for --driver v5; for --c-driver the newest it builds for).")
     var kernelVersion: String?
     @Option(name: .customLong("c-driver"), help: "Run this driver's C source through the kernel bridge instead of the Swift model.")
     var cDriver: String?
@@ -41,8 +48,21 @@ struct Simulate: ParsableCommand {
     @Option(help: "Record every ring packet, host write, ioctl and lifecycle step into this pcapng file.")
     var record: String?
 
+    /// `record` passes its `-o` as --record; messages then name `-o`.
+    var recordOption = "--record"
+
+    enum CodingKeys: String, CodingKey {
+        case seed, clients, requests, sizes, faults, driver, kernelVersion, cDriver, trace, quiet, record
+    }
+
     func run() throws {
-        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
+        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number (decimal or 0x hex)") }
+        if cDriver != nil && typed("--driver") {
+            fail("--driver \(driver) and --c-driver exclude each other: --driver chooses the Swift model's behaviour, --c-driver runs C code instead")
+        }
+        if let t = trace { checkOutputFile(t, option: "--trace") }
+        if let r = record { checkOutputFile(r, option: recordOption) }
+        if let t = trace, let r = record, t == r { fail("--trace and \(recordOption) name the same file \(t)") }
         guard clients > 0, clients <= 10_000 else { fail("--clients: \(clients) is outside 1...10000") }
         guard requests > 0, requests <= 10_000_000 else { fail("--requests: \(requests) is outside 1...10000000") }
         var config = SimulationConfig()
@@ -78,6 +98,11 @@ struct Simulate: ParsableCommand {
             }
         }
         Out.standardOutput.write("\(config)\n")
+        if let b = built, kernelVersion == nil {
+            // Why this era: the model's default is 6.1, a C driver runs the newest it builds for.
+            for line in b.skipped { Out.standardOutput.write(shown(eraLine(line)) + "\n") }
+            Out.standardOutput.write("kernel=\(b.version): the newest API era this driver builds for (--kernel-version picks another)\n")
+        }
         var loadError: Error?
         let sim = Simulation(config, driver: built.map { b in { machine in
             do { return try BridgedDriver(b, machine: machine) } catch { loadError = error; return machine.vsc }
@@ -98,7 +123,7 @@ struct Simulate: ParsableCommand {
             fclose(f)
         }
         if let path = record, let recorder {
-            writeFile(path, recorder.capture.pcapng(), what: "--record")
+            writeFile(path, recorder.capture.pcapng(), what: recordOption)
             Out.standardOutput.write("recorded: \(recorder.capture.records.count) records to \(path)\n")
         }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
@@ -117,7 +142,12 @@ struct Record: ParsableCommand {
     var simulate: [String] = []
 
     func run() throws {
-        let sim = try Simulate.parse(simulate + ["--record", output])
+        if simulate.contains(where: { $0 == "--record" || $0.hasPrefix("--record=") }) {
+            fail("-o and --record both name the capture: give it once")
+        }
+        checkOutputFile(output, option: "-o")
+        var sim = try Simulate.parse(simulate + ["--record", output])
+        sim.recordOption = "-o"
         try sim.run()
     }
 }
@@ -131,6 +161,7 @@ func writeFile(_ path: String, _ bytes: [UInt8], what: String) {
 
 /// Reads a whole file; exit 2 naming it when it cannot be read.
 func readFile(_ path: String, what: String) -> [UInt8] {
+    if isDirectory(path) { fail("\(what): \(path) is a directory; give a file") }
     guard let f = fopen(path, "rb") else { fail("\(what): \(path): cannot open") }
     defer { fclose(f) }
     var out = [UInt8]()

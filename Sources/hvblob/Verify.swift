@@ -16,16 +16,18 @@ struct Verify: ParsableCommand {
     )
 
     @OptionGroup var input: DriverInput
-    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: the newest the driver builds for).")
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: the newest the driver builds for; 6.1 for --model).")
     var kernelVersion: String?
     @Flag(help: "Check the Swift model instead of C code.")
     var model = false
     @Option(help: "Seed for the simulations and the differential run.")
     var seed: String = "1"
-    @Option(help: "Only these checks (comma-separated ids).")
+    @Option(help: "Only these checks (comma-separated ids; 'ioctl.*' matches a prefix; --list-checks lists them).")
     var only: String?
     @Option(help: "Record every check's traffic into this pcapng file, each check's machine on its own channel.")
     var record: String?
+    @Flag(name: .customLong("list-checks"), help: "Print every check's id, level and what it checks (what --only may name), and exit.")
+    var listChecks = false
     @Flag(help: "Print each check's evidence (what happened in its machines) and the compiler output of eras that did not build.")
     var verbose = false
 
@@ -39,13 +41,15 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
-        if model && input.any { fail("--model and \(input.given.joined(separator: ", ")) exclude each other") }
-        let filter = only.map { Set($0.split(separator: ",").map(String.init)) }
-        if let f = filter {
-            let unknown = f.subtracting(Conformance.checks.map(\.id))
-            if !unknown.isEmpty { fail("--only: unknown check(s) \(unknown.sorted().joined(separator: ", ")) (hvblob conformance lists them)") }
+        if listChecks {
+            for c in Conformance.checks { Out.standardOutput.write("\(c.id.rightPad(30)) \(c.level.rawValue.rightPad(6)) \(c.summary)\n") }
+            return
         }
+        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number (decimal or 0x hex)") }
+        if model && input.any { fail("--model and \(input.given.joined(separator: ", ")) exclude each other") }
+        if model && !input.includes.isEmpty { fail("--model and --include exclude each other: the model has no C code to include for") }
+        let filter = only.map { Set(checkNames("--only", $0, known: Conformance.checks.map(\.id), what: "check", listedBy: "hvblob verify --list-checks")) }
+        if let r = record { checkOutputFile(r, option: "--record") }
         var version = kernelVersion.map(parseKernelVersion) ?? .default
         var factory: DriverRig.Factory?
         var replay = "--kernel-version \(version)"
@@ -65,14 +69,15 @@ struct Verify: ParsableCommand {
             let typed = input.patch ?? input.tree ?? input.driver ?? built.source
             replay = "--c-driver \(typed) --kernel-version \(built.version)"
             say("driver: \(source.origin)\n")
-            if source.origin != built.source { say("  source: \(built.source)\n") }
+            if !shown(source.origin).hasPrefix(shown(built.source)) { say("  source: \(built.source)\n") }
             let abi = built.abi
             say("ABI (read from \(abi.header)): \(abi.request.name) = \(abi.command)\n")
             say("  \(abi.layout)\n")
             for c in abi.commands where c != abi.request { say("  also defines \(c.name) = \(c.value)\n") }
             for n in built.abiNotes { say("  note: \(n)\n") }
-            for line in built.skipped { say("API era \(line.replacingOccurrences(of: ": ", with: " skipped: ", options: [], range: line.range(of: ": ")))\n") }
-            say("builds against: the Linux \(built.version) API era of the shim\(built.cached ? " (cached build)" : "")\n")
+            for line in built.skipped { say((verbose ? "API era \(line)" : eraLine(line)) + "\n") }
+            let why = kernelVersion == nil ? "the newest era it builds for; --kernel-version picks another" : "as --kernel-version asks"
+            say("builds against: the Linux \(built.version) API era of the shim (\(why))\(built.cached ? " (cached build)" : "")\n")
             if let real = RealKernel.build(source) { say(Verify.realKernelLine(real) + "\n") }
             Verify.library.withLock { $0 = built.library }
             factory = { machine in try BridgedDriver(built, machine: machine) }

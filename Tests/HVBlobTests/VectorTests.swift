@@ -34,7 +34,7 @@ struct VectorTests {
     func current() throws {
         for f in VectorGenerator.generate() {
             let disk = try String(contentsOf: vectorDir.appendingPathComponent("\(f.group).json"), encoding: .utf8)
-            #expect(disk == f.text, "\(f.group).json is stale: run 'swift run hvblob vectors generate' and review the diff")
+            #expect(disk == f.text, "\(f.group).json is stale: run 'swift run hvblob vectors generate -o Fixtures/vectors' and review the diff")
         }
         // Another seed gives other generated vectors, the same hand-written ones.
         let other = VectorGenerator.generate(seed: 7)
