@@ -64,7 +64,8 @@ public enum RealKernel {
     public static func build(_ source: DriverSource) -> Build? {
         guard let tree = buildTree else { return nil }
         let fm = FileManager.default
-        var digest = FNV1a.hash(Array(tree.path.utf8))
+        // The tree and how the build is made (bump the tag when the Kbuild file changes).
+        var digest = FNV1a.hash(Array((tree.path + "|kbuild-2").utf8))
         let files = Set(source.files + [source.driver] + source.forcedIncludes).sorted { $0.path < $1.path }
         for f in files {
             digest = FNV1a.hash(Array(f.path.utf8), into: digest)
@@ -85,7 +86,9 @@ public enum RealKernel {
             try? fm.copyItem(at: f, to: work.appendingPathComponent(f.lastPathComponent))
         }
         let module = source.driver.deletingPathExtension().lastPathComponent
-        var ccflags = source.includeDirs.map { "-I\($0.path)" }
+        // The driver's own directory too: a private header beside it that the source list
+        // does not name (a driver given as one .c) is found as kbuild would find it in place.
+        var ccflags = ["-I\(dir.path)"] + source.includeDirs.map { "-I\($0.path)" }
         ccflags += source.forcedIncludes.map { "-include \($0.path)" }
         let kbuild = "obj-m := \(module).o\nccflags-y := \(ccflags.joined(separator: " "))\n"
         try? kbuild.write(to: work.appendingPathComponent("Kbuild"), atomically: true, encoding: .utf8)

@@ -9,9 +9,17 @@ import HVBlob
 /// does not compile.
 enum UserHeader {
     static func check(_ source: DriverSource, abi: DriverABI) -> DriverABI.UserHeader? {
-        guard abi.unread == nil, let file = source.files.first(where: { $0.path.hasSuffix("/" + abi.header) || $0.path == abi.header }) else {
-            return nil
+        guard abi.unread == nil else { return nil }
+        // The header as the ABI probe named it: one of the source's files, a path from here, or
+        // a path under one of its include directories.
+        let fm = FileManager.default
+        let named = source.files.first { $0.path.hasSuffix("/" + abi.header) || $0.path == abi.header }
+        let tail = abi.header.range(of: "include/").map { String(abi.header[$0.upperBound...]) } ?? abi.header
+        let candidates = [URL(fileURLWithPath: abi.header)] + source.includeDirs.flatMap {
+            [$0.appendingPathComponent(abi.header), $0.appendingPathComponent(tail),
+             $0.appendingPathComponent(tail.replacingOccurrences(of: "uapi/", with: ""))]
         }
+        guard let file = named ?? candidates.first(where: { fm.fileExists(atPath: $0.path) }) else { return nil }
         guard abi.header.contains("uapi/") else { return .kernelInternal }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-userheader-\(getpid())-\(UInt(bitPattern: file.path.hashValue))")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
