@@ -22,11 +22,11 @@ struct ConformanceCommand: ParsableCommand {
     var driver: String?
     @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
     var kernelVersion: String?
-    @Option(help: "text | json | junit | ktap | html")
+    @Option(help: "text | json | junit | ktap | html; every format carries the defect grouping and each check's verdict with its counts.")
     var format: String = "text"
-    @Option(name: .short, help: "Write the report to this file instead of standard output.")
+    @Option(name: .short, help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file"))
     var output: String?
-    @Option(help: "Vector files or a directory (default: Fixtures/vectors).")
+    @Option(help: "Vector files or a directory.")
     var vectors: String = defaultVectorDir
     @Option(help: "Seed for the checks' simulations.")
     var seed: String = "1"

@@ -224,12 +224,12 @@ public enum Bench {
         v5.rules = ["guest.send-on-closed-channel"]
         let race = try v5.dfs(bound: 2, budget: 1_000_000)
         var out = [
-            Figure(name: "explore schedules/s, model (\(model.schedules) schedules, bound 2)", value: modelRate, unit: "/s",
+            Figure(name: "explore schedules/s, model (\(number(Double(model.schedules))) schedules, bound 2)", value: modelRate, unit: "/s",
                    baselineName: "fresh machine + probe + open", baseline: builds, goal: ">= 100,000 /s", key: "explore.model", now: "25,800"),
         ]
         if let driver {
             let c = try Explorer(clients: 2, factory: driver, version: version).dfs(bound: 2, budget: schedules)
-            out.append(Figure(name: "explore schedules/s, C driver (\(c.schedules) schedules, bound 2)",
+            out.append(Figure(name: "explore schedules/s, C driver (\(number(Double(c.schedules))) schedules, bound 2)",
                               value: Double(c.schedules) / c.seconds, unit: "/s", baselineName: "the model's explore rate", baseline: modelRate,
                               goal: ">= 20,000 /s", key: "explore.c", now: "5,000"))
         }
@@ -309,7 +309,7 @@ public enum Bench {
             // The trivial target over the same inputs, with enough execs to time it.
             let trivial = rate(trivialTarget, t.inputs, limit: max(execs, 200_000))
             let note = r.failed > 0 ? ", \(r.failed) of \(r.runs) inputs reported a failure" : ""
-            out.append(Figure(name: "fuzz target \(t.name), execs/s (in process, \(r.runs) inputs\(note))", value: r.rate, unit: "/s",
+            out.append(Figure(name: "fuzz target \(t.name), execs/s (in process, \(number(Double(r.runs))) inputs\(note))", value: r.rate, unit: "/s",
                               baselineName: "trivial target, same inputs", baseline: trivial.rate, goal: t.goal, key: "fuzz.\(t.key)", now: t.now))
         }
         return out
@@ -466,7 +466,7 @@ public enum Bench {
         let floor = Double(packets.count * repeats) / tr
         return [
             Figure(name: "replay, ring packets/s, \(label)",
-                   value: rate, unit: "/s", baselineName: "the same \(packets.count) packets through a bare ring", baseline: floor, goal: ">= 1,000,000 /s",
+                   value: rate, unit: "/s", baselineName: "the same \(number(Double(packets.count))) packets through a bare ring", baseline: floor, goal: ">= 1,000,000 /s",
                    key: factory == nil ? "replay.model" : "replay.c", now: factory == nil ? "203,000" : "150,000"),
             Figure(name: "capture parsing, records/s (\(number(Double(bytes.count))) bytes of pcapng)", value: Double(parsed) / tp, unit: "/s",
                    baselineName: "replay records/s", baseline: Double(capture.records.count * repeats) / t, goal: "(reported)",
