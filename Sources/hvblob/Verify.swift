@@ -30,6 +30,10 @@ struct Verify: ParsableCommand {
     var listChecks = false
     @Flag(help: "Print each check's evidence (what happened in its machines) and the compiler output of eras that did not build.")
     var verbose = false
+    @Option(help: "Print the verdict as a report instead of the running text: \(ConformanceReport.formats.joined(separator: " | ")) (the running text then goes to standard error).")
+    var format: String = "text"
+    @Option(name: .customLong("report"), help: "Also write the report to this file, in the format its name says: .json, .xml (JUnit), .ktap, .html, .txt (repeatable).")
+    var reports: [String] = []
 
     /// The driver's library once built: its code addresses in findings become function (file:line).
     static let library = Mutex<String?>(nil)
@@ -37,7 +41,7 @@ struct Verify: ParsableCommand {
     func say(_ text: String) {
         var t = shown(text)
         if let lib = Verify.library.withLock({ $0 }) { t = symbolizeSites(t, library: lib) }
-        Out.standardOutput.write(t)
+        (format == "text" ? Out.standardOutput : Out.standardError).write(t)
     }
 
     func run() throws {
@@ -46,6 +50,7 @@ struct Verify: ParsableCommand {
             return
         }
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number (decimal or 0x hex)") }
+        let reportFormats = checkReportOptions(format: format, reports: reports)
         if model && input.any { fail("--model and \(input.given.joined(separator: ", ")) exclude each other") }
         if model && !input.includes.isEmpty { fail("--model and --include exclude each other: the model has no C code to include for") }
         let filter = only.map { Set(checkNames("--only", $0, known: Conformance.checks.map(\.id), what: "check", listedBy: "hvblob verify --list-checks")) }
@@ -53,8 +58,9 @@ struct Verify: ParsableCommand {
         var version = kernelVersion.map(parseKernelVersion) ?? .default
         var factory: DriverRig.Factory?
         var replay = "--kernel-version \(version)"
+        var header = ConformanceReport.Header(driver: "the Swift model (fixed behaviour)", hash: nil, era: "\(version)", seed: seed)
         if model {
-            Out.standardOutput.write("driver: the Swift model (fixed behaviour), API era \(version)\n")
+            say("driver: the Swift model (fixed behaviour), API era \(version)\n")
         } else {
             guard let source = input.resolve() else { fail("no driver") }
             let built: DriverBuild.Built
@@ -80,6 +86,7 @@ struct Verify: ParsableCommand {
             say("builds against: the Linux \(built.version) API era of the shim (\(why))\(built.cached ? " (cached build)" : "")\n")
             if let real = RealKernel.build(source) { say(Verify.realKernelLine(real) + "\n") }
             Verify.library.withLock { $0 = built.library }
+            header = ConformanceReport.Header(driver: source.origin, hash: sourceHash(built.source), era: "\(built.version)", seed: seed)
             factory = { machine in try BridgedDriver(built, machine: machine) }
         }
         let session = record.map { _ in CaptureSession() }
@@ -97,6 +104,11 @@ struct Verify: ParsableCommand {
             say("recorded: \(cap.records.count) records on \(session.recorders.count) channels to \(path)\n")
         }
         let report = DefectReport(results)
+        if format != "text" || !reports.isEmpty {
+            let full = ConformanceReport(target: header.driver, checks: results, vectors: [], header: header,
+                                         symbolize: reportSymbolizer(library: Verify.library.withLock { $0 }))
+            writeReports(full, format: format, reports: zip(reports, reportFormats).map { ($0, $1) })
+        }
         let reached = results.filter { $0.hostPackets > 0 }.count
         say("checks whose requests reached the host: \(reached) of \(results.count)\n")
         let bad = results.filter(\.counts)

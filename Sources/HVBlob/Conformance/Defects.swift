@@ -15,6 +15,11 @@ public struct DefectReport: Sendable {
         public let evidence: String
         /// Other failing checks that fail (also) because of this defect.
         public var alsoFailing: [String]
+        /// For C code: where the harm happened, `function (file.c:line)`, read from the evidence
+        /// once its code addresses are resolved (`symbolized`); nil when the evidence names none.
+        public var site: String? = nil
+        /// The finding behind the evidence, where a site may be named when the evidence names none.
+        var finding: String = ""
     }
 
     public private(set) var defects: [Defect] = []
@@ -69,9 +74,9 @@ public struct DefectReport: Sendable {
                 ?? candidates.min { (causes[$0.check.id]?.count ?? 0) < (causes[$1.check.id]?.count ?? 0) }
             guard let best else { continue }
             primaryOf[rule] = best.check.id
-            let evidence = own[best.check.id] == true ? best.detail.split(separator: "\n").first.map(String.init) ?? best.detail
-                : best.firstFindings[rule] ?? best.detail
-            defects.append(Defect(rule: rule, shownBy: best.check.id, evidence: evidence, alsoFailing: []))
+            let evidence = own[best.check.id] == true ? DefectReport.headline(best.detail) : best.firstFindings[rule] ?? best.detail
+            defects.append(Defect(rule: rule, shownBy: best.check.id, evidence: evidence, alsoFailing: [],
+                                  finding: best.firstFindings[rule] ?? candidates.lazy.compactMap { $0.firstFindings[rule] }.first ?? ""))
         }
         let primaries = Set(primaryOf.values)
         for r in failing where !primaries.contains(r.check.id) {
@@ -82,6 +87,72 @@ public struct DefectReport: Sendable {
             }
         }
     }
+
+    /// A check's failure in one line: its first line, and when that only introduces what follows
+    /// ("84 of 300 requests differ:"), the first thing it introduces.
+    static func headline(_ detail: String) -> String {
+        let lines = detail.split(separator: "\n").map { $0.defectTrimmed }.filter { !$0.isEmpty }
+        guard let first = lines.first else { return detail }
+        if first.hasSuffix(":") { return lines.count > 1 ? first + " " + lines[1] : first + " (empty)" }
+        return first
+    }
+
+    /// The same report with `resolve` applied to every evidence text (code addresses become
+    /// `function (file:line)`), in one call so that a resolver that runs a tool runs it once;
+    /// each defect's site is then read from its evidence.
+    public func symbolized(_ resolve: ([String]) -> [String]) -> DefectReport {
+        var copy = self
+        let texts = resolve(defects.map(\.evidence) + defects.map(\.finding))
+        let n = defects.count
+        for k in copy.defects.indices {
+            let d = copy.defects[k]
+            let e = texts.count == 2 * n ? texts[k] : d.evidence
+            let f = texts.count == 2 * n ? texts[n + k] : d.finding
+            copy.defects[k] = Defect(rule: d.rule, shownBy: d.shownBy, evidence: e, alsoFailing: d.alsoFailing,
+                                     site: d.site ?? DefectReport.site(in: e) ?? DefectReport.site(in: f), finding: f)
+        }
+        return copy
+    }
+
+    /// The first `function (file.c:line)` (or `.h`) in `text`, as written there.
+    public static func site(in text: String) -> String? {
+        let chars = Array(text)
+        var i = 0
+        while i < chars.count {
+            guard chars[i] == "(" else { i += 1; continue }
+            // "name (file.c:123)": a file name ending in .c or .h, a colon, digits, ")".
+            var j = i + 1
+            while j < chars.count, chars[j] != ")", chars[j] != "(", chars[j] != " " { j += 1 }
+            let inner = String(chars[(i + 1)..<j])
+            if j < chars.count, chars[j] == ")", let colon = inner.lastIndex(of: ":") {
+                let file = inner[..<colon], line = inner[inner.index(after: colon)...]
+                if (file.hasSuffix(".c") || file.hasSuffix(".h")), !line.isEmpty, line.allSatisfy(\.isNumber) {
+                    var k = i - 1
+                    while k >= 0, chars[k] == " " { k -= 1 }
+                    var start = k
+                    while start >= 0, chars[start].isLetter || chars[start].isNumber || chars[start] == "_" || chars[start] == "." { start -= 1 }
+                    let name = k > start ? String(chars[(start + 1)...k]) : ""
+                    return name.isEmpty ? inner : "\(name) (\(inner))"
+                }
+            }
+            i = j
+        }
+        return nil
+    }
+
+    /// The defects that explain `check` (empty when it is the primary evidence of one, passes,
+    /// or stands on its own).
+    public func explanation(of check: String) -> [String] {
+        explained.first { $0.check == check }?.by ?? []
+    }
+
+    /// The defect `check` is the most direct evidence of, if any.
+    public func defect(shownBy check: String) -> [Defect] {
+        defects.filter { $0.shownBy == check }
+    }
+
+    /// Failing checks explained only by reported defects (the "K of them only through these").
+    public var explainedCount: Int { explained.count }
 
     /// "3 defects; 25 checks fail, 19 of them only through these; 0 inconclusive".
     public var countsLine: String {
@@ -95,8 +166,18 @@ public struct DefectReport: Sendable {
         var s = ""
         for (k, d) in defects.enumerated() {
             s += "  \(k + 1). \(d.rule) — shown by \(d.shownBy): \(d.evidence)\n"
+            if let site = d.site, !d.evidence.contains(site) { s += "     at \(site)\n" }
             if !d.alsoFailing.isEmpty { s += "     also fails because of it: \(d.alsoFailing.joined(separator: ", "))\n" }
         }
         return s
+    }
+}
+
+fileprivate extension Substring {
+    var defectTrimmed: String {
+        var s = self
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return String(s)
     }
 }
