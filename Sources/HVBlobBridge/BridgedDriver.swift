@@ -470,3 +470,33 @@ final class CoroutineCall: DriverCall {
             + (sentRequestId.map { " (request id \($0) sent)" } ?? "")
     }
 }
+
+// MARK: resources, for the conformance checks' balance after each scenario
+
+extension BridgedDriver: DriverResources, BridgedCrashState, DriverCapture {
+    public var hasCrashed: Bool { crashed }
+    public var allocationMark: UInt64 { hvb_alloc_mark() }
+
+    public func allocations(since mark: UInt64) -> (count: Int, bytes: Int, sites: String) {
+        var bytes = 0
+        var buf = [CChar](repeating: 0, count: 1024)
+        let n = hvb_allocations_since(mark, &bytes, &buf, buf.count)
+        return (n, bytes, String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    public var debugfsEntries: Int { Int(hvb_debugfs_count()) }
+    public func debugfsFileExists(_ name: String) -> Bool { hvb_debugfs_exists(name) != 0 }
+
+    /// Reads it as `cat` would, or nil (ENOENT) when no such file is live.
+    public func debugfsRead(file name: String) -> String? {
+        guard debugfsFileExists(name) else { return nil }
+        var buf = [CChar](repeating: 0, count: 65536)
+        let n = runToEnd("cat", pid: 2, cred: 0) { Int(hvb_debugfs_read(name, &buf, buf.count)) }
+        return n < 0 ? nil : String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public var dentryReferences: Int { Int(hvb_dentry_refs()) }
+
+    public func enableCapture(kib: UInt32) -> Bool { setParameter("capture_kib", kib) }
+    public func captureBytes() -> [UInt8]? { debugfsRead("capture") }
+}
