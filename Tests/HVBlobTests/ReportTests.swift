@@ -95,7 +95,7 @@ struct ReportTests {
     @Test("report.cli: every format through the command; a bad format exits 2")
     func cli() throws {
         let full = try runProcess([CLITests.binary, "conformance", "--vectors", vectorDir.path])
-        #expect(full.status == 0 && full.output.contains("verdict: 55 rules: 55 pass"), "\(full.output.suffix(400))")
+        #expect(full.status == 0 && full.output.contains("verdict: 59 rules: 59 pass"), "\(full.output.suffix(400))")
         for f in ConformanceReport.formats {
             let out = try runProcess([CLITests.binary, "conformance", "--vectors-only", "--format", f, "--vectors", vectorDir.path])
             #expect(out.status == 0, "\(f): \(out.output.suffix(400))")
