@@ -25,16 +25,23 @@ static struct user_namespace hvb_init_user_ns;
 
 #define HVB_ALLOC_MAGIC 0x68766261u /* "hvba" */
 #define HVB_FREED_MAGIC 0x64656164u /* "dead" */
-/* Before every kmalloc'd block; slab.h's ksize() reads `size` at block - 24. */
+/*
+ * Before every kmalloc'd block; slab.h's ksize() reads `size` at block - 24. Live blocks are
+ * on one list in allocation order, each with a sequence number, so that what a scenario
+ * allocated and never freed can be listed with its call sites (hvb_allocations_since).
+ */
 struct hvb_alloc_header {
+	struct hvb_alloc_header *prev, *next;
+	uint64_t seq;
+	uint64_t pad;
 	uint32_t magic;
 	uint32_t quarantine; /* its slot in the quarantine ring once freed */
 	size_t size;
 	const void *alloc_at; /* the driver's call site */
 	const char *alloc_fn;
 };
-_Static_assert(sizeof(struct hvb_alloc_header) == 32, "allocation header");
-_Static_assert(offsetof(struct hvb_alloc_header, size) == 32 - 3 * sizeof(size_t), "ksize() reads the size here");
+_Static_assert(sizeof(struct hvb_alloc_header) == 64, "allocation header");
+_Static_assert(offsetof(struct hvb_alloc_header, size) == 64 - 3 * sizeof(size_t), "ksize() reads the size here");
 
 /*
  * Freed blocks are not reused at once: they stay poisoned (0x6b) in a bounded FIFO
@@ -72,6 +79,9 @@ static struct {
 	int ncreds;
 	long live_allocations;
 	long live_bytes;
+	/* live blocks, oldest first, and the sequence number of the last one */
+	struct hvb_alloc_header *alloc_head, *alloc_tail;
+	uint64_t alloc_seq;
 	long fail_countdown;
 	int reading_packets;
 	/* A kernel-side reader (the harness reading a debugfs file): uaccess is memcpy. */
@@ -645,6 +655,15 @@ static void *alloc_at(size_t size, int zero, const char *fn, const void *at)
 	h->size = size;
 	h->alloc_at = at;
 	h->alloc_fn = fn;
+	h->seq = ++st.alloc_seq;
+	h->pad = 0;
+	h->next = NULL;
+	h->prev = st.alloc_tail;
+	if (st.alloc_tail)
+		st.alloc_tail->next = h;
+	else
+		st.alloc_head = h;
+	st.alloc_tail = h;
 	st.live_allocations++;
 	st.live_bytes += (long)size;
 	return h + 1;
@@ -675,6 +694,15 @@ static void free_at(const void *p, const char *fn, const void *at)
 		return;
 	}
 	h->magic = HVB_FREED_MAGIC;
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		st.alloc_head = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	else
+		st.alloc_tail = h->prev;
+	h->prev = h->next = NULL;
 	st.live_allocations--;
 	st.live_bytes -= (long)h->size;
 	memset(h + 1, HVB_POISON_FREE, h->size);
@@ -708,6 +736,39 @@ long hvb_live_allocations(long *bytes)
 	if (bytes)
 		*bytes = st.live_bytes;
 	return st.live_allocations;
+}
+
+uint64_t hvb_alloc_mark(void)
+{
+	return st.alloc_seq;
+}
+
+long hvb_allocations_since(uint64_t mark, long *bytes, char *buf, size_t size)
+{
+	const struct hvb_alloc_header *h;
+	long n = 0, b = 0;
+	size_t used = 0;
+
+	if (buf && size)
+		buf[0] = 0;
+	for (h = st.alloc_head; h; h = h->next) {
+		char at[160];
+
+		if (h->seq <= mark)
+			continue;
+		n++;
+		b += (long)h->size;
+		if (buf && used + 1 < size && n <= 4) {
+			int w = snprintf(buf + used, size - used, "%s%zu bytes by %s at %s", n > 1 ? "; " : "", h->size,
+					 h->alloc_fn ? h->alloc_fn : "?", site(h->alloc_at, at, sizeof(at)));
+
+			if (w > 0)
+				used += (size_t)w < size - used ? (size_t)w : size - used - 1;
+		}
+	}
+	if (bytes)
+		*bytes = b;
+	return n;
 }
 
 /* ---- device-managed resources ---- */
@@ -986,6 +1047,20 @@ static struct dentry *debugfs_file(const char *name)
 			return d;
 	}
 	return NULL;
+}
+
+int hvb_debugfs_exists(const char *name)
+{
+	return debugfs_file(name) != NULL;
+}
+
+int hvb_debugfs_count(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < HVB_MAX_DENTRIES; i++)
+		n += st.dentries[i].live;
+	return n;
 }
 
 /* A seq_file-backed debugfs file (single_open + show): its text, NUL-terminated. */

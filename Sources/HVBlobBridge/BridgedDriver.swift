@@ -470,3 +470,63 @@ final class CoroutineCall: DriverCall {
             + (sentRequestId.map { " (request id \($0) sent)" } ?? "")
     }
 }
+
+// MARK: resources, for the conformance checks' balance after each scenario
+
+extension BridgedDriver: DriverResources, BridgedCrashState, DriverCapture {
+    public var hasCrashed: Bool { crashed }
+    public var allocationMark: UInt64 { hvb_alloc_mark() }
+
+    public func allocations(since mark: UInt64) -> (count: Int, bytes: Int, sites: String) {
+        var bytes = 0
+        var buf = [CChar](repeating: 0, count: 1024)
+        let n = hvb_allocations_since(mark, &bytes, &buf, buf.count)
+        return (n, bytes, outermostSites(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
+    }
+
+    /// Replaces each call site `@0x<offset>` in `text` by the driver's own function and line:
+    /// the outermost frame addr2line -i gives (kmalloc & co are inlined into the caller, and the
+    /// innermost frame would name the shim's header). Left as it is without addr2line.
+    func outermostSites(_ text: String) -> String {
+        var result = text
+        var searchFrom = result.startIndex
+        while let r = result.range(of: "@0x", range: searchFrom..<result.endIndex) {
+            var end = r.upperBound
+            while end < result.endIndex, result[end].isHexDigit { end = result.index(after: end) }
+            let offset = String(result[result.index(after: r.lowerBound)..<end])
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["addr2line", "-f", "-s", "-i", "-e", built.library, offset]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = Pipe()
+            guard (try? p.run()) != nil else { return text }
+            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+            p.waitUntilExit()
+            guard out.count >= 2, out[out.count - 2] != "??" else {
+                searchFrom = end
+                continue
+            }
+            let name = "\(out[out.count - 2]) (\(out[out.count - 1]))"
+            result.replaceSubrange(r.lowerBound..<end, with: name)
+            searchFrom = result.index(r.lowerBound, offsetBy: name.count)
+        }
+        return result
+    }
+
+    public var debugfsEntries: Int { Int(hvb_debugfs_count()) }
+    public func debugfsFileExists(_ name: String) -> Bool { hvb_debugfs_exists(name) != 0 }
+
+    /// Reads it as `cat` would, or nil (ENOENT) when no such file is live.
+    public func debugfsRead(file name: String) -> String? {
+        guard debugfsFileExists(name) else { return nil }
+        var buf = [CChar](repeating: 0, count: 65536)
+        let n = runToEnd("cat", pid: 2, cred: 0) { Int(hvb_debugfs_read(name, &buf, buf.count)) }
+        return n < 0 ? nil : String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public var dentryReferences: Int { Int(hvb_dentry_refs()) }
+
+    public func enableCapture(kib: UInt32) -> Bool { setParameter("capture_kib", kib) }
+    public func captureBytes() -> [UInt8]? { debugfsRead("capture") }
+}

@@ -92,6 +92,15 @@ void hvb_reset(void);
 /* Live allocations (kmalloc & co) and their bytes. */
 long hvb_live_allocations(long *bytes);
 
+/* The sequence number of the newest allocation so far (a mark to compare with later). */
+uint64_t hvb_alloc_mark(void);
+/* Allocations made after `mark` and still live: their number, bytes, and the first few as
+ * "N bytes by kmalloc at fn (file:line)" into buf. */
+long hvb_allocations_since(uint64_t mark, long *bytes, char *buf, size_t size);
+/* Whether a live debugfs file called name exists; how many debugfs entries are live. */
+int hvb_debugfs_exists(const char *name);
+int hvb_debugfs_count(void);
+
 /* Running driver operations (each on the current coroutine). */
 int hvb_run_init(int (*init)(void));
 void hvb_run_exit(void (*exit)(void));

@@ -63,7 +63,13 @@ public enum Conformance {
     final class Scope: @unchecked Sendable {
         @TaskLocal static var current: Scope?
         var failedOn: Set<String> = []
+        /// What the check's scenario left behind (pins, allocations, debugfs entries), found
+        /// when its rigs were settled: fails a check that otherwise passed.
+        var balance: [String] = []
     }
+
+    /// The finding rules a leak left behind by a scenario is reported under.
+    static let balanceRules = ["pin.leak", "guest.memory-leak", "guest.debugfs-leak", "guest.dentry-leak"]
 
     /// One check's body: nil when the rule holds, else what broke it.
     typealias Body = (_ factory: DriverRig.Factory?, _ version: KernelVersion, _ seed: UInt64) throws -> String?
@@ -444,6 +450,192 @@ public enum Conformance {
         ]
     }
 
+    // MARK: what each scenario leaves behind, lifecycle, capture
+
+    static var missingChecks: [(Check, Body)] {
+        [
+            check("ioctl.error-paths.balance", .must, "every error path after pinning or allocating releases what it took: EFAULT after a partial pin, EINVAL after pinning, ENOMEM, a failed send, EFAULT on copy-back", needs: [.hostReceived(1)], direct: ["pin.leak", "guest.memory-leak"]) { f, v, s in
+                try control(f, v, s)
+                var paths: [String] = []
+                // One machine for the paths ending in the ioctl's own errors, released before the next.
+                if let failed = try { () throws -> String? in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                func path(_ what: String, _ arg: UInt64, _ want: Errno, pinned: Bool = true) -> String? {
+                    let before = rig.machine.memory.pinCalls
+                    if let e = expect(rig.ioctl(arg), want, what) { return e }
+                    if pinned && rig.machine.memory.pinCalls == before {
+                        return "\(what): returned \(want) without pinning anything, so the path after a pin was not taken"
+                    }
+                    paths.append(what)
+                    return nil
+                }
+                // The response buffer's second page is unmapped: request and first response page pinned.
+                var (_, r) = rig.argument(responseLen: 4096)
+                r.responseLen = 8192
+                if let e = path("EFAULT after a partial pin (response buffer's second page unmapped)", rig.argument(r), .EFAULT) { return e }
+                (_, r) = rig.argument(dataLen: 100)
+                r.dataBuffer = 0x100
+                if let e = path("EFAULT on the data buffer after request and response were pinned", rig.argument(r), .EFAULT) { return e }
+                let (big, _) = rig.argument(dataLen: (AzBlob.maxPages - 2) * AzBlob.pageSize, dataOffset: 1, dataKind: .populated)
+                if let e = path("EINVAL after pinning 8193 pages", big, .EINVAL) { return e }
+                // The first allocation the ioctl makes after it has pinned: fail the 1st, 2nd, ...
+                // allocation from now until one fails after a pin (each path must balance).
+                var enomem = false
+                for n in 1...8 {
+                    let (alloc, _) = rig.argument(dataLen: 100)
+                    let before = rig.machine.memory.pinCalls
+                    rig.driver.failAllocation(after: n)
+                    let e = rig.ioctl(alloc)
+                    if e == .ENOMEM && rig.machine.memory.pinCalls > before {
+                        paths.append("ENOMEM after pinning (allocation \(n) of the ioctl failed)")
+                        enomem = true
+                        break
+                    }
+                    if e == .success { break }
+                    if e != .ENOMEM { return "allocation \(n) of the ioctl failed: returned \(e.map { "\($0)" } ?? "never (hang)"), expected ENOMEM" }
+                }
+                if !enomem { throw Inconclusive(description: "no allocation the ioctl makes after pinning could be failed: the ENOMEM path after a pin was not taken") }
+                let (ro, ok) = rig.argument()
+                let roArg = rig.space.map(length: rig.driver.abi.layout.size, kind: .readOnly, contents: rig.driver.abi.layout.encode(ok))
+                _ = ro
+                if let e = path("EFAULT writing the response back into a read-only argument", roArg, .EFAULT) { return e }
+                return unexpected(rig.log)
+                }() { return failed }
+                // A failed send: the host stops reading its ring; requests fill it until a send fails.
+                let full = try DriverRig(factory: f, version: v, faults: try FaultPlan(spec: "ring-full=1,stall-ticks=1000000"), seed: s)
+                var sent: [TrackedCall] = []
+                var failed: Errno?
+                for _ in 0..<40 {
+                    let (a, _) = full.argument(dataLen: 1024 * AzBlob.pageSize, dataKind: .untouched)
+                    let mark = full.resources?.allocationMark
+                    let pinned = full.machine.memory.pinnedFrames
+                    let c = full.start(a)
+                    c.advance()
+                    if let e = c.result {
+                        full.balance(after: "a failed send (the ioctl returned \(e))", mark: mark, pinned: pinned)
+                        _ = full.finish(c)
+                        failed = e
+                        break
+                    }
+                    sent.append(c)
+                }
+                // The host never reads again: the requests it holds stay in flight (not settled).
+                guard let failed else {
+                    throw Inconclusive(description: "\(sent.count) requests of 1024 pages each were sent while the host did not read its ring, and no send failed")
+                }
+                if failed != .EAGAIN { return "a send into a full ring returned \(failed), expected EAGAIN" }
+                paths.append("EAGAIN from a failed send")
+                return unexpected(full.log)
+            },
+            check("debugfs.after-remove", .must, "a removed device's debugfs entries are gone: reading them is ENOENT, never a read of freed memory", needs: [.executed(1)], direct: ["guest.debugfs-leak"]) { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, seed: s)
+                guard let res = rig.resources else { throw NotApplicable(description: "the driver keeps no account of its debugfs entries") }
+                guard res.debugfsFileExists("pending_requests") else {
+                    throw Inconclusive(description: "the driver created no debugfs file pending_requests: there was nothing to outlive the device")
+                }
+                let (arg, _) = rig.argument()
+                if let e = expect(rig.ioctl(arg), .success, "a request before remove") { return e }
+                // A remove that waits for user space to close its files (a defect lifecycle.remove-drain
+                // shows) gets the last close first: what is judged here is what remove leaves.
+                let remove = DriverRig.Activity("remove", rig.startRemove())
+                var found: [String] = []
+                if rig.runUntilIdle([remove]) {
+                    if let text = res.debugfsRead(file: "pending_requests") {
+                        found.append("pending_requests still readable after remove, with the file still open (\(text.count) bytes)")
+                    }
+                    rig.close()
+                } else {
+                    rig.close()
+                    if !rig.runUntilIdle([remove]) {
+                        throw Inconclusive(description: "remove never returned, not even after the last close: \(remove.call.call.waitDescription)")
+                    }
+                }
+                // After the last close the last reference is gone: the device is freed now.
+                if let text = res.debugfsRead(file: "pending_requests") {
+                    rig.log.report("guest.debugfs-leak", "debugfs pending_requests of a removed device still readable after its last close (\(text.count) bytes read)")
+                    found.append("still readable after the last close, when the device is freed (\(text.count) bytes read)")
+                }
+                if found.isEmpty { return unexpected(rig.log) }
+                return found.joined(separator: "; ") + (unexpected(rig.log).map { " — \($0)" } ?? "")
+            },
+            check("lifecycle.remove-drain", .must, "remove without a rescind while requests are in flight: the host completes them during the drain, they return 0, and remove returns as soon as the last completes (no lost wake-up)", needs: [.executed(2)], direct: ["liveness.lost-wakeup"]) { f, v, s in
+                let rig = try DriverRig(factory: f, version: v, faults: try FaultPlan(spec: "delay=40-80"), seed: s)
+                var acts: [DriverRig.Activity] = []
+                for k in 0..<2 {
+                    let (a, _) = rig.argument(dataLen: 100 * (k + 1))
+                    let c = rig.start(a)
+                    c.advance()
+                    if let e = c.result { return "request \(k + 1) returned \(e) before remove began, expected it in flight" }
+                    acts.append(DriverRig.Activity("ioctl \(k + 1)", c))
+                }
+                rig.machine.run(until: rig.machine.now)
+                let inFlight = rig.machine.host.inFlight.count
+                guard inFlight >= 1 else {
+                    throw Inconclusive(description: "no request was in flight at the host when remove began")
+                }
+                let started = rig.machine.now
+                let remove = DriverRig.Activity("remove", rig.startRemove())
+                acts.append(remove)
+                if !rig.runUntilIdle(acts) {
+                    let stuck = acts.filter { $0.returnedAt == nil }.map { "\($0.name): \($0.call.call.waitDescription)" }
+                    let text = "with a file still open, never returned: " + stuck.joined(separator: "; ")
+                    rig.log.report("liveness.remove-hang", "remove without a rescind, " + text)
+                    _ = unexpected(rig.log)
+                    return text
+                }
+                for a in acts.dropLast() where a.call.result != .success {
+                    return "\(a.name) returned \(a.call.result.map { "\($0)" } ?? "nothing"), expected 0: the host completed it during the drain"
+                }
+                let last = acts.dropLast().compactMap(\.returnedAt).max() ?? started
+                let ended = remove.returnedAt ?? 0
+                if ended > last {
+                    let detail = "remove began at t=\(started) with \(inFlight) request(s) in flight; the last returned at t=\(last), remove only at t=\(ended)" + (remove.call.deadline == ended ? ", its drain's timeout: the waiter whose condition became true was never woken (lost wake-up)" : "")
+                    rig.log.report("liveness.lost-wakeup", detail)
+                    _ = unexpected(rig.log)
+                    return detail
+                }
+                return unexpected(rig.log)
+            },
+            check("capture.equality", .should, "with capture enabled, what the driver's own capture says it sent is what the host received, packet for packet (request id aside)", needs: [.hostReceived(3)]) { f, v, s in
+                var capturing = false
+                let rig = try DriverRig(factory: f, version: v, seed: s) { d in
+                    if let c = d as? DriverCapture { capturing = c.enableCapture(kib: 256) }
+                }
+                // The model's capture is what hvblob's recorder sees at its channel.
+                let recorder: CaptureRecorder? = capturing ? nil : rig.machine.startRecording()
+                if !capturing && f != nil {
+                    throw NotApplicable(description: "the driver has no capture_kib parameter: it keeps no capture of its own")
+                }
+                for k in 0..<3 {
+                    let (a, _) = rig.argument(requestLen: 40 + k, dataLen: k == 0 ? 0 : 5000, dataValid: k == 2 ? 5000 : 0, dataOffset: 100 * k, dataKind: .populated)
+                    if let e = expect(rig.ioctl(a), .success, "request \(k + 1)") { return e }
+                }
+                let records: [CaptureRecord]
+                if let recorder {
+                    records = recorder.capture.records
+                } else {
+                    guard let bytes = (rig.driver as? DriverCapture)?.captureBytes() else { return "capture enabled, but the driver serves no capture file" }
+                    do { records = try Capture.parse(bytes).records } catch { return "the driver's capture does not parse: \(error)" }
+                }
+                let said = records.filter { $0.kind == .ringPacket && $0.direction == .guestToHost }.map(\.body)
+                let got = rig.packets
+                if said.count != got.count {
+                    return "the capture says \(said.count) packet(s) were sent, the host received \(got.count)"
+                }
+                for (k, (x, y)) in zip(said, got).enumerated() {
+                    // Bytes 8..<16 are the request id, which the send assigns out of the driver's sight.
+                    func masked(_ b: [UInt8]) -> [UInt8] { b.count >= 16 ? Array(b[0..<8]) + Array(b[16...]) : b }
+                    let a = masked(x), b = masked(y)
+                    if a != b {
+                        let at = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }.map { $0.offset < 8 ? $0.offset : $0.offset + 8 }
+                        return "packet \(k + 1): the capture has \(x.count) bytes, the host received \(y.count)" + (at.map { "; they differ first at byte \($0)" } ?? "")
+                    }
+                }
+                return unexpected(rig.log)
+            },
+        ]
+    }
+
     static var differentialChecks: [(Check, Body)] {
         [
             check("differential.model", .must, "on 300 seeded random requests the driver and the model agree on errno, packet bytes and user memory") { f, v, s in
@@ -458,7 +650,7 @@ public enum Conformance {
 
     /// Every check, in report order. `replay`: the simulate arguments that select the driver.
     static func all(replay: String = "") -> [(Check, Body)] {
-        buildChecks + uapiChecks + ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + differentialChecks
+        buildChecks + uapiChecks + ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + differentialChecks
     }
 
     public static var checks: [Check] { all().map(\.0) }
@@ -505,6 +697,11 @@ public enum Conformance {
             } catch {
                 verdict = .inconclusive
                 detail = "could not run: \(error)"
+            }
+            if verdict == .pass, !scope.balance.isEmpty {
+                verdict = .fail
+                detail = "the scenario left resources behind: " + scope.balance.joined(separator: "; ")
+                scope.failedOn.formUnion(balanceRules.filter { witness.counts[Rule($0)] != nil })
             }
             var evidence = check.needs.map { judge($0, witness) }
             if !check.needs.contains(where: { if case .hostReceived = $0 { return true } else { return false } }) {

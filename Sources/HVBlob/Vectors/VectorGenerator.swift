@@ -194,6 +194,39 @@ public enum VectorGenerator {
             r.dataMapping = kind()
             add(r, "seeded random request")
         }
+        // Each pair of rules whose order decides the errno (PROTOCOL.md §1): one request that
+        // breaks both, named in the comment, whose answer comes from the earlier rule.
+        func pair(_ first: String, _ second: String, _ i: IoctlInputs, _ what: String) {
+            let (e, rule) = ioctlOracle(i)
+            precondition(rule == first, "boundary vector \(first) before \(second): the oracle says \(rule)")
+            out.append(Vector(id: id("ioctl", out.count + 1), rule: rule, level: level(rule),
+                              comment: "order: \(first) before \(second): \(what)",
+                              why: "both rules are broken; only the order of the checks decides between their answers",
+                              inputs: i.json, expected: obj(["errno": .string(e.name), "packets": .int(0)])))
+        }
+        // (An unknown command and changed credentials are not ordered by §1: no vector.)
+        i = base; i.credentialsChanged = true; i.argument = "unmapped"
+        pair("ioctl.cred.changed", "ioctl.copy-in.fault", i, "changed credentials with an unmapped argument: EACCES, not EFAULT")
+        i = base; i.argument = "short"; i.requestLen = 0
+        pair("ioctl.copy-in.fault", "ioctl.len.zero", i, "an argument readable for only 64 of its 72 bytes that says request_len 0: EFAULT")
+        i = base; i.responseLen = 0; i.dataLen = 100; i.dataValid = 101
+        pair("ioctl.len.zero", "ioctl.data-valid", i, "response_len 0 with data_valid > data_len")
+        i = base; i.responseLen = 0; i.responseMapping = "unmapped"
+        pair("ioctl.len.zero", "ioctl.pin.fault", i, "zero response_len with an unmapped response buffer: EINVAL, not EFAULT")
+        i = base; i.dataLen = 100; i.dataValid = 101; i.requestLen = limit + 1
+        pair("ioctl.data-valid", "ioctl.len.max", i, "data_valid > data_len with request_len one byte over the limit")
+        i = base; i.dataLen = 100; i.dataValid = 101; i.dataMapping = "unmapped"
+        pair("ioctl.data-valid", "ioctl.pin.fault", i, "data_valid > data_len with an unmapped data buffer: EINVAL, not EFAULT")
+        i = base; i.requestLen = limit + 1; i.requestMapping = "unmapped"
+        pair("ioctl.len.max", "ioctl.pin.fault", i, "request_len one byte over the limit with an unmapped request buffer: EINVAL, not EFAULT")
+        i = base; i.requestLen = limit; i.requestMapping = "unmapped"
+        pair("ioctl.pin.fault", "ioctl.len.max", i, "request_len exactly at the limit (allowed) with an unmapped request buffer: EFAULT")
+        i = base; i.dataLen = limit; i.dataMapping = "unmapped"
+        pair("ioctl.pin.fault", "ioctl.len.max", i, "data_len exactly at the limit (allowed) with an unmapped data buffer: EFAULT")
+        i = base; i.dataLen = UInt32(8190 * 4096); i.dataOffset = 1; i.responseMapping = "unmapped"
+        pair("ioctl.pin.fault", "ioctl.pages.total", i, "8193 pages in all with an unmapped response buffer: the pin fails first, EFAULT")
+        i = base; i.dataLen = UInt32(8190 * 4096); i.dataOffset = 1; i.dataMapping = "read-only"
+        pair("ioctl.pin.write-intent", "ioctl.pages.total", i, "8193 pages in all with a read-only data buffer: the write-intent pin fails first, EFAULT")
         return out
     }
 

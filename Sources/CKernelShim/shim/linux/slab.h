@@ -22,6 +22,7 @@
  */
 #ifndef _HVB_LINUX_SLAB_H
 #define _HVB_LINUX_SLAB_H
+/* Always inlined: the runtime records the caller of hvb_kops->kmalloc, the driver's own line. */
 
 #include "../hvb_kernel.h"
 #include "gfp.h"
@@ -33,40 +34,40 @@
 #define KMALLOC_MAX_SIZE (1UL << 22)
 #define ARCH_KMALLOC_MINALIGN 8
 
-static inline void *hvb_alloc(size_t n, gfp_t f, int zero, const char *fn)
+static inline __attribute__((always_inline)) void *hvb_alloc(size_t n, gfp_t f, int zero, const char *fn)
 {
 	if (gfpflags_allow_blocking(f))
 		hvb_kops->sleep_check(fn);
 	return hvb_kops->kmalloc(n, f, zero || (f & __GFP_ZERO), fn);
 }
-static inline void *kmalloc(size_t n, gfp_t f) { return hvb_alloc(n, f, 0, "kmalloc"); }
-static inline void *kzalloc(size_t n, gfp_t f) { return hvb_alloc(n, f, 1, "kzalloc"); }
-static inline void *kmalloc_node(size_t n, gfp_t f, int node) { (void)node; return hvb_alloc(n, f, 0, "kmalloc_node"); }
-static inline void *kzalloc_node(size_t n, gfp_t f, int node) { (void)node; return hvb_alloc(n, f, 1, "kzalloc_node"); }
-static inline void *kmalloc_array(size_t n, size_t s, gfp_t f)
+static inline __attribute__((always_inline)) void *kmalloc(size_t n, gfp_t f) { return hvb_alloc(n, f, 0, "kmalloc"); }
+static inline __attribute__((always_inline)) void *kzalloc(size_t n, gfp_t f) { return hvb_alloc(n, f, 1, "kzalloc"); }
+static inline __attribute__((always_inline)) void *kmalloc_node(size_t n, gfp_t f, int node) { (void)node; return hvb_alloc(n, f, 0, "kmalloc_node"); }
+static inline __attribute__((always_inline)) void *kzalloc_node(size_t n, gfp_t f, int node) { (void)node; return hvb_alloc(n, f, 1, "kzalloc_node"); }
+static inline __attribute__((always_inline)) void *kmalloc_array(size_t n, size_t s, gfp_t f)
 {
 	size_t b;
 
 	return __builtin_mul_overflow(n, s, &b) ? NULL : hvb_alloc(b, f, 0, "kmalloc_array");
 }
-static inline void *kcalloc(size_t n, size_t s, gfp_t f)
+static inline __attribute__((always_inline)) void *kcalloc(size_t n, size_t s, gfp_t f)
 {
 	size_t b;
 
 	return __builtin_mul_overflow(n, s, &b) ? NULL : hvb_alloc(b, f, 1, "kcalloc");
 }
-static inline void kfree(const void *p) { hvb_kops->kfree(p, "kfree"); }
-static inline void kfree_sensitive(const void *p) { hvb_kops->kfree(p, "kfree_sensitive"); }
+static inline __attribute__((always_inline)) void kfree(const void *p) { hvb_kops->kfree(p, "kfree"); }
+static inline __attribute__((always_inline)) void kfree_sensitive(const void *p) { hvb_kops->kfree(p, "kfree_sensitive"); }
 #if LINUX_VERSION_CODE < KERNEL_VERSION(5, 10, 0)
 #define kzfree kfree_sensitive /* renamed kfree_sensitive in 5.9, gone in 5.10 */
 #endif
 /* krealloc: a new block, the old contents copied, the old block freed. */
-static inline size_t hvb_alloc_size(const void *p)
+static inline __attribute__((always_inline)) size_t hvb_alloc_size(const void *p)
 {
 	/* The runtime's allocation header keeps the size just before the block. */
 	return p && !ZERO_OR_NULL_PTR(p) ? ((const size_t *)p)[-3] : 0;
 }
-static inline void *krealloc(const void *p, size_t n, gfp_t f)
+static inline __attribute__((always_inline)) void *krealloc(const void *p, size_t n, gfp_t f)
 {
 	void *q;
 	size_t old = hvb_alloc_size(p);
@@ -83,8 +84,8 @@ static inline void *krealloc(const void *p, size_t n, gfp_t f)
 	return q;
 }
 #define krealloc_array(p, n, s, f) krealloc(p, size_mul(n, s), f)
-static inline size_t ksize(const void *p) { return hvb_alloc_size(p); }
-static inline void *kmemdup(const void *src, size_t len, gfp_t f)
+static inline __attribute__((always_inline)) size_t ksize(const void *p) { return hvb_alloc_size(p); }
+static inline __attribute__((always_inline)) void *kmemdup(const void *src, size_t len, gfp_t f)
 {
 	void *p = hvb_alloc(len, f, 0, "kmemdup");
 
@@ -94,23 +95,23 @@ static inline void *kmemdup(const void *src, size_t len, gfp_t f)
 }
 
 /* ---- kvmalloc (5.17+ here; mm.h before, which includes this) ---- */
-static inline void *kvmalloc(size_t n, gfp_t f) { return hvb_alloc(n, f, 0, "kvmalloc"); }
-static inline void *kvzalloc(size_t n, gfp_t f) { return hvb_alloc(n, f, 1, "kvzalloc"); }
-static inline void *kvmalloc_node(size_t n, gfp_t f, int node) { (void)node; return hvb_alloc(n, f, 0, "kvmalloc_node"); }
-static inline void *kvmalloc_array(size_t n, size_t s, gfp_t f)
+static inline __attribute__((always_inline)) void *kvmalloc(size_t n, gfp_t f) { return hvb_alloc(n, f, 0, "kvmalloc"); }
+static inline __attribute__((always_inline)) void *kvzalloc(size_t n, gfp_t f) { return hvb_alloc(n, f, 1, "kvzalloc"); }
+static inline __attribute__((always_inline)) void *kvmalloc_node(size_t n, gfp_t f, int node) { (void)node; return hvb_alloc(n, f, 0, "kvmalloc_node"); }
+static inline __attribute__((always_inline)) void *kvmalloc_array(size_t n, size_t s, gfp_t f)
 {
 	size_t b;
 
 	return __builtin_mul_overflow(n, s, &b) ? NULL : hvb_alloc(b, f, 0, "kvmalloc_array");
 }
-static inline void *kvcalloc(size_t n, size_t s, gfp_t f)
+static inline __attribute__((always_inline)) void *kvcalloc(size_t n, size_t s, gfp_t f)
 {
 	size_t b;
 
 	return __builtin_mul_overflow(n, s, &b) ? NULL : hvb_alloc(b, f, 1, "kvcalloc");
 }
-static inline void kvfree(const void *p) { hvb_kops->kfree(p, "kvfree"); }
-static inline void kvfree_sensitive(const void *p, size_t len) { (void)len; hvb_kops->kfree(p, "kvfree_sensitive"); }
+static inline __attribute__((always_inline)) void kvfree(const void *p) { hvb_kops->kfree(p, "kvfree"); }
+static inline __attribute__((always_inline)) void kvfree_sensitive(const void *p, size_t len) { (void)len; hvb_kops->kfree(p, "kvfree_sensitive"); }
 
 /* ---- slab caches: objects of one size, from kmalloc underneath ---- */
 #define SLAB_HWCACHE_ALIGN 0x00002000U
@@ -124,7 +125,7 @@ struct kmem_cache {
 	long live;
 	char name[32];
 };
-static inline struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsigned int align,
+static inline __attribute__((always_inline)) struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsigned int align,
 						   slab_flags_t flags, void (*ctor)(void *))
 {
 	struct kmem_cache *c = (struct kmem_cache *)hvb_kops->kmalloc(sizeof(*c), GFP_KERNEL, 1, "kmem_cache_create");
@@ -140,7 +141,7 @@ static inline struct kmem_cache *kmem_cache_create(const char *name, unsigned in
 }
 #define KMEM_CACHE(s, flags) kmem_cache_create(#s, sizeof(struct s), __alignof__(struct s), (flags), NULL)
 #define kmem_cache_create_usercopy(name, size, align, flags, uo, us, ctor) kmem_cache_create(name, size, align, flags, ctor)
-static inline void *kmem_cache_alloc(struct kmem_cache *c, gfp_t f)
+static inline __attribute__((always_inline)) void *kmem_cache_alloc(struct kmem_cache *c, gfp_t f)
 {
 	void *p = hvb_alloc(c->size, f, 0, "kmem_cache_alloc");
 
@@ -151,14 +152,14 @@ static inline void *kmem_cache_alloc(struct kmem_cache *c, gfp_t f)
 	}
 	return p;
 }
-static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t f) { return kmem_cache_alloc(c, f | __GFP_ZERO); }
-static inline void kmem_cache_free(struct kmem_cache *c, void *p)
+static inline __attribute__((always_inline)) void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t f) { return kmem_cache_alloc(c, f | __GFP_ZERO); }
+static inline __attribute__((always_inline)) void kmem_cache_free(struct kmem_cache *c, void *p)
 {
 	if (p)
 		c->live--;
 	hvb_kops->kfree(p, "kmem_cache_free");
 }
-static inline void kmem_cache_destroy(struct kmem_cache *c)
+static inline __attribute__((always_inline)) void kmem_cache_destroy(struct kmem_cache *c)
 {
 	if (!c)
 		return;
