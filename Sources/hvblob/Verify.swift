@@ -28,6 +28,13 @@ struct Verify: ParsableCommand {
     var record: String?
     @Flag(help: "Print each check's evidence (what happened in its machines) and the compiler output of eras that did not build.")
     var verbose = false
+    // Races (issue 11): the explorer runs after the checks; see raceResults in Explore.swift.
+    @Option(name: .customLong("explore-budget"), help: "Seconds of race exploration after the checks, counted as \(RaceChecks.nominalRate) schedules per second (default \(Int(RaceChecks.defaultSeconds))).")
+    var exploreBudget: Double?
+    @Option(name: .customLong("explore-schedules"), help: "Schedules of race exploration in all (instead of --explore-budget): the exact search a verdict printed.")
+    var exploreSchedules: Int?
+    @Flag(name: .customLong("no-explore"), help: "Leave the race exploration out.")
+    var noExplore = false
 
     /// The driver's library once built: its code addresses in findings become function (file:line).
     static let library = Mutex<String?>(nil)
@@ -78,7 +85,7 @@ struct Verify: ParsableCommand {
             factory = { machine in try BridgedDriver(built, machine: machine) }
         }
         let session = record.map { _ in CaptureSession() }
-        let results = CaptureSession.$current.withValue(session) { Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
+        var results = CaptureSession.$current.withValue(session) { Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
             var line = "\(r.verdict.rawValue.rightPad(12)) \(r.check.level.rawValue.rightPad(6)) \(r.check.id.rightPad(30)) \(r.check.summary)\n"
             if r.verdict != .pass {
                 for (k, l) in r.detail.split(separator: "\n").enumerated() { line += (k == 0 ? "      -> " : "         ") + l + "\n" }
@@ -91,6 +98,11 @@ struct Verify: ParsableCommand {
             writeFile(path, cap.pcapng(), what: "--record")
             say("recorded: \(cap.records.count) records on \(session.recorders.count) channels to \(path)\n")
         }
+        // MARK: races (issue 11) — the explorer's results join the checks' (Explore.swift)
+        if let races = raceResults(factory: factory, version: version, seed: s, replay: replay, checks: results) {
+            results += races
+        }
+        // end of races
         let report = DefectReport(results)
         let reached = results.filter { $0.hostPackets > 0 }.count
         say("checks whose requests reached the host: \(reached) of \(results.count)\n")
