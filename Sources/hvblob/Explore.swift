@@ -185,16 +185,11 @@ extension Verify {
     func raceResults(factory: DriverRig.Factory?, version: KernelVersion, seed: UInt64, replay: String,
                      checks: [Conformance.Result]) -> [Conformance.Result]? {
         if noExplore { return nil }
-        if let b = exploreBudget, !(b > 0 && b <= 86_400) { fail("--explore-budget: '\(b)' is not a number of seconds in (0, 86400]") }
-        if let n = exploreSchedules, n < Explorer.Scenario.allCases.count {
-            fail("--explore-schedules: \(n) is fewer than one schedule per scenario (\(Explorer.Scenario.allCases.count))")
-        }
-        if exploreBudget != nil && exploreSchedules != nil { fail("--explore-budget and --explore-schedules exclude each other") }
         if only != nil {
             say("explore: skipped (--only selects checks; hvblob explore runs the scenarios alone)\n")
             return nil
         }
-        let seconds = exploreBudget ?? RaceChecks.defaultSeconds
+        let seconds = exploreBudget.flatMap(Double.init) ?? RaceChecks.defaultSeconds
         let total = exploreSchedules ?? RaceChecks.schedules(forSeconds: seconds)
         say("explore: budget \(exploreSchedules != nil ? "" : "\(fmtSeconds(seconds)) s = ")\(total) schedules over \(Explorer.Scenario.allCases.count) scenarios"
             + (exploreSchedules != nil ? "" : " (at a nominal \(RaceChecks.nominalRate) schedules/s: the count, not the clock, bounds the search)")
@@ -226,6 +221,20 @@ extension Verify {
         let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         say("explore: \(ran) schedules in \(fmtSeconds(secs)) s (\(secs > 0 ? Int(Double(ran) / secs) : ran) schedules/s); the same search: --seed \(seed) --explore-schedules \(total)\n")
         return out
+    }
+
+    /// The race options, checked before any check runs (bad input: exit 2, naming the option).
+    func validateExplore() {
+        if let b = exploreBudget, !((Double(b) ?? 0) > 0 && (Double(b) ?? 0) <= 86_400) {
+            fail("--explore-budget: '\(b)' is not a number of seconds in (0, 86400]")
+        }
+        if let n = exploreSchedules, n < Explorer.Scenario.allCases.count {
+            fail("--explore-schedules: \(n) is fewer than one schedule per scenario (\(Explorer.Scenario.allCases.count))")
+        }
+        if exploreBudget != nil && exploreSchedules != nil { fail("--explore-budget and --explore-schedules exclude each other") }
+        if noExplore && (exploreBudget != nil || exploreSchedules != nil) {
+            fail("--no-explore and --explore-\(exploreBudget != nil ? "budget" : "schedules") exclude each other")
+        }
     }
 
     func fmtSeconds(_ s: Double) -> String { String(format: s < 10 ? "%.2f" : "%.1f", s) }

@@ -30,7 +30,7 @@ struct Verify: ParsableCommand {
     var verbose = false
     // Races (issue 11): the explorer runs after the checks; see raceResults in Explore.swift.
     @Option(name: .customLong("explore-budget"), help: "Seconds of race exploration after the checks, counted as \(RaceChecks.nominalRate) schedules per second (default \(Int(RaceChecks.defaultSeconds))).")
-    var exploreBudget: Double?
+    var exploreBudget: String?
     @Option(name: .customLong("explore-schedules"), help: "Schedules of race exploration in all (instead of --explore-budget): the exact search a verdict printed.")
     var exploreSchedules: Int?
     @Flag(name: .customLong("no-explore"), help: "Leave the race exploration out.")
@@ -46,6 +46,7 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
+        validateExplore()  // races (issue 11): Explore.swift
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
         if model && input.any { fail("--model and \(input.given.joined(separator: ", ")) exclude each other") }
         let filter = only.map { Set($0.split(separator: ",").map(String.init)) }
