@@ -59,7 +59,7 @@ public enum RaceChecks {
             t += " (every schedule of its configuration shows it; no check of the conformance set reported it)"
         } else {
             let phase = x.phases.indices.contains(f.phase) ? x.phases[f.phase].phase : nil
-            t += "\nschedule \(s) (minimised from \(f.found); found by \(phase.map { "\($0.strategy) with \($0.clients) client\($0.clients == 1 ? "" : "s")" } ?? "?"), verify seed \(seed)\(f.replays == true ? "; replays to it" : f.replays == false ? "; WARNING: the printed schedule did not replay to it" : ""))"
+            t += "\nschedule \(s) (\(s == f.found ? "as found" : "minimised from \(f.found)"); found by \(phase.map { "\($0.strategy) with \($0.clients) client\($0.clients == 1 ? "" : "s")" } ?? "?"), verify seed \(seed)\(f.replays == true ? "; replays to it" : f.replays == false ? "; WARNING: the printed schedule did not replay to it" : ""))"
             t += "\nreplay: hvblob explore \(replay) --replay \(s)"
         }
         return t
