@@ -93,8 +93,11 @@ extension Explorer {
 
         public var deterministic: [Finding] { findings.filter(\.deterministic) }
         public var scheduleDependent: [Finding] { findings.filter { !$0.deterministic } }
-        /// Every DFS phase ran out of schedules within its bound.
-        public var exhaustive: Bool { phases.contains { if case .dfs = $0.phase.strategy { return true } else { return false } } && phases.allSatisfy { if case .dfs = $0.phase.strategy { return $0.exhausted } else { return true } } }
+        /// There was a DFS phase, and every DFS phase ran out of schedules within its bound.
+        public var exhaustive: Bool {
+            let dfs = phases.filter { if case .dfs = $0.phase.strategy { return true } else { return false } }
+            return !dfs.isEmpty && dfs.allSatisfy(\.exhausted)
+        }
 
         mutating func count(_ o: Outcome) {
             schedules += 1
