@@ -7,13 +7,17 @@ import Synchronization
 
 struct Explore: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Explore interleavings of ioctls, completions, rescind and remove, and report a failing schedule.",
+        abstract: "Explore interleavings of ioctls, completions, rescind, remove and host page accesses, and report every finding.",
         discussion: """
-            The scenario: N processes hold /dev/azure_blob open and issue one ioctl each; the host \
-            may rescind the channel at any step (remove then runs) and delivers its completions. \
-            Every step is a scheduling point. A failure prints the seed, a schedule string that \
-            --replay reproduces, the minimised schedule and its trace. Exit status: 0 nothing \
-            found within the bound/budget, 1 a failing schedule, 2 bad usage.
+            Scenarios (--scenario): rescind-in-flight (the default: N processes hold /dev/azure_blob \
+            open and issue one ioctl each; the host may rescind the channel at any step, remove then \
+            runs), remove-drain (remove without a rescind while the host completes what is in flight), \
+            host-access-until-close (as rescind-in-flight, and the host touches a held request's pages \
+            once at any step before vmbus_close returns), or all. Every step is a scheduling point. \
+            The search does not stop at a failing schedule: a finding the unperturbed schedule shows is \
+            deterministic (reported once); every other finding is schedule-dependent and printed once \
+            with its minimised schedule, which --replay reproduces, and the seed. Exit status: 0 no \
+            finding within the bound/budget, 1 findings, 2 bad usage.
             """
     )
 
@@ -21,29 +25,31 @@ struct Explore: ParsableCommand {
     var model = false
     @Flag(help: "The Swift model with v5's behaviour (implies --model).")
     var v5 = false
-    @Option(help: "Explore this driver's C code through the bridge instead.")
+    @Option(help: "Explore this driver's C code through the bridge instead (a C file, a patch mail or a kernel tree).")
     var driver: String?
     @Option(name: .customLong("kernel-version"), help: "Kernel API era, \(KernelVersion.supported.lowerBound) to \(KernelVersion.supported.upperBound) (default: 6.1 for the model, 5.13 with --v5; for --driver the newest the driver builds for).")
     var kernelVersion: String?
-    @Option(help: "Processes, each issuing one ioctl (1...8).")
-    var clients: Int = 2
+    @Option(help: "rescind-in-flight | remove-drain | host-access-until-close | all.")
+    var scenario: String = Explorer.Scenario.rescindInFlight.rawValue
+    @Option(help: "Processes, each issuing one ioctl (1...8; default 2, or the replayed schedule's).")
+    var clients: Int?
     @Option(help: "dfs (bounded preemptions, exhaustive) | pct | random.")
     var strategy: String = "dfs"
     @Option(help: "Preemption bound for dfs.")
     var bound: Int = 2
     @Option(help: "Depth for pct.")
     var depth: Int = 3
-    @Option(help: "Most schedules to run.")
+    @Option(help: "Most schedules to run (per scenario).")
     var budget: Int = 1_000_000
     @Option(help: "Seed for pct and random.")
     var seed: String = "1"
-    @Option(help: "Replay this schedule (v1.<clients>.<choices>) and print its trace.")
+    @Option(help: "Replay this schedule (v1.<clients>[<scenario>].<choices>) and print its trace.")
     var replay: String?
-    @Option(help: "Only these findings fail a schedule (comma-separated rules; 'liveness.*' matches a prefix).")
+    @Option(help: "Only these findings count (comma-separated rules; 'liveness.*' matches a prefix).")
     var rules: String?
-    @Option(help: "Findings that never fail a schedule (same syntax).")
+    @Option(help: "Findings that never count (same syntax).")
     var ignore: String?
-    @Option(help: "Write the failing schedule as a Mermaid sequence diagram to this file.")
+    @Option(help: "Write the first schedule-dependent finding's minimised schedule as a Mermaid sequence diagram to this file.")
     var diagram: String?
     @Flag(name: .customLong("list-rules"), help: "Print every rule --rules and --ignore may name, and exit.")
     var listRules = false
@@ -77,79 +83,188 @@ struct Explore: ParsableCommand {
         if let d = diagram { checkOutputFile(d, option: "--diagram") }
     }
 
+    func say(_ text: String) { Out.standardOutput.write(symbolize([text]).joined(separator: "\n")) }
+
     func run() throws {
         if listRules {
             for r in knownRules { Out.standardOutput.write(r + "\n") }
             return
         }
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number (decimal or 0x hex)") }
-        guard (1...8).contains(clients) else { fail("--clients: \(clients) is outside 1...8") }
+        if let c = clients, !(1...8).contains(c) { fail("--clients: \(c) is outside 1...8") }
         guard bound >= 0 else { fail("--bound: \(bound) is negative: give a preemption bound of 0 or more") }
         guard depth >= 1 else { fail("--depth: \(depth) is below 1") }
         guard budget >= 1 else { fail("--budget: \(budget) is below 1") }
         checkOptions()
+        let scenarios: [Explorer.Scenario]
+        if scenario == "all" {
+            scenarios = Explorer.Scenario.allCases
+        } else if let one = Explorer.Scenario(rawValue: scenario) {
+            scenarios = [one]
+        } else {
+            fail("--scenario: '\(scenario)' is not \(Explorer.Scenario.allCases.map(\.rawValue).joined(separator: ", ")) or all")
+        }
+        let strat: Explorer.Strategy
+        switch strategy {
+        case "dfs": strat = .dfs(bound: bound)
+        case "pct": strat = .pct(depth: depth, seed: s)
+        case "random": strat = .random(seed: s)
+        default: fail("--strategy: '\(strategy)' is not dfs, pct or random")
+        }
         var version = kernelVersion.map(parseKernelVersion) ?? (v5 && driver == nil ? KernelVersion(5, 13) : .default)
         var factory: Explorer.Factory?
         var what = "the Swift model (\(v5 ? "v5" : "fixed") behaviour)"
         if let path = driver {
+            if model || v5 { fail("--driver and \(model ? "--model" : "--v5") exclude each other") }
             let built = buildDriver(path, option: "--driver", version: kernelVersion == nil ? nil : version)
             version = built.version
             what = "\(shown(built.source)) (Linux \(built.version) API era)"
             Explore.library.withLock { $0 = built.library }
             factory = BridgedDriver.explorerFactory(built)
         }
-        var explorer = Explorer(clients: clients, factory: factory, behavior: v5 ? .v5 : .fixed, version: version)
+        var explorer = Explorer(clients: clients ?? 2, factory: factory, behavior: v5 ? .v5 : .fixed, version: version)
         explorer.rules = rules.map { $0.split(separator: ",").map(String.init) } ?? []
         explorer.ignore = ignore.map { $0.split(separator: ",").map(String.init) } ?? []
-        Out.standardOutput.write("explore: \(what), \(clients) client(s) + rescind + completions\n")
         if let text = replay {
             let schedule: Schedule
             do { schedule = try Schedule(parsing: text) } catch { fail("--replay: \(error)") }
+            if let c = clients, c != schedule.clients { fail("--replay: the schedule is for \(schedule.clients) client(s), --clients says \(c)") }
+            explorer.clients = schedule.clients
+            explorer.scenario = schedule.scenario
+            Out.standardOutput.write("explore: \(what), scenario \(schedule.scenario), \(schedule.clients) client(s)\n")
             let o: Explorer.Outcome
             do { o = try explorer.replay(schedule) } catch { fail("--replay: \(error)") }
-            report(o, minimised: nil)
+            report(o, explorer: explorer)
             if o.failed { throw ExitCode(1) }
             Out.standardOutput.write("verdict: the schedule runs clean\n")
             return
         }
-        let progress: (Int) -> Void = { n in Out.standardError.write("progress: \(n) schedules\n") }
-        let summary: Explorer.Summary
-        switch strategy {
-        case "dfs": summary = try explorer.dfs(bound: bound, budget: budget, progress: progress)
-        case "pct": summary = try explorer.pct(seed: s, depth: depth, budget: budget, progress: progress)
-        case "random": summary = try explorer.random(seed: s, budget: budget, progress: progress)
-        default: fail("--strategy: '\(strategy)' is not dfs, pct or random")
+        var found = 0
+        var diagramWritten = false
+        for sc in scenarios {
+            explorer.scenario = sc
+            Out.standardOutput.write("explore: \(what), scenario \(sc), \(explorer.clients) client(s)\n")
+            let progress: (Int) -> Void = { n in Out.standardError.write("progress: \(sc): \(n) schedules\n") }
+            let x = try explorer.search([Explorer.Phase(strat, clients: explorer.clients, budget: budget)], progress: progress)
+            let p = x.phases.first
+            let rate = x.seconds > 0 ? Int(Double(x.schedules) / x.seconds) : x.schedules
+            Out.standardOutput.write("strategy: \(strat)\n")
+            let end = p?.exhausted == true ? "exhaustive within \(bound) preemption(s)"
+                : "not exhaustive: the budget of \(budget) schedules was reached"
+            Out.standardOutput.write("schedules: \(x.schedules) run (\(strategy == "dfs" ? end : "budget \(budget)")), \(String(format: "%.2f", x.seconds)) s, \(rate) schedules/s\n")
+            Out.standardOutput.write("scenario ran: requests in flight at the \(sc == .removeDrain ? "remove" : "rescind") in \(x.withInFlight) schedules (at most \(x.mostInFlight))"
+                                     + (sc == .removeDrain ? "; an ioctl completed while remove ran in \(x.withCompletionDuringRemove)" : "")
+                                     + (sc == .hostAccess ? "; a host access after the rescind, before vmbus_close, in \(x.withHostAccessAfterRescind)" : "") + "\n")
+            Out.standardOutput.write("findings: \(x.findings.count) distinct: \(x.deterministic.count) deterministic, \(x.scheduleDependent.count) schedule-dependent\n")
+            for f in x.deterministic {
+                say("  deterministic: \(f.rule) (in \(f.schedules) of \(x.schedules) schedules, the unperturbed one among them): \(f.detail)\n")
+            }
+            for f in x.scheduleDependent {
+                guard let m = f.minimised else { continue }
+                say("  schedule-dependent: \(f.rule) (in \(f.schedules) of \(x.schedules) schedules): \(f.detail)\n")
+                Out.standardOutput.write("    seed: \(s)\n    schedule: \(f.found) (found)\n")
+                Out.standardOutput.write("    minimised: \(m.schedule)\(f.replays == true ? " (replays to it)" : " (WARNING: did not replay to it)")\n")
+                Out.standardOutput.write("    replay: hvblob explore \(args) --replay \(m.schedule)\n")
+                Out.standardOutput.write("    trace:\n")
+                for (i, line) in symbolize(m.trace).enumerated() { Out.standardOutput.write("      \(String(i).leftPad(3))  \(line)\n") }
+                if let path = diagram, !diagramWritten {
+                    diagramWritten = true
+                    do { try Explorer.mermaid(m).write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("--diagram: \(error)") }
+                }
+            }
+            found += x.findings.count
         }
-        let rate = summary.seconds > 0 ? Int(Double(summary.schedules) / summary.seconds) : summary.schedules
-        Out.standardOutput.write("strategy: \(strategy)\(strategy == "dfs" ? " (preemption bound \(bound))" : " (seed \(s))")\n")
-        Out.standardOutput.write("schedules: \(summary.schedules) run, \(summary.distinctStates) distinct interleavings, \(String(format: "%.2f", summary.seconds)) s, \(rate) schedules/s\n")
-        if !summary.note.isEmpty { Out.standardOutput.write("\(summary.note)\n") }
-        guard let failing = summary.failing else {
-            Out.standardOutput.write(summary.exhausted
-                ? "verdict: no failing schedule: exhaustive within \(bound) preemption(s)\n"
-                : "verdict: no failing schedule within the budget (not exhaustive)\n")
+        if found == 0 {
+            Out.standardOutput.write(strategy == "dfs" ? "verdict: no finding (within \(bound) preemption(s) or the budget)\n" : "verdict: no finding within the budget\n")
             return
         }
-        let small = try explorer.minimise(failing)
-        Out.standardOutput.write("seed: \(s)\nschedule: \(failing.schedule)\n")
-        report(small, minimised: failing)
+        Out.standardOutput.write("verdict: \(found) distinct finding(s)\n")
         throw ExitCode(1)
     }
 
-    func report(_ o: Explorer.Outcome, minimised from: Explorer.Outcome?) {
-        if let from { Out.standardOutput.write("minimised: \(o.schedule) (from \(from.schedule.choices.count) to \(o.schedule.choices.count) steps)\n") }
+    /// The arguments that select the same driver and findings.
+    var args: String {
+        var a = driver.map { "--driver \($0)" } ?? (v5 ? "--v5" : "--model")
+        if let k = kernelVersion { a += " --kernel-version \(k)" }
+        if let r = rules { a += " --rules '\(r)'" }
+        if let i = ignore { a += " --ignore '\(i)'" }
+        return a
+    }
+
+    func report(_ o: Explorer.Outcome, explorer: Explorer) {
         Out.standardOutput.write("trace:\n")
         for (i, line) in symbolize(o.trace).enumerated() { Out.standardOutput.write("  \(String(i).leftPad(3))  \(line)\n") }
         if o.failed {
             Out.standardOutput.write("findings:\n")
-            for f in o.findings { Out.standardOutput.write("  \(f.rule): \(f.detail)\n") }
-            var args = driver.map { "--driver \($0)" } ?? (v5 ? "--v5" : "--model")
-            if let r = rules { args += " --rules '\(r)'" }
-            if let i = ignore { args += " --ignore '\(i)'" }
-            Out.standardOutput.write("replay: hvblob explore \(args) --clients \(clients) --replay \(o.schedule)\n")
+            for f in o.findings { say("  \(f.rule): \(f.detail)\n") }
+            Out.standardOutput.write("replay: hvblob explore \(args) --replay \(o.schedule)\n")
         }
         if let path = diagram {
             do { try Explorer.mermaid(o).write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("--diagram: \(error)") }
         }
     }
+}
+
+// MARK: verify's race results (issue 11): the explorer after the conformance set
+
+extension Verify {
+    /// Runs the explorer over verify's concurrency scenarios and prints one result per
+    /// scenario; nil when --no-explore (or --only) leaves it out. `factory`: the driver as the
+    /// checks ran it (nil: the model); `replay`: the simulate arguments selecting it.
+    func raceResults(factory: DriverRig.Factory?, version: KernelVersion, seed: UInt64, replay: String,
+                     checks: [Conformance.Result]) -> [Conformance.Result]? {
+        if noExplore { return nil }
+        if only != nil {
+            say("explore: skipped (--only selects checks; hvblob explore runs the scenarios alone)\n")
+            return nil
+        }
+        let seconds = exploreBudget.flatMap(Double.init) ?? RaceChecks.defaultSeconds
+        let total = exploreSchedules ?? RaceChecks.schedules(forSeconds: seconds)
+        say("explore: budget \(exploreSchedules != nil ? "" : "\(fmtSeconds(seconds)) s = ")\(total) schedules over \(Explorer.Scenario.allCases.count) scenarios"
+            + (exploreSchedules != nil ? "" : " (at a nominal \(RaceChecks.nominalRate) schedules/s: the count, not the clock, bounds the search)")
+            + "; \(RaceChecks.planText(seed: seed))\n")
+        // The explorer preempts a C driver at every kernel primitive.
+        let preempting: DriverRig.Factory? = factory.map { f in { machine in
+            let d = try f(machine)
+            (d as? BridgedDriver)?.preemptAtSchedulingPoints = true
+            return d
+        } }
+        let clock = ContinuousClock(), start = clock.now
+        let runs = RaceChecks.explore(factory: preempting, version: version, schedules: total, seed: seed)
+        let elapsed = clock.now - start
+        let known = Set(checks.flatMap { $0.findings.keys })
+        let exploreArgs = (factory == nil ? "--model " : "") + replay.replacingOccurrences(of: "--c-driver ", with: "--driver ")
+        var out: [Conformance.Result] = []
+        var ran = 0
+        for (sc, run) in runs {
+            if case .success(let x) = run { ran += x.schedules }
+            let r = RaceChecks.result(sc, run, known: known, seed: seed, replay: exploreArgs)
+            var line = "\(r.verdict.rawValue.rightPad(12)) \(r.check.level.rawValue.rightPad(6)) \(r.check.id.rightPad(30)) \(r.check.summary)\n"
+            if r.verdict != .pass {
+                for (k, l) in r.detail.split(separator: "\n").enumerated() { line += (k == 0 ? "      -> " : "         ") + l + "\n" }
+            }
+            line += "      evidence: " + r.evidence.joined(separator: "; ") + "\n"
+            say(line)
+            out.append(r)
+        }
+        let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        say("explore: \(ran) schedules in \(fmtSeconds(secs)) s (\(secs > 0 ? Int(Double(ran) / secs) : ran) schedules/s); the same search: --seed \(seed) --explore-schedules \(total)\n")
+        return out
+    }
+
+    /// The race options, checked before any check runs (bad input: exit 2, naming the option).
+    func validateExplore() {
+        if let b = exploreBudget, !((Double(b) ?? 0) > 0 && (Double(b) ?? 0) <= 86_400) {
+            fail("--explore-budget: '\(b)' is not a number of seconds in (0, 86400]")
+        }
+        if let n = exploreSchedules, n < Explorer.Scenario.allCases.count {
+            fail("--explore-schedules: \(n) is fewer than one schedule per scenario (\(Explorer.Scenario.allCases.count))")
+        }
+        if exploreBudget != nil && exploreSchedules != nil { fail("--explore-budget and --explore-schedules exclude each other") }
+        if noExplore && (exploreBudget != nil || exploreSchedules != nil) {
+            fail("--no-explore and --explore-\(exploreBudget != nil ? "budget" : "schedules") exclude each other")
+        }
+    }
+
+    func fmtSeconds(_ s: Double) -> String { String(format: s < 10 ? "%.2f" : "%.1f", s) }
 }

@@ -34,6 +34,13 @@ struct Verify: ParsableCommand {
     var format: String = "text"
     @Option(name: .customLong("report"), help: "Also write the report to this file, in the format its name says: .json, .xml (JUnit), .ktap, .html, .txt (repeatable).")
     var reports: [String] = []
+    // Races (issue 11): the explorer runs after the checks; see raceResults in Explore.swift.
+    @Option(name: .customLong("explore-budget"), help: "Seconds of race exploration after the checks, counted as \(RaceChecks.nominalRate) schedules per second (default \(Int(RaceChecks.defaultSeconds))).")
+    var exploreBudget: String?
+    @Option(name: .customLong("explore-schedules"), help: "Schedules of race exploration in all (instead of --explore-budget): the exact search a verdict printed.")
+    var exploreSchedules: Int?
+    @Flag(name: .customLong("no-explore"), help: "Leave the race exploration out.")
+    var noExplore = false
 
     /// The driver's library once built: its code addresses in findings become function (file:line).
     static let library = Mutex<String?>(nil)
@@ -45,6 +52,7 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
+        validateExplore()  // races (issue 11): Explore.swift
         if listChecks {
             for c in Conformance.checks { Out.standardOutput.write("\(c.id.rightPad(30)) \(c.level.rawValue.rightPad(6)) \(c.summary)\n") }
             return
@@ -90,7 +98,7 @@ struct Verify: ParsableCommand {
             factory = { machine in try BridgedDriver(built, machine: machine) }
         }
         let session = record.map { _ in CaptureSession() }
-        let results = CaptureSession.$current.withValue(session) { Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
+        var results = CaptureSession.$current.withValue(session) { Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
             var line = "\(r.verdict.rawValue.rightPad(12)) \(r.check.level.rawValue.rightPad(6)) \(r.check.id.rightPad(30)) \(r.check.summary)\n"
             if r.verdict != .pass {
                 for (k, l) in r.detail.split(separator: "\n").enumerated() { line += (k == 0 ? "      -> " : "         ") + l + "\n" }
@@ -103,6 +111,11 @@ struct Verify: ParsableCommand {
             writeFile(path, cap.pcapng(), what: "--record")
             say("recorded: \(cap.records.count) records on \(session.recorders.count) channels to \(path)\n")
         }
+        // MARK: races (issue 11) — the explorer's results join the checks' (Explore.swift)
+        if let races = raceResults(factory: factory, version: version, seed: s, replay: replay, checks: results) {
+            results += races
+        }
+        // end of races
         let report = DefectReport(results)
         if format != "text" || !reports.isEmpty {
             let full = ConformanceReport(target: header.driver, checks: results, vectors: [], header: header,

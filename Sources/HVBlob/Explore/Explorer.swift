@@ -1,28 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// Explores the interleavings of the rescind scenario: N processes hold /dev/azure_blob open
-/// and each issues one ioctl, while the host may rescind the channel at any point (the
-/// device's remove then runs) and delivers its completions. Every step of every activity is a
-/// scheduling point; nothing depends on real thread timing. A schedule that breaks a rule is
-/// returned as a `Schedule`, which replays it exactly.
+/// Explores the interleavings of a concurrency scenario (`Scenario`): N processes hold
+/// /dev/azure_blob open and each issues one ioctl, the host delivers its completions, and —
+/// depending on the scenario — the host may rescind the channel (the device's remove then
+/// runs), remove may run without a rescind, and the host may touch a request's pages, each at
+/// any point. Every step of every activity is a scheduling point; nothing depends on real
+/// thread timing. Each explored schedule is an `Outcome` whose `Schedule` replays it exactly.
 public struct Explorer {
     public typealias Factory = DriverRig.Factory
 
-    public let clients: Int
+    public var clients: Int
     public let factory: Factory?
     public let behavior: DriverBehavior
     public let version: KernelVersion
+    public var scenario: Scenario = .rescindInFlight
     /// Which findings make a schedule fail: a rule name, or a prefix ending in `*`
     /// (`liveness.*`). Empty: every rule.
     public var rules: [String] = []
     /// Findings that never make a schedule fail (same syntax).
     public var ignore: [String] = []
 
-    public init(clients: Int, factory: Factory?, behavior: DriverBehavior = .fixed, version: KernelVersion = .default) {
+    public init(clients: Int, factory: Factory?, behavior: DriverBehavior = .fixed, version: KernelVersion = .default,
+                scenario: Scenario = .rescindInFlight) {
         self.clients = clients
         self.factory = factory
         self.behavior = behavior
         self.version = version
+        self.scenario = scenario
     }
 
     static func matches(_ rule: Rule, _ patterns: [String]) -> Bool {
@@ -33,6 +37,21 @@ public struct Explorer {
         (rules.isEmpty || Explorer.matches(v.rule, rules)) && !Explorer.matches(v.rule, ignore)
     }
 
+    /// What happened in one schedule that says whether its scenario really ran.
+    public struct Facts: Sendable, Equatable {
+        /// Requests sent and not yet returned when the host rescinded the channel (rescind
+        /// scenarios) or remove began (remove-drain); nil when that never happened.
+        public var inFlightAtTrigger: Int?
+        /// ioctls that returned 0 on the host's completion while remove was running.
+        public var completedDuringRemove = 0
+        /// Host accesses to the pages of a request it held, and those after the rescind (before
+        /// vmbus_close returned).
+        public var hostAccesses = 0
+        public var hostAccessesAfterRescind = 0
+        /// Packets the host received.
+        public var hostReceived = 0
+    }
+
     /// One explored schedule.
     public struct Outcome: Sendable {
         public let schedule: Schedule
@@ -41,16 +60,21 @@ public struct Explorer {
         public let ran: [String]
         public let trace: [String]
         public let findings: [Violation]
+        public var facts = Facts()
         public var failed: Bool { !findings.isEmpty }
         /// The rule that decides "the same failure" when minimising.
         public var signature: Set<Rule> { Set(findings.map(\.rule)) }
+        /// Its findings' keys (rule and site, see `Explorer.key`), in order, each once.
+        public var keys: [String] {
+            var out: [String] = []
+            for f in findings { let k = Explorer.key(f); if !out.contains(k) { out.append(k) } }
+            return out
+        }
     }
 
     public struct ReplayError: Error, CustomStringConvertible, Sendable {
         public let description: String
     }
-
-    enum Status { case runnable, waiting, done }
 
     /// One activity's state in a run.
     final class Activity {
@@ -59,6 +83,8 @@ public struct Explorer {
         var last: StepResult = .running
         var done = false
         var started = false
+        /// What the ioctl returned (clients).
+        var result: Errno?
         init(_ name: String) { self.name = name }
 
         /// Runnable: not started, still running, woken, or waiting with a deadline (time may pass).
@@ -71,18 +97,37 @@ public struct Explorer {
             case .returned: return false
             }
         }
+
+        /// Sent its request and has not returned.
+        var inFlight: Bool { !done && call?.sentRequestId != nil }
+    }
+
+    /// The request a host holds: what it received, so that it can touch the pages.
+    struct Held {
+        let packet: GPADirectPacket
+        let at: UInt64
     }
 
     /// Runs one schedule: `choose` picks among the runnable activities at each step (indices
     /// into the list it is given); `prefix` choices are taken first.
-    func run(prefix: [Int], choose: (Int, [String], String?) -> Int) throws -> Outcome {
+    func run(prefix: [Int], tracing: Bool = true, choose: (Int, [String], String?) -> Int) throws -> Outcome {
         let machine = Machine(behavior: behavior, version: version, faults: FaultPlan(), seed: 1)
         if let factory { machine.driver = try factory(machine) }
         let driver = machine.driver
         try driver.probe()
+        var facts = Facts()
+        var held: [UInt64: Held] = [:]
+        machine.host.onReceive = { [unowned machine] bytes in
+            facts.hostReceived += 1
+            guard bytes.count >= 16, let p = try? GPADirectPacket.decode(bytes) else { return }
+            let id = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+            held[id] = Held(packet: p, at: machine.now)
+        }
         var trace: [String] = []
+        func say(_ line: @autoclosure () -> String) { if tracing { trace.append(line()) } }
         var files: [OpenFile] = []
         var args: [UInt64] = []
+        var guids: [GUID] = []
         for i in 0..<clients {
             let space = AddressSpace(pid: 100 + i, memory: machine.memory)
             let file = try driver.open(space)
@@ -90,53 +135,124 @@ public struct Explorer {
             let text = BlobStore.request("LIST", "c\(i)")
             let q = space.map(length: text.count, kind: .populated, contents: text)
             let r = space.map(length: 64, kind: .untouched)
-            let req = AzBlobRequestSync(guid: GUID(UInt32(i), 0, 0, [0, 0, 0, 0, 0, 0, 0, 1]), requestLen: UInt32(text.count),
+            guids.append(GUID(UInt32(i), 0, 0, [0, 0, 0, 0, 0, 0, 0, 1]))
+            let req = AzBlobRequestSync(guid: guids[i], requestLen: UInt32(text.count),
                                         responseLen: 64, requestBuffer: q, responseBuffer: r)
             args.append(space.map(length: driver.abi.layout.size, kind: .populated, contents: driver.abi.layout.encode(req)))
         }
         let clientActs = (0..<clients).map { Activity("client\($0)") }
         let host = Activity("host")
+        let access = Activity("host-access")
         let rescind = Activity("rescind")
         let remove = Activity("remove")
+        let hasAccess = scenario == .hostAccess
+        let hasRescind = scenario != .removeDrain
         var removeStarted = false
+        var removeFinishedAt: UInt64?
+        var lostWakeupReported = false
         var choices: [Int] = []
         var runnableLog: [[String]] = []
         var ranLog: [String] = []
         var previous: String?
+        let log = machine.log
+
+        /// The request the host may touch now: the oldest it holds (received, not completed),
+        /// while the channel is open (until vmbus_close returns).
+        func heldRequest() -> (UInt64, Held)? {
+            guard machine.channel.state == .open else { return nil }
+            let ids = held.keys.filter { machine.host.inFlight[$0] != nil }.sorted()
+            guard let id = ids.first, let h = held[id] else { return nil }
+            return (id, h)
+        }
 
         func activities() -> [Activity] {
             var list = clientActs.filter(\.runnable)
             if !machine.queue.isEmpty { list.append(host) }
-            if !rescind.done { list.append(rescind) }
-            if removeStarted && remove.runnable { list.append(remove) }
+            if hasAccess && !access.done && heldRequest() != nil { list.append(access) }
+            if hasRescind && !rescind.done { list.append(rescind) }
+            if (removeStarted || !hasRescind) && remove.runnable { list.append(remove) }
             return list
         }
 
+        /// The host reads the request page and rewrites the response page (same bytes) of
+        /// the request it holds: allowed until vmbus_close returns, so every page must still
+        /// be pinned and its ioctl must not have returned.
+        func touchPages() {
+            access.done = true
+            guard let (id, h) = heldRequest() else { return }
+            facts.hostAccesses += 1
+            if machine.channel.rescinded { facts.hostAccessesAfterRescind += 1 }
+            let r = h.packet.request, pfns = h.packet.pfns
+            func pages(_ offset: UInt32, _ length: UInt32) -> [UInt64] {
+                guard length > 0 else { return [] }
+                let first = Int(offset) / AzBlob.pageSize, last = (Int(offset) + Int(length) - 1) / AzBlob.pageSize
+                return (first...last).compactMap { $0 < pfns.count ? pfns[$0] : nil }
+            }
+            let request = pages(r.requestBufferOffset, r.requestBufferLength)
+            let response = pages(r.responseBufferOffset, r.responseBufferLength)
+            // Request ids are reused; the transaction GUID says whose request this is.
+            let owner = guids.firstIndex(of: r.transactionId).map { clientActs[$0] }
+            let released = (request + response).filter { machine.memory.pinCount($0) == 0 }
+            say("host-access: the host touches the pages of request id \(id) (held since t=\(h.at))")
+            if owner?.done == true || !released.isEmpty {
+                var why: [String] = []
+                if let o = owner, o.done { why.append("\(o.name)'s ioctl already returned \(o.result.map { "\($0)" } ?? "") to user space") }
+                if !released.isEmpty { why.append("PFN(s) \(released.map { hex64($0) }.joined(separator: ", ")) no longer pinned") }
+                log.report("pin.released-before-close",
+                           "request id \(id) (transaction GUID \(r.transactionId)): the host still holds it (no completion sent, vmbus_close not returned\(machine.channel.rescinded ? ", channel rescinded" : "")) and may write its pages, but \(why.joined(separator: " and "))")
+            }
+            var byte: UInt8 = 0
+            for p in request where machine.memory.pinCount(p) > 0 { _ = machine.memory.hostRead(p, offset: 0, into: &byte, count: 1) }
+            for p in response where machine.memory.pinCount(p) > 0 {
+                _ = machine.memory.hostRead(p, offset: 0, into: &byte, count: 1)
+                _ = machine.memory.hostWrite(p, offset: 0, from: &byte, count: 1)
+            }
+        }
+
         func step(_ a: Activity, _ i: Int?) {
-            if let i, !a.started {
+            if !a.started {
                 a.started = true
-                a.call = driver.ioctl(files[i], command: driver.abi.command, argument: args[i])
+                if let i {
+                    a.call = driver.ioctl(files[i], command: driver.abi.command, argument: args[i])
+                } else if a === remove {
+                    facts.inFlightAtTrigger = clientActs.filter(\.inFlight).count
+                    a.call = driver.remove()
+                    removeStarted = true
+                    say("remove: remove runs (no rescind; the channel stays open)")
+                }
             }
             guard let call = a.call else { return }
-            if case .blocked(let until?) = a.last, !call.isReady { machine.now = max(machine.now, until) }
+            if case .blocked(let until?) = a.last, !call.isReady {
+                // Time passes to the deadline. A drain whose condition already holds (every
+                // ioctl returned, nothing pending) should have been woken by the last one.
+                if a === remove, !lostWakeupReported, clientActs.allSatisfy(\.done), Explorer.waitsOnCondition(call.waitDescription) {
+                    lostWakeupReported = true
+                    log.report("liveness.lost-wakeup",
+                               "\(call.waitDescription) at t=\(machine.now) although every ioctl has returned and no request is pending: nothing woke it when the last completed, only its timeout at t=\(until) ends the wait")
+                }
+                machine.now = max(machine.now, until)
+            }
             a.last = call.step()
             switch a.last {
             case .returned(let e):
                 a.done = true
                 if let i {
-                    trace.append("\(a.name): ioctl returned \(e)")
+                    a.result = e
+                    if e == .success, removeStarted, removeFinishedAt == nil { facts.completedDuringRemove += 1 }
+                    say("\(a.name): ioctl returned \(e)")
                     driver.release(files[i])
                 } else {
-                    trace.append("\(a.name): finished")
+                    if a === remove { removeFinishedAt = machine.now }
+                    say("\(a.name): finished")
                 }
             case .blocked:
-                trace.append("\(a.name): blocked (\(call.waitDescription))")
+                say("\(a.name): blocked (\(call.waitDescription))")
             case .running:
-                if let id = call.sentRequestId, !(trace.last?.contains("sent request id \(id)") ?? false),
+                if let id = call.sentRequestId, tracing, !(trace.last?.contains("sent request id \(id)") ?? false),
                    !trace.contains("\(a.name): sent request id \(id)") {
-                    trace.append("\(a.name): sent request id \(id)")
+                    say("\(a.name): sent request id \(id)")
                 } else {
-                    trace.append("\(a.name): \(call.lastPoint ?? "step")")
+                    say("\(a.name): \(call.lastPoint ?? "step")")
                 }
             }
         }
@@ -164,15 +280,19 @@ public struct Explorer {
                 if let (t, action) = machine.queue.pop() {
                     machine.now = max(machine.now, t)
                     action()
-                    trace.append("host: event at t=\(t)")
+                    say("host: event at t=\(t)")
                 }
+            } else if a === access {
+                touchPages()
             } else if a === rescind {
                 rescind.done = true
+                facts.inFlightAtTrigger = clientActs.filter(\.inFlight).count
+                machine.host.noteRescind()
                 machine.channel.rescind()
                 remove.call = driver.remove()
                 remove.started = true
                 removeStarted = true
-                trace.append("rescind: host rescinds the channel; remove is queued")
+                say("rescind: host rescinds the channel; remove is queued")
             } else if let i = clientActs.firstIndex(where: { $0 === a }) {
                 step(a, i)
             } else {
@@ -181,7 +301,6 @@ public struct Explorer {
             steps += 1
         }
         // End of the schedule: whoever still waits can never be woken.
-        let log = machine.log
         for a in clientActs where !a.done {
             log.report("liveness.ioctl-hang", "\(a.name) waits forever: \(a.call?.waitDescription ?? "never ran")")
         }
@@ -193,14 +312,23 @@ public struct Explorer {
             machine.memory.reportLeakedPins()
             driver.finish(removed: true)
         }
-        return Outcome(schedule: Schedule(clients: clients, choices: choices), runnable: runnableLog, ran: ranLog,
-                       trace: trace, findings: log.violations.filter(counts))
+        return Outcome(schedule: Schedule(clients: clients, choices: choices, scenario: scenario), runnable: runnableLog, ran: ranLog,
+                       trace: trace, findings: log.violations.filter(counts), facts: facts)
+    }
+
+    /// A wait on a condition someone must signal (not a plain sleep), from its description:
+    /// the model's drain, or a C wait_event*/wait_for_completion* primitive.
+    static func waitsOnCondition(_ what: String) -> Bool {
+        what.contains("remove waits in drain") || what.contains("wait_event") || what.contains("wait_for_completion")
     }
 
     /// Replays a printed schedule exactly.
     public func replay(_ s: Schedule) throws -> Outcome {
         guard s.clients == clients else {
             throw ReplayError(description: "the schedule is for \(s.clients) client(s), this explorer has \(clients)")
+        }
+        guard s.scenario == scenario else {
+            throw ReplayError(description: "the schedule is for the \(s.scenario) scenario, this explorer runs \(scenario)")
         }
         return try run(prefix: s.choices) { step, names, _ in
             0  // past the end of the schedule: the first runnable (the schedule ran out)
@@ -250,11 +378,11 @@ public struct Explorer {
         var rng = SeededRandom(seed: seed).split("pct")
         let probe = try run(prefix: []) { _, _, _ in 0 }
         let k = max(probe.ran.count, 1)
-        let n = clients + 3
+        let names = activityNames
+        let n = names.count
         var s = try sample(budget: budget, progress: progress) {
             var priority: [String: Int] = [:]
             var order = Array(0..<n).shuffled(using: &rng)
-            let names = (0..<clients).map { "client\($0)" } + ["host", "rescind", "remove"]
             for name in names { priority[name] = depth + order.removeLast() }
             let changes = Set((0..<max(0, depth - 1)).map { _ in rng.int(in: 0...(k - 1)) })
             var changeIndex = depth - 1
@@ -335,14 +463,19 @@ public struct Explorer {
     /// change only when the schedule gets strictly smaller (fewer non-zero choices, then a
     /// smaller sum, then fewer steps), so it always ends.
     public func minimise(_ o: Outcome, attempts: Int = 2_000) throws -> Outcome {
-        var best = o
         let want = o.signature
+        return try minimise(o, attempts: attempts) { $0.failed && !$0.signature.isDisjoint(with: want) }
+    }
+
+    /// The same, keeping whatever `keeps` says is the failure (a finding's key).
+    public func minimise(_ o: Outcome, attempts: Int, keeps: (Outcome) -> Bool) throws -> Outcome {
+        var best = o
         var tries = 0
         func size(_ c: [Int]) -> (Int, Int, Int) { (c.filter { $0 != 0 }.count, c.reduce(0, +), c.count) }
         func better(_ choices: [Int]) -> Outcome? {
             tries += 1
-            guard let r = try? run(prefix: choices, choose: { _, _, _ in 0 }), r.failed,
-                  !r.signature.isDisjoint(with: want), size(r.schedule.choices) < size(best.schedule.choices) else { return nil }
+            guard let r = try? run(prefix: choices, choose: { _, _, _ in 0 }), keeps(r),
+                  size(r.schedule.choices) < size(best.schedule.choices) else { return nil }
             return r
         }
         var changed = true
