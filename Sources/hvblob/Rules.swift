@@ -4,6 +4,9 @@
 /// bridge): what `explore --rules` and `--ignore` may name. `explore --list-rules` prints them;
 /// a test scans the sources for rule ids and fails when one is missing here.
 let knownRules: [String] = [
+    "pin.released-before-close",
+    "liveness.lost-wakeup",
+    "guest.debugfs-leak",
     "guest.bad-free",
     "guest.bad-page",
     "guest.block-outside-thread",

@@ -153,6 +153,7 @@ public final class DriverRig {
     /// Starts the device's remove (no rescind: a driver unbind or module unload).
     public func startRemove() -> TrackedCall {
         removed = true
+        machine.recorder?.remove()
         return TrackedCall(driver.remove())
     }
 
@@ -160,6 +161,7 @@ public final class DriverRig {
     public func close() {
         guard !closed else { return }
         closed = true
+        machine.recorder?.release(pid: space.pid)
         driver.release(file)
     }
 
@@ -219,6 +221,7 @@ public final class DriverRig {
         close()
         if !removed {
             removed = true
+            machine.recorder?.remove()
             _ = finish(driver.remove())
         }
         let refs = resources?.dentryReferences ?? 0
