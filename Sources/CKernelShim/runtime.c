@@ -912,6 +912,18 @@ static void k_put_page(struct page *p)
 	host.unpin(host.host, (uint64_t)(v >> 4), (int)(v & 1));
 }
 
+static void k_set_page_dirty(struct page *p)
+{
+	uintptr_t v = (uintptr_t)p;
+
+	if ((v & 0x8) == 0) {
+		report("guest.bad-page", "set_page_dirty(%p): not a page the shim handed out", (void *)p);
+		return;
+	}
+	if (host.dirty)
+		host.dirty(host.host, (uint64_t)(v >> 4));
+}
+
 /* ---- misc devices and debugfs ---- */
 
 static int k_misc_register(struct miscdevice *m)
@@ -1770,6 +1782,7 @@ static struct hvb_kops table = {
 	.copy_to_user = k_copy_to_user,
 	.pin_user_pages = k_pin_user_pages,
 	.put_page = k_put_page,
+	.set_page_dirty = k_set_page_dirty,
 	.misc_register = k_misc_register,
 	.misc_deregister = k_misc_deregister,
 	.debugfs_create = k_debugfs_create,

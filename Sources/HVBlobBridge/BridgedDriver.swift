@@ -152,6 +152,7 @@ public final class BridgedDriver: GuestDriver {
         ops.unpin = { h, pfn, write in
             BridgedDriver.me(h).machine.memory.release(pfn, writeIntent: write != 0, who: "put_page/unpin_user_page")
         }
+        ops.dirty = { h, pfn in BridgedDriver.me(h).machine.memory.markDirty(pfn) }
         ops.vmbus_open = { h, ringSize, rqstorSize, callbacks in
             let me = BridgedDriver.me(h)
             me.channel.requestorSize = Int(rqstorSize)

@@ -94,6 +94,7 @@ let knownRules: [String] = [
     "pin.double-release",
     "pin.host-access-freed",
     "pin.host-access-unpinned",
+    "pin.host-write-not-dirtied",
     "pin.host-write-without-write-intent",
     "pin.leak",
     "pin.request-write-intent",

@@ -32,6 +32,8 @@ struct hvb_host_ops {
 	/* Pins nr pages from start; returns pages pinned or -errno, PFNs in pfns. */
 	long (*pin)(void *host, uint64_t start, long nr, int write, uint64_t *pfns);
 	void (*unpin)(void *host, uint64_t pfn, int write);
+	/* set_page_dirty_lock() on a pinned page. */
+	void (*dirty)(void *host, uint64_t pfn);
 	/* The channel. */
 	int (*vmbus_open)(void *host, uint32_t ring_size, uint32_t rqstor_size, int callbacks);
 	void (*vmbus_close)(void *host);

@@ -110,6 +110,7 @@ struct hvb_kops {
 	unsigned long (*copy_to_user)(void __user *dst, const void *src, unsigned long n);
 	long (*pin_user_pages)(unsigned long start, long nr, unsigned int gup_flags, struct page **pages);
 	void (*put_page)(struct page *p);
+	void (*set_page_dirty)(struct page *p);
 	/* devices */
 	int (*misc_register)(struct miscdevice *m);
 	void (*misc_deregister)(struct miscdevice *m);

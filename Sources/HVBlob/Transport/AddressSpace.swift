@@ -207,7 +207,12 @@ public final class AddressSpace {
 
     /// Releases every page of a pin (put_page on each).
     public func release(_ pinned: PinnedPages, who: @autoclosure () -> String) {
-        for p in pinned.pfns { memory.release(p, writeIntent: pinned.writeIntent, who: who()) }
+        // unpin_user_pages_dirty_lock(pages, n, writeIntent): a page pinned for writing is
+        // marked dirty as it is released.
+        for p in pinned.pfns {
+            if pinned.writeIntent { memory.markDirty(p) }
+            memory.release(p, writeIntent: pinned.writeIntent, who: who())
+        }
     }
 }
 

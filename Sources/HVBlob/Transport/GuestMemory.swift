@@ -16,6 +16,9 @@ public final class GuestMemory {
     private var frames: [UnsafeMutableRawPointer?] = []
     private var pins: [Int32] = []
     private var writePins: [Int32] = []
+    /// Written by the host through a write-intent pin and not yet marked dirty by the guest
+    /// (set_page_dirty_lock, unpin_user_pages_dirty_lock(..., true)).
+    private var hostDirty: [Bool] = []
     private var maps: [Int32] = []
     private var freeList: [Int] = []
     public private(set) var framesInUse = 0
@@ -54,10 +57,10 @@ public final class GuestMemory {
         p.initializeMemory(as: UInt8.self, repeating: 0, count: GuestMemory.pageSize)
         framesInUse += 1
         if let i = freeList.popLast() {
-            frames[i] = p; pins[i] = 0; writePins[i] = 0; maps[i] = 0
+            frames[i] = p; pins[i] = 0; writePins[i] = 0; maps[i] = 0; hostDirty[i] = false
             return GuestMemory.pfnBase + UInt64(i)
         }
-        frames.append(p); pins.append(0); writePins.append(0); maps.append(0)
+        frames.append(p); pins.append(0); writePins.append(0); maps.append(0); hostDirty.append(false)
         return GuestMemory.pfnBase + UInt64(frames.count - 1)
     }
 
@@ -101,7 +104,18 @@ public final class GuestMemory {
         }
         pins[i] -= 1
         if writeIntent { writePins[i] = max(0, writePins[i] - 1) }
+        if writeIntent && hostDirty[i] {
+            hostDirty[i] = false
+            log.report("pin.host-write-not-dirtied",
+                       "\(who()): PFN \(hex64(pfn)) released after the host wrote it, never marked dirty (set_page_dirty_lock or unpin_user_pages_dirty_lock(..., true)): the host's data can be lost when the page is reclaimed")
+        }
         freeIfUnused(i)
+    }
+
+    /// set_page_dirty_lock(): the guest says the page's contents changed (the host wrote it).
+    public func markDirty(_ pfn: UInt64) {
+        guard let i = index(pfn) else { return }
+        hostDirty[i] = false
     }
 
     public func pinCount(_ pfn: UInt64) -> Int { index(pfn).map { Int(pins[$0]) } ?? 0 }
@@ -147,6 +161,8 @@ public final class GuestMemory {
         }
         if pins[i] == 0 {
             log.report(hostAccessAttribution ?? "pin.host-access-unpinned", "host write to PFN \(hex64(pfn)), which is not pinned")
+        } else if writePins[i] > 0 {
+            hostDirty[i] = true
         } else if writePins[i] == 0 {
             let what = i == 0 ? " (the shared zero page)" : (maps[i] > 1 ? " (shared by \(maps[i]) mappings)" : "")
             log.report(hostAccessAttribution ?? "pin.host-write-without-write-intent",

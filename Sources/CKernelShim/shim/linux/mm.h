@@ -66,12 +66,18 @@ static inline void unpin_user_pages(struct page **pages, unsigned long n)
 	for (i = 0; i < n; i++)
 		hvb_kops->put_page(pages[i]);
 }
+/* Marking a page dirty tells hvblob the host's writes to it must be kept. */
+static inline void set_page_dirty_lock(struct page *p) { hvb_kops->set_page_dirty(p); }
+static inline int set_page_dirty(struct page *p) { hvb_kops->set_page_dirty(p); return 1; }
 static inline void unpin_user_pages_dirty_lock(struct page **pages, unsigned long n, bool dirty)
 {
-	(void)dirty;
-	unpin_user_pages(pages, n);
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		if (dirty)
+			hvb_kops->set_page_dirty(pages[i]);
+		hvb_kops->put_page(pages[i]);
+	}
 }
-static inline void set_page_dirty_lock(struct page *p) { (void)p; }
-static inline int set_page_dirty(struct page *p) { (void)p; return 1; }
 
 #endif
