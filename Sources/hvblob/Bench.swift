@@ -18,6 +18,8 @@ struct Bench: ParsableCommand {
     var packets: Int = 2_000_000
     @Option(help: "Times to replay the recorded capture.")
     var replays: Int = 20
+    @Option(help: "4 KiB reads through the preload path (hvblob serve) per client; 0 skips those rows.")
+    var preloadRequests: Int = 20_000
 
     func run() throws {
         guard roundTrips >= 10, large >= 1, packets >= 10, replays >= 1 else { fail("bench: counts must be at least 10, 1, 10 and 1") }
@@ -34,6 +36,7 @@ struct Bench: ParsableCommand {
             let f = try HVBlob.Bench.driverRoundTrips(count: roundTrips, factory: { try BridgedDriver(built, machine: $0) },
                                                       version: built.version, label: "the C driver (bridge)")
             Out.standardOutput.write("\(f)\n")
+            if preloadRequests > 0 { for r in try ServeBench.run(requests: preloadRequests) { Out.standardOutput.write("\(r)\n") } }
             for e in try HVBlob.Bench.explore(driver: BridgedDriver.explorerFactory(built), version: built.version) { Out.standardOutput.write("\(e)\n") }
         } catch {
             Out.standardError.write("hvblob: \(error)\n")

@@ -273,6 +273,9 @@ final class DeviceServer {
         var refs = 1
         /// Mirrored pages: how many ioctls in flight use each, and its bytes as mirrored.
         var pages: [UInt64: (refs: Int, snapshot: [UInt8])] = [:]
+        /// The process whose pages are mirrored: after fork, parent and child have the same
+        /// addresses with different contents, so one waits while the other's ioctl is in flight.
+        var mirroredPid: Int32 = 0
         init(id: UInt64, open: OpenFile, space: AddressSpace) {
             self.id = id
             self.open = open
@@ -286,16 +289,15 @@ final class DeviceServer {
         let pid: Int32
         let argument: UInt64
         let command: IoctlCommand
-        let tracked: TrackedCall
+        var tracked: TrackedCall!
         var vpns: [UInt64] = []
         var request: AzBlobRequestSync?
-        init(conn: Connection, file: ServedFile, pid: Int32, argument: UInt64, command: IoctlCommand, tracked: TrackedCall) {
+        init(conn: Connection, file: ServedFile, pid: Int32, argument: UInt64, command: IoctlCommand) {
             self.conn = conn
             self.file = file
             self.pid = pid
             self.argument = argument
             self.command = command
-            self.tracked = tracked
         }
     }
 
@@ -309,6 +311,7 @@ final class DeviceServer {
     var files: [UInt64: ServedFile] = [:]
     var nextFile: UInt64 = 1
     var pending: [Pending] = []
+    var waiting: [Pending] = []
     var remove: TrackedCall?
     var removeDone = false
     // Summary.
@@ -362,6 +365,12 @@ final class DeviceServer {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        // A parent may have started us with these blocked (Foundation's Process does).
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         signal(SIGPIPE, SIG_IGN)
     }
 
@@ -485,7 +494,9 @@ final class DeviceServer {
     /// the three buffers the argument names (in the driver's layout). A page that is not
     /// mapped in the caller is left unmapped (the driver faults: EFAULT); one mapped without
     /// write permission is mirrored read-only (a write-intent pin faults).
-    func mirror(_ p: Pending) {
+    func mirror(_ p: Pending) -> Bool {
+        if !p.file.pages.isEmpty && p.file.mirroredPid != p.pid { return false }
+        p.file.mirroredPid = p.pid
         let layout = machine.driver.abi.layout
         var vpns = Set<UInt64>()
         func add(_ address: UInt64, _ length: Int) {
@@ -530,6 +541,7 @@ final class DeviceServer {
             p.file.pages[v] = (1, page)
             p.vpns.append(v)
         }
+        return true
     }
 
     /// Writes back, byte run by byte run, what the driver and the host changed in the mirrored
@@ -565,11 +577,18 @@ final class DeviceServer {
         c.busy = true
         file.refs += 1
         requests += 1
-        let call = machine.driver.ioctl(file.open, command: command, argument: argument)
-        let p = Pending(conn: c, file: file, pid: pid, argument: argument, command: command, tracked: TrackedCall(call))
-        mirror(p)
-        recorder?.ioctlCall(file.space, command: command, argument: argument)
+        let p = Pending(conn: c, file: file, pid: pid, argument: argument, command: command)
+        if !begin(p) { waiting.append(p) }
+    }
+
+    /// Mirrors the caller's pages and enters the driver's ioctl; false while another process
+    /// sharing the open file has an ioctl in flight.
+    func begin(_ p: Pending) -> Bool {
+        guard mirror(p) else { return false }
+        recorder?.ioctlCall(p.file.space, command: p.command, argument: p.argument)
+        p.tracked = TrackedCall(machine.driver.ioctl(p.file.open, command: p.command, argument: p.argument))
         pending.append(p)
+        return true
     }
 
     func finish(_ p: Pending, _ e: Errno) {
@@ -617,6 +636,9 @@ final class DeviceServer {
             if !done.isEmpty {
                 pending.removeAll { $0.tracked.result != nil }
                 for p in done { finish(p, p.tracked.result!) }
+                let ready = waiting
+                waiting = []
+                for p in ready where !begin(p) { waiting.append(p) }
             }
             if progressed {
                 spins += 1
