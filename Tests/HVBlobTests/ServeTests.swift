@@ -213,6 +213,53 @@ struct ServeTests {
         #expect(d.process.terminationReason == .uncaughtSignal)
     }
 
+    @Test("serve.c-driver: the in-tree C driver behind the socket: the C example's bytes, EFAULT from a read-only response buffer")
+    func cDriver() throws {
+        let bytes = ServeTests.blob(70_000, seed: 5)
+        let d = try Daemon(extra: ["--driver", repoRoot.appendingPathComponent("kernel/hv_azure_blob.c").path], blobs: ["gamma": bytes])
+        #expect(d.output.contains("driver=") && d.output.contains("hv_azure_blob.c"), "\(d.output)")
+        let c = try ServeTests.client([try ServeTests.built("blob_read"), "gamma", d.dir + "/gamma", "16384"], d)
+        #expect(c.status == 0 && c.stdout.contains("gamma: 5 reads, 70000 bytes, every byte matched"), "\(c.stdout) \(c.stderr)")
+        let ro = try ServeTests.client([try ServeTests.built("blob_faults"), "readonly-response", "gamma"], d)
+        #expect(ro.status == 0 && ro.stdout.contains("errno=EFAULT"), "\(ro.stdout)")
+        let out = d.stop()
+        #expect(out.contains("results: 0=7 EFAULT=1"), "\(out.suffix(600))")
+    }
+
+    @Test("serve.blob-service: 412 after the blob changed, 416 past the end, 403 for a foreign or expired session, the transaction GUID as clientRequestId")
+    func blobService() throws {
+        var faults = BlobServiceFaults()
+        faults.sessionTicks = 100
+        var svc = BlobService(blobs: ["b": Array(repeating: 7, count: 10)], faults: faults, seed: 1)
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
+        defer { buf.deallocate() }
+        func call(_ json: String, now: UInt64 = 0, valid: Int = 0) throws -> JSONNode {
+            let guid = GUID(0x1234_5678, 1, 2, [3, 4, 5, 6, 7, 8, 9, 10])
+            let r = svc.execute(request: Array(json.utf8), data: GuestBuffer(local: buf, valid: valid),
+                                context: BackendRequest(transaction: guid, timeoutMs: 1000, now: now))
+            let node = try JSONParser.parse(r.response)
+            #expect(node["clientRequestId"]?.string == guid.description)
+            return node
+        }
+        let open = try call(#"{"operation":"open","path":"b"}"#)
+        let h = try #require(open["fastpathFileHandle"]?.string), t = try #require(open["fastpathSessionToken"]?.string)
+        func read(_ pos: Int, token: String? = nil, now: UInt64 = 0) throws -> JSONNode {
+            try call(#"{"operation":"read","fastpathFileHandle":"\#(h)","fastpathSessionToken":"\#(token ?? t)","storeFilePosition":\#(pos),"bufferOffset":0,"readLength":4}"#, now: now)
+        }
+        #expect(try read(0)["status"]?.int == 206)
+        #expect(try read(8)["bytesRead"]?.int == 2)
+        #expect(try read(10)["errorCode"]?.string == "InvalidRange")
+        #expect(try read(0, token: "feed")["errorCode"]?.string == "AuthorizationFailure")
+        #expect(try read(0, now: 101)["errorCode"]?.string == "AuthenticationFailed")
+        let w = try call(#"{"operation":"write","path":"b","position":10}"#, valid: 3)
+        #expect(w["status"]?.int == 201 && w["contentLength"]?.int == 13)
+        #expect(w["eTag"]?.string != open["eTag"]?.string)
+        let stale = try read(0)
+        #expect(stale["status"]?.int == 412 && stale["errorCode"]?.string == "ConditionNotMet")
+        #expect(try call(#"{"operation":"getProperties","path":"zz"}"#)["errorCode"]?.string == "BlobNotFound")
+        #expect(try call("not json")["status"]?.int == 400)
+    }
+
     @Test("serve.bad-input: a fault the daemon does not know is exit 2 naming it and where")
     func badInput() throws {
         let r = try runProcess([ServeTests.binary, "serve", "--faults", "server-busy=0.1,nonsense=1", "--socket", "/tmp/hvblob-bad.sock"])
