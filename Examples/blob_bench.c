@@ -36,7 +36,12 @@ static char response[1024];
 static int req(int fd, const char *json, void *data, uint32_t len)
 {
 	struct az_blob_request_sync r;
+	static uint64_t serial;
+	uint64_t pid = (uint64_t)getpid();
 	memset(&r, 0, sizeof(r));
+	serial++;
+	memcpy(r.guid, &pid, 8);
+	memcpy(r.guid + 8, &serial, 8);
 	r.timeout = 30000;
 	r.request_len = strlen(json);
 	r.response_len = sizeof(response);

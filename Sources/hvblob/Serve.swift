@@ -292,6 +292,9 @@ final class DeviceServer {
         var tracked: TrackedCall!
         var vpns: [UInt64] = []
         var request: AzBlobRequestSync?
+        /// Another ioctl in flight carries the same transaction GUID: the host's bookkeeping by
+        /// GUID cannot tell the two apart, so their returns are not compared with it.
+        var ambiguous = false
         init(conn: Connection, file: ServedFile, pid: Int32, argument: UInt64, command: IoctlCommand) {
             self.conn = conn
             self.file = file
@@ -586,6 +589,12 @@ final class DeviceServer {
     func begin(_ p: Pending) -> Bool {
         guard mirror(p) else { return false }
         recorder?.ioctlCall(p.file.space, command: p.command, argument: p.argument)
+        if let g = p.request?.guid {
+            for q in pending where q.request?.guid == g {
+                q.ambiguous = true
+                p.ambiguous = true
+            }
+        }
         p.tracked = TrackedCall(machine.driver.ioctl(p.file.open, command: p.command, argument: p.argument))
         pending.append(p)
         return true
@@ -593,7 +602,7 @@ final class DeviceServer {
 
     func finish(_ p: Pending, _ e: Errno) {
         recorder?.ioctlReturn(p.file.space, argument: p.argument, result: e)
-        if p.tracked.call.sentRequestId != nil, let r = p.request { machine.noteReturned(transaction: r.guid, result: e) }
+        if p.tracked.call.sentRequestId != nil, !p.ambiguous, let r = p.request { machine.noteReturned(transaction: r.guid, result: e) }
         let response = p.file.space.readResponse(at: p.argument, layout: machine.driver.abi.layout)
         writeBack(p)
         results[e, default: 0] += 1
