@@ -37,8 +37,9 @@ let package = Package(
             name: "HVBlobDevice",
             path: "Sources/HVBlobDevice",
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
-            // --as-needed: swiftc links the Swift runtime into every product; this library uses none of it.
-            linkerSettings: [.linkedLibrary("dl"), .unsafeFlags(["-Xlinker", "--as-needed"])]
+            // swift build links the Swift runtime into it too; `hvblob serve --print-preload-path`
+            // builds one with cc that needs only libc.
+            linkerSettings: [.linkedLibrary("dl")]
         ),
         // Runs a driver's C source against the simulated host (compile, load, schedule).
         .target(
