@@ -44,7 +44,10 @@ struct ServeTests {
             process.waitUntilExit()
             return output
         }
-        deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            for path in [dir, log, socket] { try? FileManager.default.removeItem(atPath: path) }
+        }
     }
 
     static let preload: String = {
