@@ -13,6 +13,7 @@ import Glibc
 enum ServeBench {
     struct Row: CustomStringConvertible {
         let label: String
+        let clients: Int
         let perSecond: Double
         let baseline: Double
         var description: String {
@@ -43,7 +44,7 @@ enum ServeBench {
             let start = Date()
             _ = try timed(Array(repeating: [exe, "device", "\(each)", "blob-0"], count: clients).flatMap { $0 }, env: ["LD_PRELOAD": preload, "HVBLOB_SOCKET": socket], parallel: clients, argc: 4)
             let wall = Date().timeIntervalSince(start)
-            rows.append(Row(label: "4 KiB reads, \(clients) client\(clients == 1 ? "" : "s")", perSecond: Double(each * clients) / wall, baseline: null))
+            rows.append(Row(label: "4 KiB reads, \(clients) client\(clients == 1 ? "" : "s")", clients: clients, perSecond: Double(each * clients) / wall, baseline: null))
         }
         return rows
     }
