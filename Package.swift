@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "hvblob", targets: ["hvblob"]),
         .library(name: "HVBlob", targets: ["HVBlob"]),
+        // LD_PRELOAD=libhvblob-device.so: an unmodified program's /dev/azure_blob is `hvblob serve`'s.
+        .library(name: "hvblob-device", type: .dynamic, targets: ["HVBlobDevice"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,6 +31,15 @@ let package = Package(
             path: "Sources/CKernelShim",
             exclude: ["shim/hvb_stub.c", "shim/linux"],
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"])]
+        ),
+        // The preload library: C, no dependencies (Sources/HVBlobDevice/include/hvblob_device.h is the wire).
+        .target(
+            name: "HVBlobDevice",
+            path: "Sources/HVBlobDevice",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
+            // swift build links the Swift runtime into it too; `hvblob serve --print-preload-path`
+            // builds one with cc that needs only libc.
+            linkerSettings: [.linkedLibrary("dl")]
         ),
         // Runs a driver's C source against the simulated host (compile, load, schedule).
         .target(

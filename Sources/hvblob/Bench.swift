@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
     @Flag(help: .hidden)
     var allocationsChild = false
 
+    @Option(help: "4 KiB reads through the preload path (hvblob serve) per client; 0 skips those rows.")
+    var preloadRequests: Int = 20_000
+
     func progress(_ s: String) { Out.standardError.write("bench: \(s)\n") }
 
     func run() throws {
@@ -64,6 +67,14 @@ struct Bench: ParsableCommand {
             figures += try HVBlob.Bench.replay(repeats: replays, factory: bridged, version: built.version, label: "C driver").prefix(1)
             progress("allocations per round trip (a child run with a counting malloc)")
             figures += allocationFigures()
+            if preloadRequests > 0 {
+                progress("ioctls through the preload path (hvblob serve)")
+                figures += try ServeBench.run(requests: preloadRequests).map {
+                    HVBlob.Bench.Figure(name: "ioctls through the preload path (hvblob serve, \($0.label))", value: $0.perSecond, unit: "/s",
+                                        baselineName: "a plain ioctl on /dev/null", baseline: $0.baseline, goal: ">= 100,000/s for one client",
+                                        key: "serve.preload.\($0.clients)")
+                }
+            }
             progress("ring packets, 32 MiB requests, capture parsing, Blob store backend")
             figures.append(HVBlob.Bench.ringPackets(count: packets))
             figures.append(try HVBlob.Bench.largeRequests(count: large))

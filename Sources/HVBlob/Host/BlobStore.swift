@@ -6,6 +6,30 @@ public protocol BlobBackend {
     /// Executes one request. `data` is the caller's data buffer in guest memory: read its valid
     /// bytes (an upload) or write into it (a download) and return how many bytes were written.
     mutating func execute(request: [UInt8], data: GuestBuffer) -> BlobResult
+    /// The same, with what the VSP request says besides its buffers (the transaction GUID, the
+    /// ioctl's timeout). Backends that do not need it implement only the two-argument form.
+    mutating func execute(request: [UInt8], data: GuestBuffer, context: BackendRequest) -> BlobResult
+}
+
+extension BlobBackend {
+    public mutating func execute(request: [UInt8], data: GuestBuffer, context: BackendRequest) -> BlobResult {
+        execute(request: request, data: data)
+    }
+}
+
+/// What the VSP knows about a request besides its three buffers.
+public struct BackendRequest: Sendable, Equatable {
+    /// The caller's transaction GUID (the client request id of a Blob client).
+    public var transaction: GUID
+    /// `timeout_ms` of the VSP request: the ioctl's timeout.
+    public var timeoutMs: UInt32
+    /// The host's virtual time.
+    public var now: UInt64
+    public init(transaction: GUID = .zero, timeoutMs: UInt32 = 0, now: UInt64 = 0) {
+        self.transaction = transaction
+        self.timeoutMs = timeoutMs
+        self.now = now
+    }
 }
 
 /// One buffer of a request (data, request or response) as the host sees it: bytes at `offset`
@@ -87,9 +111,13 @@ public struct BlobResult: Equatable, Sendable {
     public var response: [UInt8]
     /// Bytes the backend wrote into the data buffer (0 when it only read it).
     public var dataWritten: Int
-    public init(response: [UInt8], dataWritten: Int) {
+    /// The completion's status (response.status of the ioctl): success unless the backend
+    /// could not answer (a timeout).
+    public var status: VSPStatus = .success
+    public init(response: [UInt8], dataWritten: Int, status: VSPStatus = .success) {
         self.response = response
         self.dataWritten = dataWritten
+        self.status = status
     }
 }
 

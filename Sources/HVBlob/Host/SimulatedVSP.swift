@@ -263,13 +263,14 @@ public final class SimulatedVSP {
             let request = GuestBuffer(pfns: pkt.pfns, offset: Int(r.requestBufferOffset), count: len, valid: len, memory: memory).readValid()
             let data = GuestBuffer(pfns: pkt.pfns, offset: Int(r.dataBufferOffset), count: Int(r.dataBufferLength),
                                    valid: Int(min(r.dataBufferValid, r.dataBufferLength)), memory: memory)
-            let result = backend.execute(request: request, data: data)
+            let result = backend.execute(request: request, data: data,
+                                         context: BackendRequest(transaction: r.transactionId, timeoutMs: r.timeoutMs, now: now))
             let responseBuffer = GuestBuffer(pfns: pkt.pfns, offset: Int(r.responseBufferOffset), count: Int(r.responseBufferLength),
                                              valid: 0, memory: memory)
             let n = responseBuffer.write(result.response[...])
             stats.bytesRead += len + min(data.valid, data.count)
             stats.bytesWritten += result.dataWritten + n
-            response = VSPResponse(error: .success, responseLen: UInt32(n))
+            response = VSPResponse(error: result.status, responseLen: UInt32(n))
             stats.executed += 1
         }
         track(id, nil)

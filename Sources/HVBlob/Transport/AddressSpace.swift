@@ -99,6 +99,21 @@ public final class AddressSpace {
 
     public func pfn(of address: UInt64) -> UInt64? { pages[address >> 12]?.pfn }
 
+    /// Maps one page at `address` (rounded down to its page) holding `contents` (a page's
+    /// worth): the mirror of a real process's page (`hvblob serve`). A page mapped there
+    /// already is replaced; `writable: false` is a PROT_READ mapping.
+    public func mapPage(at address: UInt64, writable: Bool, contents: UnsafeRawPointer) {
+        let vpn = address >> 12
+        if let old = pages.removeValue(forKey: vpn) { memory.mapUnref(old.pfn) }
+        let pfn = memory.allocateFrame()
+        memory.mapRef(pfn)
+        memory.copyIn(pfn, offset: 0, from: contents, count: AddressSpace.pageSize)
+        pages[vpn] = PTE(pfn: pfn, writable: writable, cow: false)
+    }
+
+    /// Whether the page holding `address` is mapped.
+    public func isMapped(_ address: UInt64) -> Bool { pages[address >> 12] != nil }
+
     /// Makes the page writable and private (breaks COW, replaces the zero page).
     private func faultWritable(_ vpn: UInt64) -> PTE? {
         guard var pte = pages[vpn], pte.writable else { return nil }

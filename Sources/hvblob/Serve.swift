@@ -1,0 +1,695 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import Foundation
+import HVBlob
+import HVBlobBridge
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's wire (Sources/HVBlobDevice/include/hvblob_device.h): 32-byte frames.
+enum DeviceWire {
+    static let magic: UInt32 = 0x4442_5648
+    static let version: UInt16 = 1
+    static let open: UInt16 = 1, attach: UInt16 = 2, ioctl: UInt16 = 3
+    static let frameSize = 32
+
+    struct Frame {
+        var magic: UInt32, version: UInt16, op: UInt16, pid: Int32, tidOrResult: Int32, a: UInt64, b: UInt64
+        init(_ bytes: ArraySlice<UInt8>) {
+            let b = Array(bytes)
+            func u(_ at: Int, _ n: Int) -> UInt64 { (0..<n).reduce(0) { $0 | UInt64(b[at + $1]) << (8 * $1) } }
+            magic = UInt32(u(0, 4)); version = UInt16(u(4, 2)); op = UInt16(u(6, 2))
+            pid = Int32(truncatingIfNeeded: u(8, 4)); tidOrResult = Int32(truncatingIfNeeded: u(12, 4))
+            a = u(16, 8); self.b = u(24, 8)
+        }
+        static func reply(op: UInt16, result: Int32, a: UInt64 = 0) -> [UInt8] {
+            var w = [UInt8]()
+            func put(_ v: UInt64, _ n: Int) { for i in 0..<n { w.append(UInt8(truncatingIfNeeded: v >> (8 * i))) } }
+            put(UInt64(DeviceWire.magic), 4); put(UInt64(DeviceWire.version), 2); put(UInt64(op), 2); put(UInt64(UInt32(bitPattern: getpid())), 4)
+            put(UInt64(UInt32(bitPattern: result)), 4); put(a, 8); put(0, 8)
+            return w
+        }
+    }
+}
+
+/// process_vm_readv / process_vm_writev (not in the Glibc module: looked up at run time).
+enum RemoteMemory {
+    typealias Fn = @convention(c) (pid_t, UnsafePointer<iovec>?, UInt, UnsafePointer<iovec>?, UInt, UInt) -> Int
+    nonisolated(unsafe) static let readv: Fn = unsafeBitCast(dlsym(nil, "process_vm_readv")!, to: Fn.self)
+    nonisolated(unsafe) static let writev: Fn = unsafeBitCast(dlsym(nil, "process_vm_writev")!, to: Fn.self)
+
+    /// Reads `count` bytes at `address` of `pid`; nil when any of it is not mapped.
+    static func read(_ pid: Int32, _ address: UInt64, _ count: Int, into dst: UnsafeMutableRawPointer) -> Bool {
+        var local = iovec(iov_base: dst, iov_len: count)
+        var remote = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address)), iov_len: count)
+        return readv(pid, &local, 1, &remote, 1, 0) == count
+    }
+
+    static func write(_ pid: Int32, _ address: UInt64, _ src: UnsafeRawPointer, _ count: Int) -> Bool {
+        var local = iovec(iov_base: UnsafeMutableRawPointer(mutating: src), iov_len: count)
+        var remote = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address)), iov_len: count)
+        return writev(pid, &local, 1, &remote, 1, 0) == count
+    }
+
+    /// /proc/PID/maps: the writable ranges, sorted.
+    static func writableRanges(_ pid: Int32) -> [(UInt64, UInt64)] {
+        let fd = Glibc.open("/proc/\(pid)/maps", O_RDONLY)
+        guard fd >= 0 else { return [] }
+        defer { Glibc.close(fd) }
+        var text = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 65536) }
+            if n <= 0 { break }
+            text += buf[0..<n]
+        }
+        var out: [(UInt64, UInt64)] = []
+        for line in text.split(separator: 0x0a) {
+            // "start-end perms offset dev inode path"
+            guard let dash = line.firstIndex(of: 0x2d), let sp = line.firstIndex(of: 0x20) else { continue }
+            let permsStart = line.index(after: sp)
+            guard line.count > permsStart - line.startIndex + 2, line[line.index(permsStart, offsetBy: 1)] == 0x77 else { continue }
+            guard let a = UInt64(String(decoding: line[line.startIndex..<dash], as: UTF8.self), radix: 16),
+                  let b = UInt64(String(decoding: line[line.index(after: dash)..<sp], as: UTF8.self), radix: 16) else { continue }
+            out.append((a, b))
+        }
+        return out
+    }
+}
+
+/// `hvblob serve`: a simulated machine behind a Unix socket; programs reach its /dev/azure_blob
+/// through libhvblob-device.so.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a simulated /dev/azure_blob to unmodified programs (LD_PRELOAD=libhvblob-device.so).",
+        discussion: """
+            The guest is the Swift model (default) or a driver's C code (--driver/--tree/--patch as verify takes it); \
+            the host is the simulated VSP with a Blob-service backend (JSON requests, see README) and a fault plan: \
+            --faults takes simulate's modes (\(FaultPlan.modeNames.joined(separator: ", "))) and the Blob service's \
+            (\(BlobServiceFaults.names.joined(separator: ", "))). Virtual time advances only while a request is in \
+            flight. SIGINT/SIGTERM print the summary (and write --record); exit 0 clean, 1 findings.
+            """
+    )
+
+    @OptionGroup var input: DriverInput
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era of a C driver (default: the newest it builds for).")
+    var kernelVersion: String?
+    @Option(help: "The Unix socket to listen on (default: $HVBLOB_SOCKET, else $XDG_RUNTIME_DIR/hvblob.sock, else /tmp/hvblob-<uid>.sock).")
+    var socket: String?
+    @Option(help: "Seed (decimal or 0x hex): host delays, faults, session tokens, generated blobs.")
+    var seed: String = "1"
+    @Option(help: "Fault plan: simulate's modes and server-busy=P, service-ms=LO-HI, session-ticks=N.")
+    var faults: String = "none"
+    @Option(help: "Backend: blob (the Blob service, JSON) or store (simulate's line protocol).")
+    var backend: String = "blob"
+    @Option(help: "A directory whose files are the blobs (name = file name); default: 8 blobs generated from the seed.")
+    var blobs: String?
+    @Option(help: "Write the pcapng capture of everything served to this file on exit.")
+    var record: String?
+    @Flag(help: "One line per request on stdout.")
+    var verbose = false
+    @Flag(name: .customLong("print-preload-path"), help: "Print the path of libhvblob-device.so (building it if needed) and exit.")
+    var printPreloadPath = false
+
+    static func defaultSocket() -> String {
+        if let s = ProcessInfo.processInfo.environment["HVBLOB_SOCKET"], !s.isEmpty { return s }
+        if let x = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], !x.isEmpty { return x + "/hvblob.sock" }
+        return "/tmp/hvblob-\(getuid()).sock"
+    }
+
+    /// libhvblob-device.so built with cc from the package's source into a cache keyed by the
+    /// source's hash (no dependency but libc; the one swift build puts next to this executable
+    /// also links the Swift runtime, and is the fallback without cc).
+    static func preloadPath() -> String {
+        let src = DriverBuild.repositoryRoot.appendingPathComponent("Sources/HVBlobDevice")
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let beside = exe.deletingLastPathComponent().appendingPathComponent("libhvblob-device.so").path
+        guard let c = FileManager.default.contents(atPath: src.path + "/hvblob_device.c"),
+              let h = FileManager.default.contents(atPath: src.path + "/include/hvblob_device.h") else {
+            if FileManager.default.fileExists(atPath: beside) { return beside }
+            fail("--print-preload-path: neither \(src.path) nor \(beside) exists")
+        }
+        let key = String(FNV1a.hash(Array(c) + Array(h)), radix: 16)
+        let dir = "/tmp/hvblob-device-\(getuid())/\(key)"
+        let out = dir + "/libhvblob-device.so"
+        if FileManager.default.fileExists(atPath: out) { return out }
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let tmp = out + ".\(getpid())"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["cc", "-shared", "-fPIC", "-O2", "-Wall", "-I", src.path + "/include", src.path + "/hvblob_device.c", "-o", tmp, "-ldl", "-lpthread"]
+        let errors = Pipe()
+        p.standardError = errors
+        let ok = (try? p.run()) != nil
+        var output = Data()
+        if ok {
+            output = errors.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+        }
+        guard ok, p.terminationStatus == 0, rename(tmp, out) == 0 else {
+            if FileManager.default.fileExists(atPath: beside) { return beside }
+            fail("--print-preload-path: cc could not build \(out) from \(src.path): \(String(decoding: output, as: UTF8.self))")
+        }
+        return out
+    }
+
+    func run() throws {
+        if printPreloadPath {
+            Out.standardOutput.write(Serve.preloadPath() + "\n")
+            return
+        }
+        guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
+        // Split the spec: the Blob service's items, the VSP's.
+        var plan = FaultPlan()
+        var blobFaults = BlobServiceFaults()
+        var vspItems: [String] = []
+        var offset = 0
+        if faults != "none" && !faults.isEmpty {
+            for item in faults.split(separator: ",", omittingEmptySubsequences: false) {
+                defer { offset += item.count + 1 }
+                let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                if BlobServiceFaults.names.contains(kv[0]) {
+                    if !blobFaults.set(kv[0], kv.count > 1 ? kv[1] : nil) {
+                        fail("--faults at character \(offset): '\(kv.count > 1 ? kv[1] : "")' is not a valid value for \(kv[0])")
+                    }
+                    continue
+                }
+                do { _ = try FaultPlan(spec: String(item)) } catch {
+                    fail("--faults at character \(offset): \(String(describing: error).replacingOccurrences(of: "fault spec at character 0: ", with: "")) (the Blob service's: \(BlobServiceFaults.names.joined(separator: ", ")))")
+                }
+                vspItems.append(String(item))
+            }
+            do { plan = try FaultPlan(spec: vspItems.joined(separator: ",")) } catch { fail("--faults: \(error)") }
+        }
+        let backendValue: BlobBackend
+        var service: BlobService?
+        switch backend {
+        case "blob":
+            var contents: [String: [UInt8]]
+            if let dir = blobs {
+                guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { fail("--blobs: \(dir): not a readable directory") }
+                contents = [:]
+                for n in names.sorted() {
+                    var isDir: ObjCBool = false
+                    let path = dir + "/" + n
+                    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
+                        contents[n] = readFile(path, what: "--blobs")
+                    }
+                }
+            } else {
+                contents = BlobService.generatedBlobs(seed: s)
+            }
+            let svc = BlobService(blobs: contents, faults: blobFaults, seed: s)
+            service = svc
+            backendValue = svc
+        case "store":
+            if blobs != nil { fail("--blobs needs --backend blob") }
+            if blobFaults != BlobServiceFaults() { fail("--faults: \(blobFaults) needs --backend blob") }
+            backendValue = BlobStore()
+        default:
+            fail("--backend: '\(backend)' is not blob or store")
+        }
+
+        var version = kernelVersion.map(parseKernelVersion) ?? .default
+        var built: DriverBuild.Built?
+        if input.any {
+            guard let source = input.resolve(inTree: false) else { fail("no driver") }
+            do { built = try DriverBuild.build(source, version: kernelVersion == nil ? nil : version) } catch {
+                Out.standardError.write(shown("hvblob: \(error)\n"))
+                throw ExitCode(2)
+            }
+            version = built!.version
+        }
+        let machine = Machine(behavior: .fixed, version: version, faults: plan, seed: s, backend: backendValue)
+        if let b = built {
+            do { machine.driver = try BridgedDriver(b, machine: machine) } catch { fail("\(input.given.first ?? "--driver"): \(error)") }
+        }
+        let recorder = record.map { _ in machine.startRecording() }
+        do { try machine.driver.probe() } catch { fail("the driver's probe returned \(error)") }
+
+        let path = socket ?? Serve.defaultSocket()
+        let server = DeviceServer(machine: machine, service: service, verbose: verbose, recorder: recorder)
+        try server.listen(path)
+        let abi = machine.driver.abi
+        Out.standardOutput.write("""
+            hvblob serve: seed=\(s) faults=\(plan)\(blobFaults == BlobServiceFaults() ? "" : ",\(blobFaults)") driver=\(machine.driver.name) kernel=\(version)
+            device: \(abi.request.name) = \(abi.command); \(abi.layout)
+            backend: \(backend)\(service.map { " (\($0.state.blobs.count) blobs\(blobs.map { " from \($0)" } ?? " generated from the seed"))" } ?? "")
+            socket: \(path)
+            run a program: HVBLOB_SOCKET=\(path) LD_PRELOAD=\(Serve.preloadPath()) PROGRAM
+
+            """)
+        server.serve()
+        Out.standardOutput.write(server.summary())
+        if let path = record, let recorder {
+            writeFile(path, recorder.capture.pcapng(), what: "--record")
+            Out.standardOutput.write("recorded: \(recorder.capture.records.count) records to \(path)\n")
+        }
+        if !machine.log.counts.isEmpty { throw ExitCode(1) }
+    }
+}
+
+nonisolated(unsafe) var serveStopPipe: [Int32] = [-1, -1]
+
+/// The daemon proper: connections, open files, ioctls in flight, the machine's clock.
+final class DeviceServer {
+    final class Connection {
+        let fd: Int32
+        var input: [UInt8] = []
+        var file: ServedFile?
+        var pid: Int32 = 0
+        var busy = false
+        var closed = false
+        init(fd: Int32) { self.fd = fd }
+    }
+
+    final class ServedFile {
+        let id: UInt64
+        let open: OpenFile
+        let space: AddressSpace
+        /// Connections and ioctls in flight holding it; the driver's release runs at 0.
+        var refs = 1
+        /// Mirrored pages: how many ioctls in flight use each, and its bytes as mirrored.
+        var pages: [UInt64: (refs: Int, snapshot: [UInt8])] = [:]
+        /// The process whose pages are mirrored: after fork, parent and child have the same
+        /// addresses with different contents, so one waits while the other's ioctl is in flight.
+        var mirroredPid: Int32 = 0
+        init(id: UInt64, open: OpenFile, space: AddressSpace) {
+            self.id = id
+            self.open = open
+            self.space = space
+        }
+    }
+
+    final class Pending {
+        let conn: Connection
+        let file: ServedFile
+        let pid: Int32
+        let argument: UInt64
+        let command: IoctlCommand
+        var tracked: TrackedCall!
+        var vpns: [UInt64] = []
+        var request: AzBlobRequestSync?
+        /// Another ioctl in flight carries the same transaction GUID: the host's bookkeeping by
+        /// GUID cannot tell the two apart, so their returns are not compared with it.
+        var ambiguous = false
+        init(conn: Connection, file: ServedFile, pid: Int32, argument: UInt64, command: IoctlCommand) {
+            self.conn = conn
+            self.file = file
+            self.pid = pid
+            self.argument = argument
+            self.command = command
+        }
+    }
+
+    let machine: Machine
+    let service: BlobService?
+    let verbose: Bool
+    let recorder: CaptureRecorder?
+    var listenFD: Int32 = -1
+    var path = ""
+    var connections: [Int32: Connection] = [:]
+    var files: [UInt64: ServedFile] = [:]
+    var nextFile: UInt64 = 1
+    var pending: [Pending] = []
+    var waiting: [Pending] = []
+    var remove: TrackedCall?
+    var removeDone = false
+    // Summary.
+    var requests = 0
+    var results: [Errno: Int] = [:]
+    var statuses: [UInt32: Int] = [:]
+    var opens = 0
+    var pids = Set<Int32>()
+    var protocolErrors = 0
+
+    init(machine: Machine, service: BlobService?, verbose: Bool, recorder: CaptureRecorder?) {
+        self.machine = machine
+        self.service = service
+        self.verbose = verbose
+        self.recorder = recorder
+        if let t = machine.host.faults.rescindAt {
+            machine.queue.schedule(at: t) { [unowned self] in
+                self.machine.host.noteRescind()
+                self.machine.channel.rescind()
+                self.recorder?.remove()
+                self.remove = TrackedCall(self.machine.driver.remove())
+                if self.verbose { Out.standardOutput.write("t=\(self.machine.now) host rescinds the channel; remove starts\n") }
+            }
+        }
+    }
+
+    func listen(_ path: String) throws {
+        self.path = path
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let max = MemoryLayout.size(ofValue: addr.sun_path)
+        guard path.utf8.count < max else { fail("--socket: \(path) is longer than \(max - 1) bytes") }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+        }
+        // A socket left by a daemon that died is removed; a live one is an error.
+        let probe = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let live = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } } == 0
+        Glibc.close(probe)
+        if live { fail("--socket: another hvblob serve is listening on \(path)") }
+        unlink(path)
+        listenFD = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(listenFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        if bound != 0 { fail("--socket: cannot bind \(path): \(String(cString: strerror(errno)))") }
+        chmod(path, 0o666)
+        Glibc.listen(listenFD, 256)
+        pipe(&serveStopPipe)
+        let handler: @convention(c) (Int32) -> Void = { _ in
+            var b: UInt8 = 1
+            _ = Glibc.write(serveStopPipe[1], &b, 1)
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+        // A parent may have started us with these blocked (Foundation's Process does).
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Runs until SIGINT/SIGTERM.
+    func serve() {
+        while true {
+            var fds = [pollfd(fd: serveStopPipe[0], events: Int16(POLLIN), revents: 0), pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)]
+            for c in connections.values where !c.closed { fds.append(pollfd(fd: c.fd, events: Int16(POLLIN), revents: 0)) }
+            let n = poll(&fds, nfds_t(fds.count), -1)
+            if n < 0 && errno == EINTR { continue }
+            if fds[0].revents != 0 { break }
+            if fds[1].revents != 0 { acceptAll() }
+            for p in fds.dropFirst(2) where p.revents != 0 {
+                if let c = connections[p.fd] { readFrom(c) }
+            }
+            pump()
+        }
+        Glibc.close(listenFD)
+        unlink(path)
+    }
+
+    func acceptAll() {
+        while true {
+            let fd = Glibc.accept(listenFD, nil, nil)
+            if fd < 0 { return }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            connections[fd] = Connection(fd: fd)
+        }
+    }
+
+    func send(_ c: Connection, _ bytes: [UInt8]) {
+        guard !c.closed else { return }
+        // 32 bytes into an idle socket's buffer: a short write means the peer is gone.
+        let n = bytes.withUnsafeBytes { Glibc.send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if n != bytes.count { drop(c) }
+    }
+
+    func readFrom(_ c: Connection) {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while !c.closed {
+            let n = buf.withUnsafeMutableBytes { Glibc.recv(c.fd, $0.baseAddress, 4096, 0) }
+            if n > 0 {
+                c.input += buf[0..<n]
+                continue
+            }
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { break }
+            drop(c)
+            return
+        }
+        while c.input.count >= DeviceWire.frameSize && !c.closed {
+            let f = DeviceWire.Frame(c.input[0..<DeviceWire.frameSize])
+            c.input.removeFirst(DeviceWire.frameSize)
+            handle(c, f)
+        }
+    }
+
+    /// The connection is gone (the process closed it or died): its hold on the file goes.
+    func drop(_ c: Connection) {
+        if c.closed { return }
+        c.closed = true
+        Glibc.close(c.fd)
+        connections[c.fd] = nil
+        if let f = c.file { unref(f, pid: c.pid) }
+    }
+
+    func unref(_ f: ServedFile, pid: Int32) {
+        f.refs -= 1
+        guard f.refs == 0 else { return }
+        recorder?.release(pid: Int(pid))
+        machine.driver.release(f.open)
+        files[f.id] = nil
+        if verbose { Out.standardOutput.write("t=\(machine.now) pid=\(pid) release file \(f.id)\n") }
+    }
+
+    func handle(_ c: Connection, _ f: DeviceWire.Frame) {
+        guard f.magic == DeviceWire.magic, f.version == DeviceWire.version else {
+            protocolErrors += 1
+            send(c, DeviceWire.Frame.reply(op: f.op, result: EPROTO))
+            drop(c)
+            return
+        }
+        c.pid = f.pid
+        pids.insert(f.pid)
+        switch f.op {
+        case DeviceWire.open where c.file == nil:
+            let space = AddressSpace(pid: Int(f.pid), memory: machine.memory)
+            do {
+                let open = try machine.driver.open(space)
+                let file = ServedFile(id: nextFile, open: open, space: space)
+                nextFile += 1
+                files[file.id] = file
+                c.file = file
+                opens += 1
+                if verbose { Out.standardOutput.write("t=\(machine.now) pid=\(f.pid) open -> file \(file.id)\n") }
+                send(c, DeviceWire.Frame.reply(op: f.op, result: 0, a: file.id))
+            } catch {
+                if verbose { Out.standardOutput.write("t=\(machine.now) pid=\(f.pid) open -> \(error)\n") }
+                send(c, DeviceWire.Frame.reply(op: f.op, result: error.rawValue))
+            }
+        case DeviceWire.attach where c.file == nil:
+            guard let file = files[f.a] else {
+                send(c, DeviceWire.Frame.reply(op: f.op, result: EBADF))
+                return
+            }
+            file.refs += 1
+            c.file = file
+            send(c, DeviceWire.Frame.reply(op: f.op, result: 0, a: file.id))
+        case DeviceWire.ioctl where c.file != nil && !c.busy:
+            startIoctl(c, c.file!, pid: f.pid, argument: f.a, command: IoctlCommand(rawValue: UInt32(truncatingIfNeeded: f.b)))
+        default:
+            protocolErrors += 1
+            send(c, DeviceWire.Frame.reply(op: f.op, result: EPROTO))
+            drop(c)
+        }
+    }
+
+    // MARK: the caller's memory
+
+    /// Mirrors into the file's address space every page the ioctl can touch: the argument and
+    /// the three buffers the argument names (in the driver's layout). A page that is not
+    /// mapped in the caller is left unmapped (the driver faults: EFAULT); one mapped without
+    /// write permission is mirrored read-only (a write-intent pin faults).
+    func mirror(_ p: Pending) -> Bool {
+        if !p.file.pages.isEmpty && p.file.mirroredPid != p.pid { return false }
+        p.file.mirroredPid = p.pid
+        let layout = machine.driver.abi.layout
+        var vpns = Set<UInt64>()
+        func add(_ address: UInt64, _ length: Int) {
+            guard length > 0 else { return }
+            let (end, over) = address.addingReportingOverflow(UInt64(length) - 1)
+            if over { return }
+            for v in (address >> 12)...(end >> 12) { vpns.insert(v) }
+        }
+        add(p.argument, layout.size)
+        var arg = [UInt8](repeating: 0, count: layout.size)
+        if arg.withUnsafeMutableBytes({ RemoteMemory.read(p.pid, p.argument, layout.size, into: $0.baseAddress!) }),
+           let r = try? layout.decode(arg) {
+            p.request = r
+            // A buffer longer than the page limit is refused by the driver before it pins
+            // past that: mirror no more than the limit and a page.
+            let cap = AzBlob.pageSize * (AzBlob.maxPages + 1)
+            add(r.requestBuffer, min(Int(r.requestLen), cap))
+            add(r.responseBuffer, min(Int(r.responseLen), cap))
+            add(r.dataBuffer, min(Int(r.dataLen), cap))
+        }
+        let writable = RemoteMemory.writableRanges(p.pid)
+        func isWritable(_ a: UInt64) -> Bool {
+            var lo = 0, hi = writable.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if writable[mid].1 <= a { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < writable.count && writable[lo].0 <= a
+        }
+        var page = [UInt8](repeating: 0, count: AzBlob.pageSize)
+        for v in vpns.sorted() {
+            let address = v << 12
+            if var entry = p.file.pages[v] {
+                entry.refs += 1
+                p.file.pages[v] = entry
+                p.vpns.append(v)
+                continue
+            }
+            let ok = page.withUnsafeMutableBytes { RemoteMemory.read(p.pid, address, AzBlob.pageSize, into: $0.baseAddress!) }
+            guard ok else { continue }
+            page.withUnsafeBytes { p.file.space.mapPage(at: address, writable: isWritable(address), contents: $0.baseAddress!) }
+            p.file.pages[v] = (1, page)
+            p.vpns.append(v)
+        }
+        return true
+    }
+
+    /// Writes back, byte run by byte run, what the driver and the host changed in the mirrored
+    /// pages, and unmaps the pages no other ioctl in flight uses.
+    func writeBack(_ p: Pending) {
+        for v in p.vpns {
+            guard var entry = p.file.pages[v] else { continue }
+            let address = v << 12
+            if let now = try? p.file.space.read(address, count: AzBlob.pageSize), now != entry.snapshot {
+                var i = 0
+                while i < now.count {
+                    if now[i] == entry.snapshot[i] { i += 1; continue }
+                    var j = i
+                    while j < now.count && now[j] != entry.snapshot[j] { j += 1 }
+                    now.withUnsafeBytes { _ = RemoteMemory.write(p.pid, address + UInt64(i), $0.baseAddress! + i, j - i) }
+                    i = j
+                }
+                entry.snapshot = now
+            }
+            entry.refs -= 1
+            if entry.refs == 0 {
+                p.file.pages[v] = nil
+                p.file.space.unmap(address, length: AzBlob.pageSize)
+            } else {
+                p.file.pages[v] = entry
+            }
+        }
+    }
+
+    // MARK: ioctls
+
+    func startIoctl(_ c: Connection, _ file: ServedFile, pid: Int32, argument: UInt64, command: IoctlCommand) {
+        c.busy = true
+        file.refs += 1
+        requests += 1
+        let p = Pending(conn: c, file: file, pid: pid, argument: argument, command: command)
+        if !begin(p) { waiting.append(p) }
+    }
+
+    /// Mirrors the caller's pages and enters the driver's ioctl; false while another process
+    /// sharing the open file has an ioctl in flight.
+    func begin(_ p: Pending) -> Bool {
+        guard mirror(p) else { return false }
+        recorder?.ioctlCall(p.file.space, command: p.command, argument: p.argument)
+        if let g = p.request?.guid {
+            for q in pending where q.request?.guid == g {
+                q.ambiguous = true
+                p.ambiguous = true
+            }
+        }
+        p.tracked = TrackedCall(machine.driver.ioctl(p.file.open, command: p.command, argument: p.argument))
+        pending.append(p)
+        return true
+    }
+
+    func finish(_ p: Pending, _ e: Errno) {
+        recorder?.ioctlReturn(p.file.space, argument: p.argument, result: e)
+        if p.tracked.call.sentRequestId != nil, !p.ambiguous, let r = p.request { machine.noteReturned(transaction: r.guid, result: e) }
+        let response = p.file.space.readResponse(at: p.argument, layout: machine.driver.abi.layout)
+        writeBack(p)
+        results[e, default: 0] += 1
+        if e == .success, let r = response { statuses[r.status, default: 0] += 1 }
+        if verbose {
+            var line = "t=\(machine.now) pid=\(p.pid) ioctl \(p.command)"
+            if let r = p.request {
+                line += " transaction \(r.guid) request_len=\(r.requestLen) response_len=\(r.responseLen) data_len=\(r.dataLen) timeout=\(r.timeout)"
+            }
+            if let id = p.tracked.call.sentRequestId { line += " request id \(id)" }
+            line += " -> \(e)"
+            if e == .success, let r = response { line += " status=\(VSPStatus(rawValue: r.status)) response_len=\(r.length)" }
+            Out.standardOutput.write(line + "\n")
+        }
+        p.conn.busy = false
+        send(p.conn, DeviceWire.Frame.reply(op: DeviceWire.ioctl, result: e.rawValue))
+        unref(p.file, pid: p.pid)
+    }
+
+    /// Steps every call that can make progress and lets the machine's events run while some
+    /// call waits: virtual time moves only while a request is in flight.
+    func pump() {
+        var spins = 0
+        while !pending.isEmpty || (remove != nil && !removeDone) {
+            var progressed = false
+            let now = machine.now
+            for p in pending where p.tracked.isDue(at: now) {
+                p.tracked.advance()
+                progressed = true
+            }
+            if let r = remove, !removeDone, r.isDue(at: now) {
+                r.advance()
+                progressed = true
+                if r.result != nil {
+                    removeDone = true
+                    if verbose { Out.standardOutput.write("t=\(machine.now) remove finished\n") }
+                }
+            }
+            let done = pending.filter { $0.tracked.result != nil }
+            if !done.isEmpty {
+                pending.removeAll { $0.tracked.result != nil }
+                for p in done { finish(p, p.tracked.result!) }
+                let ready = waiting
+                waiting = []
+                for p in ready where !begin(p) { waiting.append(p) }
+            }
+            if progressed {
+                spins += 1
+                if spins < 10_000_000 { continue }
+            }
+            var deadlines = pending.compactMap { $0.tracked.result == nil ? $0.tracked.deadline : nil }
+            if let r = remove, !removeDone, let d = r.deadline { deadlines.append(d) }
+            let soonest = deadlines.filter { $0 > machine.now }.min()
+            if let t = machine.queue.nextTime, soonest.map({ t <= $0 }) ?? true {
+                machine.run(until: t, maxEvents: 1)
+            } else if let d = soonest {
+                machine.now = d
+            } else {
+                // Everything left waits for something that cannot happen now (a completion
+                // the host never sends): it stays blocked, as in the kernel.
+                break
+            }
+        }
+    }
+
+    func summary() -> String {
+        var s = "summary: \(requests) ioctls from \(pids.count) process(es), \(opens) open(s); results: "
+        s += results.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        if !statuses.isEmpty {
+            s += "; response.status: " + statuses.sorted { $0.key < $1.key }.map { "\(VSPStatus(rawValue: $0.key))=\($0.value)" }.joined(separator: " ")
+        }
+        s += "\n"
+        if let svc = service {
+            s += "blob service: " + svc.state.statuses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
+        }
+        let h = machine.host.stats
+        s += "host: \(h.received) packets received, \(h.executed) executed, \(h.completionsSent) completions, \(h.dropped) dropped, \(h.neverCompleted) never completed\n"
+        if !pending.isEmpty { s += "still blocked in the ioctl: \(pending.count) (\(pending.map { "pid \($0.pid): \($0.tracked.call.waitDescription)" }.joined(separator: "; ")))\n" }
+        if protocolErrors > 0 { s += "protocol errors: \(protocolErrors) connection(s) spoke another protocol\n" }
+        s += "time: t=\(machine.now)\n"
+        let counts = machine.log.counts
+        if counts.isEmpty {
+            s += "verdict: clean (0 findings)\n"
+        } else {
+            s += "verdict: \(counts.values.reduce(0, +)) finding(s)\n"
+            for v in machine.log.violations.prefix(20) { s += "  \(v.rule) t=\(v.time) \(v.detail)\n" }
+        }
+        return s
+    }
+}

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import HVBlob
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `hvblob serve` from the built binary, with the example clients (Examples/) built by cc and
+/// run unmodified under LD_PRELOAD=libhvblob-device.so: bytes checked end to end, faults the
+/// client sees, EFAULT from the program's own read-only memory, a daemon that dies.
+@Suite("hvblob serve", .serialized)
+struct ServeTests {
+    static var binary: String { CLITests.binary }
+
+    /// A daemon on its own socket, stdout into a file, with blobs from a directory.
+    final class Daemon: @unchecked Sendable {
+        let process = Process()
+        let socket: String
+        let log: String
+        let dir: String
+        init(faults: String = "none", extra: [String] = [], blobs: [String: [UInt8]]) throws {
+            let base = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-serve-\(UUID().uuidString)").path
+            dir = base + "-blobs"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (n, b) in blobs { try Data(b).write(to: URL(fileURLWithPath: dir + "/" + n)) }
+            socket = base + ".sock"
+            log = base + ".log"
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            process.executableURL = URL(fileURLWithPath: ServeTests.binary)
+            process.arguments = ["serve", "--socket", socket, "--blobs", dir, "--faults", faults, "--verbose"] + extra
+            process.standardOutput = FileHandle(forWritingAtPath: log)
+            process.standardError = FileHandle(forWritingAtPath: log)
+            try process.run()
+            // It prints "socket: PATH" once it listens.
+            for _ in 0..<500 where !output.contains("socket: \(socket)\n") { usleep(20_000) }
+            try #require(output.contains("socket: \(socket)\n"), "the daemon did not listen: \(output)")
+        }
+        var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        /// SIGTERM and the summary it prints.
+        func stop() -> String {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            return output
+        }
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            for path in [dir, log, socket] { try? FileManager.default.removeItem(atPath: path) }
+        }
+    }
+
+    static let preload: String = {
+        let r = try? runProcess([binary, "serve", "--print-preload-path"])
+        return r?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }()
+
+    /// Examples/NAME.c built with cc (once per run).
+    static func built(_ name: String) throws -> String {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-\(name)-\(getpid())").path
+        if !FileManager.default.fileExists(atPath: out) {
+            let r = try runProcess(["cc", "-O2", "-Wall", "-Werror", "-o", out, repoRoot.appendingPathComponent("Examples/\(name).c").path])
+            try #require(r.status == 0, "cc \(name).c: \(r.output)")
+        }
+        return out
+    }
+
+    /// Runs a client under the preload against `daemon`, killed after `timeout` seconds (a
+    /// hang is a failure, not a stuck test).
+    static func client(_ argv: [String], _ daemon: Daemon?, socket: String? = nil, timeout: Double = 60) throws -> (status: Int32, stdout: String, stderr: String) {
+        try #require(FileManager.default.fileExists(atPath: ServeTests.preload), "no preload library: hvblob serve --print-preload-path said '\(ServeTests.preload)'")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        var env = ProcessInfo.processInfo.environment
+        env["LD_PRELOAD"] = ServeTests.preload
+        env["HVBLOB_SOCKET"] = socket ?? daemon!.socket
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        let outData = Box(Data())
+        let reader = Thread { outData.set(out.fileHandleForReading.readDataToEndOfFile()) }
+        reader.start()
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        let hung = p.isRunning
+        if hung { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        while !reader.isFinished { usleep(1000) }
+        #expect(!hung, "\(argv) hung for \(timeout) s")
+        return (p.terminationStatus, String(decoding: outData.value, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    static func blob(_ n: Int, seed: UInt64) -> [UInt8] {
+        var rng = SeededRandom(seed: seed)
+        return (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    }
+
+    @Test("serve.clients: the C and the Python example read a blob in ranges under LD_PRELOAD, every byte checked; the summary counts them")
+    func examples() throws {
+        let bytes = ServeTests.blob(300_001, seed: 7)
+        let d = try Daemon(blobs: ["alpha": bytes])
+        let copy = d.dir + "/alpha"
+        let c = try ServeTests.client([try ServeTests.built("blob_read"), "alpha", copy, "65536", "2"], d)
+        #expect(c.status == 0, "C client: \(c.stdout) \(c.stderr)")
+        #expect(c.stdout.contains("alpha: 10 reads, 600002 bytes, every byte matched"), "\(c.stdout)")
+        let py = try ServeTests.client(["python3", repoRoot.appendingPathComponent("Examples/blob_read.py").path, "alpha", copy, "4096"], d)
+        #expect(py.status == 0, "Python client: \(py.stdout) \(py.stderr)")
+        #expect(py.stdout.contains("alpha: 74 reads, 300001 bytes, every byte matched"), "\(py.stdout)")
+        let out = d.stop()
+        // open + 10 reads + close, open + 74 reads + close.
+        #expect(out.contains("summary: 88 ioctls from 2 process(es), 2 open(s); results: 0=88"), "\(out)")
+        #expect(out.contains("verdict: clean"), "\(out)")
+    }
+
+    // 16 x 1,026 takes 14-26 s in a debug build on two shared cores: 16 x 514 here.
+    @Test("serve.concurrent: 16 processes x 514 requests at once, every byte checked")
+    func concurrent() throws {
+        let bytes = ServeTests.blob(262_144, seed: 11)
+        let d = try Daemon(blobs: ["beta": bytes])
+        let exe = try ServeTests.built("blob_read")
+        let results = Box([(status: Int32, stdout: String, stderr: String)?](repeating: nil, count: 16))
+        let socket = d.socket, copy = d.dir + "/beta"
+        DispatchQueue.concurrentPerform(iterations: 16) { i in
+            let r = try? ServeTests.client([exe, "beta", copy, "4096", "8"], nil, socket: socket, timeout: 120)
+            results.update { $0[i] = r }
+        }
+        for (i, r) in results.value.enumerated() {
+            #expect(r?.status == 0 && r?.stdout.contains("512 reads, 2097152 bytes, every byte matched") == true, "client \(i): \(String(describing: r))")
+        }
+        let out = d.stop()
+        #expect(out.contains("summary: 8224 ioctls from 16 process(es), 16 open(s); results: 0=8224"), "\(out.suffix(800))")
+    }
+
+    @Test("serve.faults: EIO (short completions), ENODEV after a rescind, the timeout status, 503 ServerBusy, 404 BlobNotFound")
+    func faults() throws {
+        let exe = try ServeTests.built("blob_faults")
+        let blobs = ["alpha": ServeTests.blob(5000, seed: 1)]
+        do {
+            let d = try Daemon(faults: "short-completion=1", blobs: blobs)
+            let r = try ServeTests.client([exe, "loop", "3", "alpha"], d)
+            #expect(r.stdout.components(separatedBy: "errno=EIO").count - 1 == 3, "\(r.stdout)")
+            _ = d.stop()
+        }
+        do {
+            let d = try Daemon(faults: "rescind=40", blobs: blobs)
+            let r = try ServeTests.client([exe, "loop", "30", "alpha"], d)
+            let ok = r.stdout.components(separatedBy: "errno=0 ").count - 1
+            let gone = r.stdout.components(separatedBy: "errno=ENODEV").count - 1
+            #expect(ok > 0 && gone > 0 && ok + gone == 30, "\(r.stdout)")
+            // Nothing succeeds after the first ENODEV.
+            if let first = r.stdout.range(of: "errno=ENODEV") { #expect(!r.stdout[first.upperBound...].contains("errno=0 "), "\(r.stdout)") }
+            let out = d.stop()
+            #expect(out.contains("host rescinds the channel"), "\(out.suffix(600))")
+        }
+        do {
+            let d = try Daemon(faults: "service-ms=100-100", blobs: blobs)
+            let late = try ServeTests.client([exe, "loop", "1", "alpha", "50"], d)
+            #expect(late.stdout.contains("errno=0 status=0xc00000b5 http=500 code=OperationTimedOut"), "\(late.stdout)")
+            let inTime = try ServeTests.client([exe, "loop", "1", "alpha", "200"], d)
+            #expect(inTime.stdout.contains("errno=0 status=0x0 http=200 code="), "\(inTime.stdout)")
+            _ = d.stop()
+        }
+        do {
+            let d = try Daemon(faults: "server-busy=1", blobs: blobs)
+            let r = try ServeTests.client([exe, "loop", "2", "alpha"], d)
+            #expect(r.stdout.components(separatedBy: "http=503 code=ServerBusy").count - 1 == 2, "\(r.stdout)")
+            let missing = try ServeTests.client([exe, "loop", "1", "nope"], d)
+            #expect(missing.stdout.contains("http=503"), "\(missing.stdout)")
+            _ = d.stop()
+        }
+        do {
+            let d = try Daemon(blobs: blobs)
+            let missing = try ServeTests.client([exe, "loop", "1", "nope"], d)
+            #expect(missing.stdout.contains("errno=0 status=0x0 http=404 code=BlobNotFound"), "\(missing.stdout)")
+            _ = d.stop()
+        }
+    }
+
+    @Test("serve.memory: a read-only response buffer and an unmapped data buffer are EFAULT; fork and dup share the open file")
+    func memory() throws {
+        let exe = try ServeTests.built("blob_faults")
+        let d = try Daemon(blobs: ["alpha": ServeTests.blob(100, seed: 2)])
+        let ro = try ServeTests.client([exe, "readonly-response", "alpha"], d)
+        #expect(ro.status == 0 && ro.stdout.contains("errno=EFAULT"), "\(ro.stdout) \(ro.stderr)")
+        let unmapped = try ServeTests.client([exe, "unmapped-data", "alpha"], d)
+        #expect(unmapped.status == 0 && unmapped.stdout.contains("errno=EFAULT"), "\(unmapped.stdout) \(unmapped.stderr)")
+        let forked = try ServeTests.client([exe, "fork", "alpha", "40"], d)
+        #expect(forked.status == 0, "\(forked.stdout) \(forked.stderr)")
+        #expect(forked.stdout.components(separatedBy: "errno=0 status=0x0 http=200").count - 1 == 80, "\(forked.stdout)")
+        let out = d.stop()
+        #expect(out.contains("results: 0=80 EFAULT=2"), "\(out.suffix(600))")
+    }
+
+    @Test("serve.daemon-errors: no daemon is ENXIO with a line on stderr; a daemon killed mid-request is EIO, not a hang")
+    func daemonErrors() throws {
+        let exe = try ServeTests.built("blob_faults")
+        let none = try ServeTests.client([exe, "loop", "1", "alpha"], nil, socket: "/tmp/hvblob-no-such-daemon.sock", timeout: 20)
+        #expect(none.stdout.contains("open errno=ENXIO"), "\(none.stdout)")
+        #expect(none.stderr.contains("no hvblob serve daemon at /tmp/hvblob-no-such-daemon.sock"), "\(none.stderr)")
+
+        let d = try Daemon(faults: "never-complete=1", blobs: ["alpha": ServeTests.blob(100, seed: 3)])
+        let killer = Thread {
+            // The request reaches the daemon and waits for a completion that never comes.
+            usleep(1_500_000)
+            kill(d.process.processIdentifier, SIGKILL)
+        }
+        killer.start()
+        let r = try ServeTests.client([exe, "loop", "1", "alpha"], d, timeout: 20)
+        #expect(r.stdout.contains("errno=EIO"), "\(r.stdout)")
+        #expect(r.stderr.contains("went away"), "\(r.stderr)")
+        d.process.waitUntilExit()
+        #expect(d.process.terminationReason == .uncaughtSignal)
+    }
+
+    @Test("serve.c-driver: the in-tree C driver behind the socket: the C example's bytes, EFAULT from a read-only response buffer")
+    func cDriver() throws {
+        let bytes = ServeTests.blob(70_000, seed: 5)
+        let d = try Daemon(extra: ["--driver", repoRoot.appendingPathComponent("kernel/hv_azure_blob.c").path], blobs: ["gamma": bytes])
+        #expect(d.output.contains("driver=") && d.output.contains("hv_azure_blob.c"), "\(d.output)")
+        let c = try ServeTests.client([try ServeTests.built("blob_read"), "gamma", d.dir + "/gamma", "16384"], d)
+        #expect(c.status == 0 && c.stdout.contains("gamma: 5 reads, 70000 bytes, every byte matched"), "\(c.stdout) \(c.stderr)")
+        let ro = try ServeTests.client([try ServeTests.built("blob_faults"), "readonly-response", "gamma"], d)
+        #expect(ro.status == 0 && ro.stdout.contains("errno=EFAULT"), "\(ro.stdout)")
+        let out = d.stop()
+        #expect(out.contains("results: 0=7 EFAULT=1"), "\(out.suffix(600))")
+    }
+
+    @Test("serve.blob-service: 412 after the blob changed, 416 past the end, 403 for a foreign or expired session, the transaction GUID as clientRequestId")
+    func blobService() throws {
+        var faults = BlobServiceFaults()
+        faults.sessionTicks = 100
+        var svc = BlobService(blobs: ["b": Array(repeating: 7, count: 10)], faults: faults, seed: 1)
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
+        defer { buf.deallocate() }
+        func call(_ json: String, now: UInt64 = 0, valid: Int = 0) throws -> JSONNode {
+            let guid = GUID(0x1234_5678, 1, 2, [3, 4, 5, 6, 7, 8, 9, 10])
+            let r = svc.execute(request: Array(json.utf8), data: GuestBuffer(local: buf, valid: valid),
+                                context: BackendRequest(transaction: guid, timeoutMs: 1000, now: now))
+            let node = try JSONParser.parse(r.response)
+            #expect(node["clientRequestId"]?.string == guid.description)
+            return node
+        }
+        let open = try call(#"{"operation":"open","path":"b"}"#)
+        let h = try #require(open["fastpathFileHandle"]?.string), t = try #require(open["fastpathSessionToken"]?.string)
+        func read(_ pos: Int, token: String? = nil, now: UInt64 = 0) throws -> JSONNode {
+            try call(#"{"operation":"read","fastpathFileHandle":"\#(h)","fastpathSessionToken":"\#(token ?? t)","storeFilePosition":\#(pos),"bufferOffset":0,"readLength":4}"#, now: now)
+        }
+        #expect(try read(0)["status"]?.int == 206)
+        #expect(try read(8)["bytesRead"]?.int == 2)
+        #expect(try read(10)["errorCode"]?.string == "InvalidRange")
+        #expect(try read(0, token: "feed")["errorCode"]?.string == "AuthorizationFailure")
+        #expect(try read(0, now: 101)["errorCode"]?.string == "AuthenticationFailed")
+        let w = try call(#"{"operation":"write","path":"b","position":10}"#, valid: 3)
+        #expect(w["status"]?.int == 201 && w["contentLength"]?.int == 13)
+        #expect(w["eTag"]?.string != open["eTag"]?.string)
+        let stale = try read(0)
+        #expect(stale["status"]?.int == 412 && stale["errorCode"]?.string == "ConditionNotMet")
+        #expect(try call(#"{"operation":"getProperties","path":"zz"}"#)["errorCode"]?.string == "BlobNotFound")
+        #expect(try call("not json")["status"]?.int == 400)
+    }
+
+    @Test("serve.bad-input: a fault the daemon does not know is exit 2 naming it and where")
+    func badInput() throws {
+        let r = try runProcess([ServeTests.binary, "serve", "--faults", "server-busy=0.1,nonsense=1", "--socket", "/tmp/hvblob-bad.sock"])
+        #expect(r.status == 2)
+        #expect(r.output.contains("--faults at character 16: unknown fault 'nonsense'"), "\(r.output)")
+    }
+}
+
+/// A value shared between threads, behind a lock.
+final class Box<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ v: T) { stored = v }
+    var value: T { lock.withLock { stored } }
+    func set(_ v: T) { lock.withLock { stored = v } }
+    func update(_ f: (inout T) -> Void) { lock.withLock { f(&stored) } }
+}
