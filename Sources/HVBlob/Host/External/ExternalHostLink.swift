@@ -6,7 +6,8 @@
 /// (TIMER/RUN) gives the same run as the in-process host, event for event.
 public final class ExternalHostLink {
     unowned let session: ExternalHostSession
-    unowned let machine: Machine
+    /// Weak: the session detaches the link after its machine may be gone.
+    weak var machine: Machine?
     public let memory: SharedGuestMemory
     private var seq: UInt64 = 0
     private var ringPFNs: [UInt64] = []
@@ -24,6 +25,7 @@ public final class ExternalHostLink {
     }
 
     func attach(seed: UInt64) {
+        guard let machine else { return }
         let ch = machine.channel
         ch.ringFactory = { [unowned self] size in
             if self.ringPFNs.count >= 2 { self.memory.resetRings(); self.ringPFNs = [] }
@@ -38,7 +40,8 @@ public final class ExternalHostLink {
             case .open:
                 guard self.ringPFNs.count == 2, let out = ch.outbound else { return }
                 let o = HostMessage.Open(ringSize: UInt32(out.size), outboundPFN: self.ringPFNs[0], inboundPFN: self.ringPFNs[1])
-                self.session.monitor.opened(outbound: out, inbound: ch.inbound!, memory: self.machine.memory, shared: self.memory)
+                self.session.monitor.guestLog = machine.log
+                self.session.monitor.opened(outbound: out, inbound: ch.inbound!, memory: machine.memory, shared: self.memory)
                 self.request { HostMessage.open(o, seq: $0, time: $1) }
             case .close: self.request { HostMessage(.close, seq: $0, time: $1) }
             case .rescind: self.request { HostMessage(.rescind, seq: $0, time: $1) }
@@ -60,7 +63,7 @@ public final class ExternalHostLink {
     private func reportFailure() {
         guard let f = session.failure, !reportedFailure else { return }
         reportedFailure = true
-        machine.log.report("liveness.external-host", f)
+        machine?.log.report("liveness.external-host", f)
     }
 
     /// Sends one message and handles what the host sends until its DONE. Returns the DONE's
@@ -69,9 +72,10 @@ public final class ExternalHostLink {
     public func request(_ make: (UInt64, UInt64) -> HostMessage) -> Int32? {
         if session.failure != nil { reportFailure(); return nil }
         seq += 1
-        let m = make(seq, machine.now)
+        let now = machine?.now ?? 0
+        let m = make(seq, now)
         session.sent[m.kind, default: 0] += 1
-        session.monitor.beforeHost(m.kind, now: machine.now)
+        session.monitor.beforeHost(m.kind, now: now)
         interruptsInRequest = 0
         do {
             try session.socket.send(m)
@@ -79,7 +83,7 @@ public final class ExternalHostLink {
                 switch try session.socket.receive(timeoutMs: session.timeoutMs) {
                 case .message(let r):
                     if r.kind == .done && r.seq == m.seq {
-                        session.monitor.afterHost(m.kind, now: machine.now, interrupts: interruptsInRequest, status: r.doneStatus)
+                        session.monitor.afterHost(m.kind, now: now, interrupts: interruptsInRequest, status: r.doneStatus)
                         return r.doneStatus
                     }
                     handle(r, during: m)
@@ -105,17 +109,18 @@ public final class ExternalHostLink {
         case .interrupt:
             interruptsInRequest += 1
             interruptsTotal += 1
-            if m == nil { session.monitor.unsolicited(now: machine.now) }
-            machine.scheduleCallback()
+            if m == nil { session.monitor.unsolicited(now: machine?.now ?? 0) }
+            machine?.scheduleCallback()
         case .timer:
             guard let (token, at) = try? r.timerBody() else { session.fail("a TIMER with a short body"); return }
             timersTotal += 1
+            guard let machine else { return }
             machine.queue.schedule(at: max(at, machine.now)) { [weak self] in
                 self?.request { HostMessage.run(token: token, seq: $0, time: $1) }
             }
         case .finding:
             guard let (rule, detail) = try? r.findingBody() else { session.fail("a FINDING with a short body"); return }
-            machine.log.report(Rule(rule), detail)
+            machine?.log.report(Rule(rule), detail)
         case .done:
             session.fail("the host sent DONE for seq \(r.seq) while the guest waits for seq \(m?.seq ?? 0)")
         default:
@@ -127,7 +132,7 @@ public final class ExternalHostLink {
     /// host completes later). true when something was scheduled.
     func waitUnsolicited() -> Bool {
         // A host in virtual time never sends anything unasked.
-        guard session.failure == nil, attached, machine.channel.state == .open,
+        guard let machine, session.failure == nil, attached, machine.channel.state == .open,
               session.offer.flags & HostMessage.Offer.flagVirtualTime == 0 else { return false }
         session.monitor.scanOutbound()
         guard session.monitor.inFlightCount > 0 else { return false }

@@ -54,6 +54,14 @@ public final class HostConformanceMonitor {
 
     public init() {}
 
+    /// The guest's own log: a host write into a page the guest pinned without write intent is
+    /// the guest's defect (`pin.host-write-without-write-intent`), as in process. Out of process
+    /// it is seen as a change of such a page while the host acted, once per page and message
+    /// (in process: once per write call), and not at all when the host wrote the bytes that
+    /// were there.
+    weak var guestLog: ViolationLog?
+    private var readOnlyPins: [(pfn: UInt64, bytes: [UInt8])] = []
+
     public var inFlightCount: Int { inFlight.count }
 
     func opened(outbound: RingBuffer, inbound: RingBuffer, memory: GuestMemory, shared: SharedGuestMemory) {
@@ -111,6 +119,12 @@ public final class HostConformanceMonitor {
                   out.bytesToWrite, out.pendingSendSize, out.writeIndex, out.featureBits)
         inFlightAtStart = inFlight
         if memoryChecks || quietSince != nil { takeSnapshot() }
+        readOnlyPins = []
+        if let memory, let shared, guestLog != nil, kind == .signal || kind == .run {
+            for pfn in memory.framesInUseByPFN where memory.pinCount(pfn) > 0 && memory.writePinCount(pfn) == 0 {
+                if let p = shared.page(pfn) { readOnlyPins.append((pfn, Array(UnsafeRawBufferPointer(start: p, count: AzBlob.pageSize)))) }
+            }
+        }
     }
 
     private func takeSnapshot() {
@@ -147,6 +161,13 @@ public final class HostConformanceMonitor {
         if b.outFeatures & RingBuffer.featurePendingSendSize != 0, b.outPending != 0,
            b.outFree <= Int(b.outPending), out.bytesToWrite > Int(b.outPending), interrupts == 0 {
             report("vsp.ring.pending-send-sz", "during \(kind) the host freed the guest->host ring from \(b.outFree) to \(out.bytesToWrite) bytes, past pending_send_sz \(b.outPending), and sent no interrupt")
+        }
+        if let memory, let shared, let guestLog {
+            for (pfn, was) in readOnlyPins {
+                guard let p = shared.page(pfn), memcmp(was, p, AzBlob.pageSize) != 0 else { continue }
+                let what = pfn == memory.zeroPFN ? " (the shared zero page)" : ""
+                guestLog.report("pin.host-write-without-write-intent", "the host wrote PFN \(hex64(pfn))\(what), pinned without write intent (the page changed while the host acted on \(kind))")
+            }
         }
         scanInbound(kind: kind, before: b, interrupts: interrupts)
         if memoryChecks || quietSince != nil { compareSnapshot(kind) }

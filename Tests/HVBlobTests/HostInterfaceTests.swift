@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import HVBlob
+import HVBlobBridge
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The out-of-process host interface (Docs/host-interface.md): the guest's side runs here, the
+/// host runs as its own process — `hvblob host --attach` or the C reference host in
+/// Examples/host-c — over the shared memory file and the control socket.
+@Suite("host interface", .serialized)
+struct HostInterfaceTests {
+    static var repo: URL { DriverBuild.repositoryRoot }
+
+    /// Builds Examples/host-c/hvblob_host.c (with extra -D flags for the broken copies).
+    static func buildCHost(_ defines: [String] = []) throws -> String {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob_host-\(getpid())-\(defines.joined(separator: "_")).bin").path
+        let src = repo.appendingPathComponent("Examples/host-c/hvblob_host.c").path
+        let r = try runProcess(["cc", "-O1", "-Wall", "-Wextra", "-Werror", "-o", out, src] + defines.map { "-D" + $0 })
+        try #require(r.status == 0, "the reference host does not build: \(r.output)")
+        return out
+    }
+
+    /// Listens on a fresh socket, starts `argv + [socket]`, and runs `body` with every machine
+    /// created meanwhile attached to that host.
+    static func withHost<T>(_ argv: [String], _ body: (ExternalHostSession) throws -> T) throws -> T {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hvb-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock").path
+        let listener = try ControlSocket.listen(path: path)
+        defer { unlink(path) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst()) + [path]
+        try p.run()
+        let session = try ExternalHostSession.accept(listener, timeoutMs: 30_000, memoryDirectory: FileManager.default.temporaryDirectory.path)
+        session.frameCount = 1 << 16
+        defer {
+            session.detach()
+            shutdown(session.socket.fd, Int32(SHUT_RDWR))
+            p.waitUntilExit()
+        }
+        return try ExternalHostSession.$current.withValue(session) { try body(session) }
+    }
+
+    static var hvblob: String { CLITests.binary }
+
+    func config(seed: UInt64, clients: Int = 3, requests: Int = 12) -> SimulationConfig {
+        var c = SimulationConfig()
+        c.seed = seed
+        c.clients = clients
+        c.requestsPerClient = requests
+        c.sizes = [4096, 65536]
+        return c
+    }
+
+    /// What two runs must share to be "the same run" for a client: ioctl results and data.
+    func sameResults(_ a: SimulationReport, _ b: SimulationReport) {
+        #expect(a.requestsIssued == b.requestsIssued && a.requestsReturned == b.requestsReturned)
+        #expect(a.results == b.results)
+        #expect(a.dataBytesUp == b.dataBytesUp && a.dataBytesDown == b.dataBytesDown)
+        #expect(a.blobsVerified == b.blobsVerified)
+        #expect(a.counts == b.counts)
+        #expect(a.removeFinished == b.removeFinished)
+    }
+
+    @Test("host.attach.same-run: hvblob host --attach gives the in-process run, trace digest and all, per seed")
+    func attachSameRun() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.hvblob), "no hvblob binary at \(Self.hvblob): run swift build first")
+        for seed: UInt64 in [1, 0x5eed, 77] {
+            let inProcess = Simulation(config(seed: seed)).run()
+            let outOfProcess = try Self.withHost([Self.hvblob, "host", "--attach"]) { s in
+                let r = Simulation(config(seed: seed)).run()
+                #expect(s.sent[.run, default: 0] > 0, "the host never ran in virtual time (no TIMER/RUN)")
+                return r
+            }
+            #expect(inProcess.requestsReturned == 36 && inProcess.clean, "seed \(seed): the in-process run itself: \(inProcess.render())")
+            sameResults(inProcess, outOfProcess)
+            #expect(inProcess.traceDigest == outOfProcess.traceDigest, "seed \(seed): trace digests differ")
+            #expect(inProcess.events == outOfProcess.events && inProcess.virtualTime == outOfProcess.virtualTime, "seed \(seed)")
+        }
+    }
+
+    @Test("host.attach.same-findings: the host's faults and its checks of the guest reach the guest as in process")
+    func attachSameFindings() throws {
+        // The v5 model lets an oversized response_len through; the host's error-status and
+        // oversized-response-len faults are drawn from the same seed on both sides.
+        let spec = "oversized-response-len=0.3,error-status=0.2"
+        var c = config(seed: 9)
+        c.behavior = .v5
+        c.version = KernelVersion(5, 13)
+        var inCfg = c
+        inCfg.faults = try FaultPlan(spec: spec)
+        let inProcess = Simulation(inCfg).run()
+        let outOfProcess = try Self.withHost([Self.hvblob, "host", "--faults", spec, "--attach"]) { _ in Simulation(c).run() }
+        #expect(inProcess.counts["guest.response-len-unbounded", default: 0] > 0, "the fault never fired: \(inProcess.render())")
+        #expect(inProcess.results == outOfProcess.results)
+        #expect(inProcess.hostErrorStatus == outOfProcess.hostErrorStatus && inProcess.hostErrorStatus > 0)
+        // Every rule both ways; the pin rule is counted per write call in process and per
+        // changed page out of process (the guest sees the page change, not the call).
+        #expect(inProcess.rules == outOfProcess.rules)
+        for (rule, n) in inProcess.counts where rule != "pin.host-write-without-write-intent" {
+            #expect(outOfProcess.counts[rule] == n, "\(rule)")
+        }
+    }
+
+    @Test("host.attach.rescind: a rescind from the control plane gives the same ioctl results")
+    func attachRescind() throws {
+        var c = config(seed: 3, clients: 4, requests: 20)
+        c.faults = try FaultPlan(spec: "rescind=30")
+        let inProcess = Simulation(c).run()
+        let outOfProcess = try Self.withHost([Self.hvblob, "host", "--attach"]) { s in
+            let r = Simulation(c).run()
+            #expect(s.sent[.rescind, default: 0] == 1 && s.sent[.close, default: 0] == 1)
+            return r
+        }
+        #expect(inProcess.results[.ENODEV, default: 0] > 0, "no request was in flight at the rescind: \(inProcess.render())")
+        sameResults(inProcess, outOfProcess)
+        #expect(inProcess.traceDigest == outOfProcess.traceDigest)
+    }
+
+    @Test("host.c.model: the C reference host serves the model: same results and data as the in-process host")
+    func cHostModel() throws {
+        let host = try Self.buildCHost()
+        let inProcess = Simulation(config(seed: 5)).run()
+        let external = try Self.withHost([host]) { s in
+            let r = Simulation(config(seed: 5)).run()
+            #expect(s.offer.name == "hvblob_host.c" && s.failure == nil)
+            #expect(s.monitor.completionsSeen == 36, "completions seen in the host->guest ring")
+            return r
+        }
+        #expect(external.clean, "\(external.render())")
+        sameResults(inProcess, external)
+    }
+
+    @Test("host.c.driver: the C reference host serves the in-tree C driver through the bridge")
+    func cHostDriver() throws {
+        let host = try Self.buildCHost()
+        let built = try DriverBuild.build(driver: DriverBuild.inTreeDriver)
+        var c = config(seed: 6)
+        c.version = built.version
+        let make: (Machine) -> GuestDriver = { m in (try? BridgedDriver(built, machine: m)) ?? m.vsc }
+        let inProcess = Simulation(c, driver: make).run()
+        let external = try Self.withHost([host]) { _ in Simulation(c, driver: make).run() }
+        #expect(external.clean && external.requestsReturned == 36, "\(external.render())")
+        sameResults(inProcess, external)
+    }
+}
