@@ -52,9 +52,18 @@ struct HostTarget: ParsableArguments {
 
     /// Listens, starts the host if asked, accepts it and reads its OFFER; exit 2 with the reason.
     func connect() -> Connected {
+        switch tryConnect() {
+        case .success(let c): return c
+        case .failure(let e): fail(e.what)
+        }
+    }
+
+    /// The same, with the reason as a value (verify-host connects once per scenario).
+    func tryConnect() -> Result<Connected, ControlSocket.Failure> {
         if hostSocket != nil && hostExec != nil { fail("--host-socket and --host-exec exclude each other: give the host one way") }
         guard hostTimeoutMs > 0 else { fail("--host-timeout-ms: \(hostTimeoutMs) is not a positive number of milliseconds") }
-        let path = hostSocket ?? "\(NSTemporaryDirectory())/hvblob-host-\(getpid()).sock"
+        HostTarget.connections += 1
+        let path = hostSocket ?? "\(NSTemporaryDirectory())/hvblob-host-\(getpid())-\(HostTarget.connections).sock"
         let listener: ControlSocket
         do { listener = try ControlSocket.listen(path: path) } catch { fail("\(hostSocket != nil ? "--host-socket" : "--host-exec"): \(error)") }
         var process: Process?
@@ -66,7 +75,7 @@ struct HostTarget: ParsableArguments {
             var env = ProcessInfo.processInfo.environment
             env["HVBLOB_HOST_SOCKET"] = path
             p.environment = env
-            do { try p.run() } catch { fail("--host-exec: cannot start '\(cmd)': \(error)") }
+            do { try p.run() } catch { return .failure(ControlSocket.Failure("--host-exec: cannot start '\(cmd)': \(error)")) }
             process = p
         } else {
             Out.standardError.write("waiting for a host at \(path) (hvblob host --attach \(path))\n")
@@ -75,11 +84,13 @@ struct HostTarget: ParsableArguments {
             let s = try ExternalHostSession.accept(listener, timeoutMs: hostSocket != nil ? max(hostTimeoutMs, 60_000) : hostTimeoutMs,
                                                    memoryDirectory: HostTarget.memoryDirectory)
             s.timeoutMs = hostTimeoutMs
-            return Connected(session: s, process: process, listener: listener, socketPath: path)
+            return .success(Connected(session: s, process: process, listener: listener, socketPath: path))
         } catch {
             process?.terminate()
             unlink(path)
-            fail("\(hostExec.map { "--host-exec '\($0)'" } ?? "--host-socket \(path)"): \(error)")
+            return .failure(ControlSocket.Failure("\(hostExec.map { "--host-exec '\($0)'" } ?? "--host-socket \(path)"): \(error)"))
         }
     }
+
+    nonisolated(unsafe) static var connections = 0
 }

@@ -159,7 +159,12 @@ public final class Channel {
             log.report("host.ring.trailer", "trailer after packet at \(start) is \(hex64(trailer)), expected \(hex64(UInt64(start) << 32))")
         }
         _ = reader.advance(ring, len8: UInt16(len / 8))
-        _ = reader.close(ring)
+        // hv_pkt_iter_close(): the guest set pending_send_sz and now has room: interrupt it.
+        // (No in-tree guest sets it; verify-host's pending-send-sz scenario does.)
+        if reader.close(ring) {
+            interruptsToGuest += 1
+            signalGuest()
+        }
         return bytes
     }
 

@@ -29,6 +29,10 @@ public final class HostConformanceMonitor {
     public private(set) var completionsSeen = 0
     public private(set) var interactions = 0
     public private(set) var bytesCompared = 0
+    /// Times the host made the empty, unmasked host->guest ring non-empty (the signal rule applied).
+    public private(set) var signalOpportunities = 0
+    /// Times the host's read freed room past the guest's pending_send_sz (that rule applied).
+    public private(set) var pendingOpportunities = 0
     /// Set when the host answered CLOSE or RESCIND: from then on it must touch nothing.
     public private(set) var quietSince: HostMessage.Kind?
     /// Ids that hvblob sent malformed on purpose: the host may answer them with an error or not at all.
@@ -72,6 +76,10 @@ public final class HostConformanceMonitor {
         lastOutWrite = outbound.writeIndex
         lastInWrite = inbound.writeIndex
         inFlight = [:]
+        completed = [:]
+        hostile = []
+        hostileAnswered = [:]
+        hostileAccepted = []
         quietSince = nil
     }
 
@@ -159,6 +167,10 @@ public final class HostConformanceMonitor {
         }
         // pending_send_sz (Linux's hv_pkt_iter_close rule): room crossed what the guest waits for.
         if b.outFeatures & RingBuffer.featurePendingSendSize != 0, b.outPending != 0,
+           b.outFree <= Int(b.outPending), out.bytesToWrite > Int(b.outPending) {
+            pendingOpportunities += 1
+        }
+        if b.outFeatures & RingBuffer.featurePendingSendSize != 0, b.outPending != 0,
            b.outFree <= Int(b.outPending), out.bytesToWrite > Int(b.outPending), interrupts == 0 {
             report("vsp.ring.pending-send-sz", "during \(kind) the host freed the guest->host ring from \(b.outFree) to \(out.bytesToWrite) bytes, past pending_send_sz \(b.outPending), and sent no interrupt")
         }
@@ -207,6 +219,7 @@ public final class HostConformanceMonitor {
         if written >= b.inFree && lastInWrite == b.inWrite {
             report("vsp.ring.overrun", "during \(kind) the host wrote \(written) bytes into a host->guest ring with \(b.inFree) free (read_index \(ring.readIndex)): it ran over the guest's read index")
         }
+        if lastInWrite == b.inWrite && b.inWrite == b.inRead && b.inMask == 0 { signalOpportunities += 1 }
         if lastInWrite == b.inWrite && b.inWrite == b.inRead && b.inMask == 0 && interrupts == 0 {
             report("vsp.ring.signal", "during \(kind) the host made the empty host->guest ring non-empty (\(written) bytes) with interrupt_mask 0 and sent no interrupt")
         }
