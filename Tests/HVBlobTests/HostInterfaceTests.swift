@@ -146,4 +146,65 @@ struct HostInterfaceTests {
         #expect(external.clean && external.requestsReturned == 36, "\(external.render())")
         sameResults(inProcess, external)
     }
+
+    // MARK: verify-host
+
+    /// Runs `hvblob verify-host` against `host` and returns (status, output, rule -> verdict).
+    func verifyHost(_ host: String, _ extra: [String] = []) throws -> (status: Int32, output: String, verdicts: [String: String]) {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.hvblob), "no hvblob binary at \(Self.hvblob): run swift build first")
+        let r = try runProcess([Self.hvblob, "verify-host", "--host-exec", host] + extra)
+        var verdicts: [String: String] = [:]
+        for line in r.output.split(separator: "\n") {
+            let words = line.split(separator: " ", omittingEmptySubsequences: true)
+            if words.count >= 3, ["PASS", "FAIL", "INCONCLUSIVE"].contains(words[0]) { verdicts[String(words[2])] = String(words[0]) }
+        }
+        return (r.status, r.output, verdicts)
+    }
+
+    @Test("verify-host.conforms: the C reference host passes every rule with evidence, 0 findings")
+    func referenceConforms() throws {
+        let host = try Self.buildCHost()
+        let r = try verifyHost(host)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.verdicts.count == HostConformance.rules.count && r.verdicts.values.allSatisfy { $0 == "PASS" }, "\(r.output)")
+        #expect(r.output.contains("verdict: conforms"))
+    }
+
+    @Test("verify-host.conforms: hvblob host --attach passes every rule with evidence, 0 findings")
+    func attachConforms() throws {
+        let r = try verifyHost("\(Self.hvblob) host --attach")
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.verdicts.count == HostConformance.rules.count && r.verdicts.values.allSatisfy { $0 == "PASS" }, "\(r.output)")
+    }
+
+    @Test("verify-host.write.request-buffer: a copy of the reference host that writes the request buffer fails that rule")
+    func brokenWritesRequest() throws {
+        let host = try Self.buildCHost(["BROKEN_WRITES_REQUEST"])
+        let r = try verifyHost(host, ["--only", "workload"])
+        #expect(r.status == 1)
+        #expect(r.verdicts["vsp.write.request-buffer"] == "FAIL", "\(r.output)")
+        // Nothing else is blamed on it: completions and the other writes are right.
+        #expect(r.verdicts["vsp.completion.exactly-once"] == "PASS" && r.verdicts["vsp.write.outside-buffers"] == "PASS", "\(r.output)")
+        #expect(r.output.contains("reproduce: hvblob verify-host --host-exec '\(host)' --seed 1 --only workload"))
+    }
+
+    @Test("verify-host.completion.exactly-once: a copy of the reference host that completes twice fails that rule")
+    func brokenCompletesTwice() throws {
+        let host = try Self.buildCHost(["BROKEN_COMPLETES_TWICE"])
+        let r = try verifyHost(host, ["--only", "workload,load-1024"])
+        #expect(r.status == 1)
+        #expect(r.verdicts["vsp.completion.exactly-once"] == "FAIL", "\(r.output)")
+        #expect(r.output.contains("completed a second time"))
+        #expect(r.verdicts["vsp.write.request-buffer"] == "PASS" && r.verdicts["vsp.completion.type"] == "PASS", "\(r.output)")
+    }
+
+    @Test("verify-host.bad-input: an unknown hostile packet or scenario is named, exit 2")
+    func verifyHostBadInput() throws {
+        let r = try runProcess([Self.hvblob, "verify-host", "--host-exec", "true", "--guest-faults", "rangecount-0,bogus"])
+        #expect(r.status == 2 && r.output.contains("character 13") && r.output.contains("'bogus'"), "\(r.output)")
+        let o = try runProcess([Self.hvblob, "verify-host", "--host-exec", "true", "--only", "nothing"])
+        #expect(o.status == 2 && o.output.contains("nothing"), "\(o.output)")
+        let g = try runProcess([Self.hvblob, "guest", "--model", "--host-exec", "true", "--faults", "drop=0.1"])
+        #expect(g.status == 2 && g.output.contains("only rescind=T"), "\(g.output)")
+    }
 }

@@ -138,7 +138,7 @@ public final class ExternalHostLink {
         guard session.monitor.inFlightCount > 0 else { return false }
         let before = machine.queue.isEmpty
         do {
-            switch try session.socket.receive(timeoutMs: session.timeoutMs) {
+            switch try session.socket.receive(timeoutMs: session.idleTimeoutMs ?? session.timeoutMs) {
             case .message(let r): handle(r, during: nil)
             case .timeout: return false
             case .closed: session.fail("the host closed the control socket with requests in flight"); reportFailure(); return false

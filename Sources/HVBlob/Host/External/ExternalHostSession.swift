@@ -19,6 +19,8 @@ public final class ExternalHostSession: @unchecked Sendable {
     /// How long the guest waits for the host's DONE, or for anything while it has requests in
     /// flight and nothing else to do.
     public var timeoutMs: Int32 = 10_000
+    /// How long an idle guest waits for an asynchronous host's unasked INTERRUPT (nil: timeoutMs).
+    public var idleTimeoutMs: Int32?
     /// Watches the rings (requests in flight) and checks the host's conformance (verify-host
     /// reads its findings); its findings go to its own log and do not change the run.
     public let monitor = HostConformanceMonitor()

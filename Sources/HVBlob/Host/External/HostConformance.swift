@@ -253,6 +253,9 @@ public enum HostConformance {
         let g = RawGuest(seed: seed)
         guard g.open() else { s.evidence.append("the channel did not open"); return s }
         let m = session.monitor
+        // The host may ignore the packet: wait a second for an answer, not the whole timeout.
+        session.idleTimeoutMs = min(1_000, session.timeoutMs)
+        defer { session.idleTimeoutMs = nil }
         let bad = k.make(g, 0xBAD)
         m.hostile.insert(0xBAD)
         _ = g.write(bad, id: 0xBAD, signal: true)
