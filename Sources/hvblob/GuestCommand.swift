@@ -56,7 +56,9 @@ struct GuestCommand: ParsableCommand {
             cfg.cDriver = input.driver ?? input.tree ?? input.patch ?? "kernel/hv_azure_blob.c"
         }
         let conn = host.connect()
-        Out.standardOutput.write("\(cfg) host=\(conn.session.offer.name)\n")
+        // The host's own fault plan is the host's: the guest's line shows only what acts here.
+        let line = "\(cfg)".replacingOccurrences(of: "faults=\(cfg.faults)", with: "faults=\(cfg.faults.rescindAt.map { "rescind=\($0)" } ?? "none")")
+        Out.standardOutput.write("\(line) host=\(conn.session.offer.name)\n")
         let report = runGuest(cfg, built: built, session: conn.session)
         var text = report.render()
         if let first = text.firstIndex(of: "\n") { text = String(text[text.index(after: first)...]) }

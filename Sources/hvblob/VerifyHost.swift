@@ -83,13 +83,18 @@ struct VerifyHost: ParsableCommand {
         let verdicts = HostConformance.verdicts(scenarios)
         let how = host.hostExec.map { "--host-exec '\($0)'" } ?? "--host-socket \(host.hostSocket ?? "")"
         var out = "host: \(hostName) (\(how))\n"
-        out += "seed=\(s) scenarios: \(scenarios.map(\.name).joined(separator: ", "))\n"
+        out += "seed=\(s) guest-faults=\(faults.isEmpty ? "none" : faults.count == HostileGuest.kinds.count ? "all" : faults.joined(separator: ","))\n"
+        for sc in scenarios {
+            out += "scenario \(sc.name): \(sc.evidence.map { e in e.hasPrefix(sc.name.replacingOccurrences(of: "hostile:", with: "") + ": ") ? String(e.dropFirst(sc.name.replacingOccurrences(of: "hostile:", with: "").count + 2)) : e }.joined(separator: "; "))\n"
+        }
         for p in problems.prefix(3) { out += "connection: \(p)\n" }
         let width = HostConformance.rules.map(\.id.count).max() ?? 30
         for v in verdicts {
             out += v.outcome.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0) + v.rule.level.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
                 + v.rule.id.padding(toLength: width + 2, withPad: " ", startingAt: 0) + v.rule.summary + "\n"
-            if v.outcome == .fail {
+            if v.outcome == .pass {
+                out += "      -> shown by \(v.evidence)\n"
+            } else if v.outcome == .fail {
                 for f in (verbose ? v.findings : Array(v.findings.prefix(3))) { out += "      ! \(f)\n" }
                 if !verbose && v.findings.count > 3 { out += "      ! ... \(v.findings.count - 3) more (--verbose)\n" }
                 let sc = Set(v.findings.compactMap { f -> String? in
@@ -98,7 +103,7 @@ struct VerifyHost: ParsableCommand {
                 }).sorted()
                 out += "      reproduce: hvblob verify-host \(how) --seed \(s) --only \(sc.joined(separator: ","))\n"
             } else {
-                out += "      -> \(v.evidence)\n"
+                out += "      -> inconclusive: \(v.evidence)\n"
             }
         }
         let fails = verdicts.filter { $0.outcome == .fail }, inconclusive = verdicts.filter { $0.outcome == .inconclusive }
