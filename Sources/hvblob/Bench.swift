@@ -34,6 +34,7 @@ struct Bench: ParsableCommand {
             let f = try HVBlob.Bench.driverRoundTrips(count: roundTrips, factory: { try BridgedDriver(built, machine: $0) },
                                                       version: built.version, label: "the C driver (bridge)")
             Out.standardOutput.write("\(f)\n")
+            for f in try BenchHost.rows(count: max(200, roundTrips / 100)) { Out.standardOutput.write("\(f)\n") }
             for e in try HVBlob.Bench.explore(driver: BridgedDriver.explorerFactory(built), version: built.version) { Out.standardOutput.write("\(e)\n") }
         } catch {
             Out.standardError.write("hvblob: \(error)\n")

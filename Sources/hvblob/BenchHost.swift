@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import HVBlob
+import HVBlobBridge
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `hvblob bench`'s rows for the out-of-process host interface: round trips against the C
+/// reference host and against `hvblob host --attach`, each beside the in-process host.
+enum BenchHost {
+    static func rows(count: Int) throws -> [HVBlob.Bench.Figure] {
+        var out: [HVBlob.Bench.Figure] = []
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        let cHost = NSTemporaryDirectory() + "/hvblob-bench-host-\(getpid())"
+        let src = DriverBuild.repositoryRoot.appendingPathComponent("Examples/host-c/hvblob_host.c").path
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-O2", "-o", cHost, src]
+        try cc.run()
+        cc.waitUntilExit()
+        defer { unlink(cHost) }
+        var hosts: [(String, [String])] = []
+        if cc.terminationStatus == 0 { hosts.append(("the C reference host", [cHost])) }
+        hosts.append(("hvblob host --attach", [me, "host", "--attach"]))
+        for (label, argv) in hosts {
+            let path = NSTemporaryDirectory() + "/hvblob-bench-\(getpid()).sock"
+            let listener = try ControlSocket.listen(path: path)
+            defer { unlink(path) }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: argv[0])
+            p.arguments = Array(argv.dropFirst()) + [path]
+            try p.run()
+            let session = try ExternalHostSession.accept(listener, timeoutMs: 10_000, memoryDirectory: HostTarget.memoryDirectory)
+            session.frameCount = 1 << 14
+            defer {
+                shutdown(session.socket.fd, Int32(SHUT_RDWR))
+                p.waitUntilExit()
+            }
+            out.append(try HVBlob.Bench.outOfProcessRoundTrips(count: count, session: session, label: label))
+        }
+        return out
+    }
+}
