@@ -295,6 +295,15 @@ static void handle_packet(const uint8_t *pkt, uint32_t len)
 		complete(id, STATUS_INVALID_PARAMETER, 0);
 		return;
 	}
+	/* Data pages, then request pages, then response pages, no page shared by two of them:
+	 * otherwise the response (or data) written back would land in the request buffer. */
+	uint64_t data_end = r.data_buffer_length ? ((uint64_t)r.data_buffer_offset + r.data_buffer_length + PAGE_SIZE - 1) / PAGE_SIZE : 0;
+	uint64_t req_end = ((uint64_t)r.request_buffer_offset + r.request_buffer_length + PAGE_SIZE - 1) / PAGE_SIZE;
+	if ((r.data_buffer_length && r.data_buffer_offset >= PAGE_SIZE) || r.request_buffer_offset / PAGE_SIZE < data_end ||
+	    r.response_buffer_offset / PAGE_SIZE < req_end) {
+		complete(id, STATUS_INVALID_PARAMETER, 0);
+		return;
+	}
 	for (uint32_t i = 0; i < npfn; i++)
 		if (!page_of(g.pfn[i])) {
 			complete(id, STATUS_INVALID_PARAMETER, 0);

@@ -372,6 +372,8 @@ public enum HostileGuest {
             patched(g, id, [(72, 4, 8000), (76, 4, 400)]) },
         Kind(name: "response-outside-range", what: "response buffer of 1 MiB in an 8192-byte range", keepsFraming: true) { g, id in
             patched(g, id, [(84, 4, 1 << 20)]) },
+        Kind(name: "response-overlaps-request", what: "response buffer at offset 2, inside the request buffer's page", keepsFraming: true) { g, id in
+            patched(g, id, [(80, 4, 2)]) },
         Kind(name: "pfn-list-short", what: "range.len claims 64 pages, the PFN list holds 2", keepsFraming: true) { g, id in
             patched(g, id, [(24, 4, 64 * 4096), (80, 4, 63 * 4096)]) },
         Kind(name: "range-len-mid-page", what: "range.len 6000 (ends mid-page), the response buffer runs past it", keepsFraming: true) { g, id in
