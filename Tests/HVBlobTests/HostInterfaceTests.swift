@@ -207,4 +207,20 @@ struct HostInterfaceTests {
         let g = try runProcess([Self.hvblob, "guest", "--model", "--host-exec", "true", "--faults", "drop=0.1"])
         #expect(g.status == 2 && g.output.contains("only rescind=T"), "\(g.output)")
     }
+
+    // MARK: fuzz-host
+
+    @Test("fuzz-host: mutated packets against the reference host stay clean; a broken copy is caught and replays by its case seed")
+    func fuzzHost() throws {
+        let good = try Self.buildCHost()
+        let r = try runProcess([Self.hvblob, "fuzz-host", "--host-exec", good, "--runs", "25", "--seed", "5"])
+        #expect(r.status == 0 && r.output.contains("verdict: 25 case(s): clean 25, crash 0, hang 0, rule 0"), "\(r.output)")
+        let bad = try Self.buildCHost(["BROKEN_COMPLETES_TWICE"])
+        let b = try runProcess([Self.hvblob, "fuzz-host", "--host-exec", bad, "--runs", "3", "--seed", "5"])
+        #expect(b.status == 1 && b.output.contains("rule broken: vsp.completion.exactly-once"), "\(b.output)")
+        let line = try #require(b.output.split(separator: "\n").first { $0.contains("reproduce: hvblob fuzz-host") })
+        let seed = try #require(line.split(separator: " ").last)
+        let again = try runProcess([Self.hvblob, "fuzz-host", "--host-exec", bad, "--case", String(seed)])
+        #expect(again.status == 1 && again.output.contains("case \(seed): rule broken: vsp.completion.exactly-once"), "\(again.output)")
+    }
 }

@@ -65,7 +65,8 @@ public final class GuestMemory {
 
     @inline(__always) func index(_ pfn: UInt64) -> Int? {
         let i = Int(truncatingIfNeeded: pfn &- GuestMemory.pfnBase)
-        guard pfn >= GuestMemory.pfnBase, i < frames.count, frames[i] != nil else { return nil }
+        // i is negative for a PFN of 2^63 or more (a hostile PFN list): not a frame.
+        guard pfn >= GuestMemory.pfnBase, i >= 0, i < frames.count, frames[i] != nil else { return nil }
         return i
     }
 

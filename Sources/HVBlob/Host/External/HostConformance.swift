@@ -386,6 +386,8 @@ public enum HostileGuest {
             patched(g, id, [(4, 2, 13 + 512)]) },
         Kind(name: "len8-short", what: "len8 1 (shorter than a descriptor)", keepsFraming: false) { g, id in
             patched(g, id, [(4, 2, 1)]) },
+        Kind(name: "no-completion-flag", what: "flags 0: no completion requested (the host must not send one)", keepsFraming: true) { g, id in
+            patched(g, id, [(6, 2, 0)]) },
         Kind(name: "version-unknown", what: "az_blob_vsp_request.version 7", keepsFraming: true) { g, id in patched(g, id, [(48, 4, 7)]) },
         Kind(name: "operation-unknown", what: "operation_type 0x999", keepsFraming: true) { g, id in patched(g, id, [(68, 4, 0x999)]) },
         Kind(name: "zero-lengths", what: "request and response lengths 0", keepsFraming: true) { g, id in patched(g, id, [(76, 4, 0), (84, 4, 0)]) },

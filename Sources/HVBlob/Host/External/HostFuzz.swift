@@ -28,9 +28,10 @@ public enum HostFuzz {
         public let outcome: Outcome
     }
 
-    /// (offset, width, name) of the fields a mutation may overwrite, in a two-PFN request packet.
+    /// (offset, width, name) of the fields a mutation may overwrite, in a two-PFN request packet
+    /// (trans_id is the request id the ring write puts there, so it is not among them).
     static let fields: [(Int, Int, String)] = [
-        (0, 2, "type"), (2, 2, "dataoffset8"), (4, 2, "length8"), (6, 2, "flags"), (8, 8, "trans_id"),
+        (0, 2, "type"), (2, 2, "dataoffset8"), (4, 2, "length8"), (6, 2, "flags"),
         (20, 4, "rangecount"), (24, 4, "range.len"), (28, 4, "range.offset"), (32, 8, "pfn_array[0]"), (40, 8, "pfn_array[1]"),
         (48, 4, "version"), (52, 4, "timeout_ms"), (56, 4, "data_buffer_offset"), (60, 4, "data_buffer_length"),
         (64, 4, "data_buffer_valid"), (68, 4, "operation_type"), (72, 4, "request_buffer_offset"), (76, 4, "request_buffer_length"),
