@@ -17,7 +17,9 @@ enum BenchHost {
         let src = DriverBuild.repositoryRoot.appendingPathComponent("Examples/host-c/hvblob_host.c").path
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-O2", "-o", cHost, src]
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        let compiler = ["clang", "cc", "gcc"].first { n in path.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(n)") } } ?? "cc"
+        cc.arguments = [compiler, "-O2", "-o", cHost, src]
         try cc.run()
         cc.waitUntilExit()
         defer { unlink(cHost) }

@@ -392,5 +392,7 @@ public enum HostileGuest {
         Kind(name: "operation-unknown", what: "operation_type 0x999", keepsFraming: true) { g, id in patched(g, id, [(68, 4, 0x999)]) },
         Kind(name: "zero-lengths", what: "request and response lengths 0", keepsFraming: true) { g, id in patched(g, id, [(76, 4, 0), (84, 4, 0)]) },
         Kind(name: "pfn-unknown", what: "a PFN that is not guest memory", keepsFraming: true) { g, id in patched(g, id, [(40, 8, 0xdead_beef_0000)]) },
+        Kind(name: "pfn-huge", what: "a PFN of 2^63 + 0x1000 (negative as a signed index)", keepsFraming: true) { g, id in
+            patched(g, id, [(40, 8, 0x8000_0000_0000_1000)]) },
     ]
 }
