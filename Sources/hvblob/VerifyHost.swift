@@ -30,10 +30,15 @@ struct VerifyHost: ParsableCommand {
     var only: String?
     @Flag(help: "Print every finding, not the first three per rule.")
     var verbose = false
+    @Option(help: "Report format: text | json | junit | ktap | html (verify's formats).")
+    var format: String = "text"
+    @Option(name: .short, help: "Write the report to this file instead of standard output.")
+    var output: String?
 
     func run() throws {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
         guard host.given else { fail("give the host: --host-exec CMD or --host-socket PATH") }
+        guard ConformanceReport.formats.contains(format) else { fail("--format: '\(format)' is not one of \(ConformanceReport.formats.joined(separator: ", "))") }
         let faults: [String]
         switch guestFaults {
         case "all": faults = HostileGuest.kinds.map(\.name)
@@ -114,7 +119,14 @@ struct VerifyHost: ParsableCommand {
             let must = fails.filter { $0.rule.level == .must }.count
             out += "verdict: does not conform: \(fails.count) rule(s) fail (\(must) MUST, \(fails.count - must) SHOULD), \(inconclusive.count) inconclusive, \(pass) pass\n"
         }
-        Out.standardOutput.write(out)
+        if format != "text" {
+            out = HostConformance.report(verdicts, scenarios: scenarios, target: "host \(hostName)").render(format) ?? out
+        }
+        if let path = output {
+            writeFile(path, Array(out.utf8), what: "-o")
+        } else {
+            Out.standardOutput.write(out)
+        }
         if !(fails.isEmpty && inconclusive.isEmpty) { throw ExitCode(1) }
     }
 }

@@ -236,4 +236,14 @@ struct HostInterfaceTests {
         let again = try runProcess([Self.hvblob, "fuzz-host", "--host-exec", bad, "--case", String(seed)])
         #expect(again.status == 1 && again.output.contains("case \(seed): rule broken: vsp.completion.exactly-once"), "\(again.output)")
     }
+
+    @Test("verify-host.formats: the verdicts in verify's report formats (JUnit: a failing rule is a failure)")
+    func verifyHostFormats() throws {
+        let bad = try Self.buildCHost(["BROKEN_WRITES_REQUEST"])
+        let j = try runProcess([Self.hvblob, "verify-host", "--host-exec", bad, "--only", "workload", "--guest-faults", "none", "--format", "junit"])
+        #expect(j.status == 1 && j.output.contains("<testsuite") && j.output.contains("vsp.write.request-buffer"), "\(j.output)")
+        #expect(j.output.contains("<failure"), "\(j.output)")
+        let bogus = try runProcess([Self.hvblob, "verify-host", "--host-exec", bad, "--format", "xml"])
+        #expect(bogus.status == 2 && bogus.output.contains("'xml'"))
+    }
 }

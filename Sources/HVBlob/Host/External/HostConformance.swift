@@ -396,3 +396,23 @@ public enum HostileGuest {
             patched(g, id, [(40, 8, 0x8000_0000_0000_1000)]) },
     ]
 }
+
+extension HostConformance {
+    /// The verdicts in `verify`'s report formats (json, junit, ktap, html): one row per rule,
+    /// one evidence entry per scenario that covers it. An INCONCLUSIVE rule has no passing
+    /// evidence, which those formats show as "n/a".
+    public static func report(_ verdicts: [Verdict], scenarios: [Scenario], target: String) -> ConformanceReport {
+        var r = ConformanceReport(target: target, checks: [], vectors: [])
+        r.rows = verdicts.map { v in
+            let evidence = v.scenarios.compactMap { name -> ConformanceReport.Evidence? in
+                guard let sc = scenarios.first(where: { $0.name == name }) else { return nil }
+                let found = sc.findings.filter { $0.rule.rawValue == v.rule.id }.map(\.detail)
+                let passed: Bool? = !found.isEmpty ? false : (sc.exercised.contains(v.rule.id) ? true : nil)
+                return ConformanceReport.Evidence(kind: .check, id: name, summary: v.rule.summary, passed: passed,
+                                                  detail: found.isEmpty ? sc.evidence.joined(separator: "; ") : found.joined(separator: "; "))
+            }
+            return ConformanceReport.Row(rule: v.rule.id, level: v.rule.level == .must ? .must : .should, evidence: evidence)
+        }
+        return r
+    }
+}
