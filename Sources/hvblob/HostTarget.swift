@@ -12,7 +12,7 @@ import Glibc
 struct HostTarget: ParsableArguments {
     @Option(name: .customLong("host-socket"), help: "Listen on this Unix socket (SOCK_SEQPACKET) and wait for a host to connect (e.g. 'hvblob host --attach PATH').")
     var hostSocket: String?
-    @Option(name: .customLong("host-exec"), help: "Start this host command with the socket path: '{}' in it is replaced by the path, else the path is appended (also in $HVBLOB_HOST_SOCKET).")
+    @Option(name: .customLong("host-exec"), help: "Start this host command with the socket path: '{}' in it is replaced by the path, else the path is appended (also in $HVBLOB_HOST_SOCKET). A command starting with 'hvblob' runs this hvblob.")
     var hostExec: String?
     @Option(name: .customLong("host-timeout-ms"), help: "How long to wait for the host to connect and to answer each message.")
     var hostTimeoutMs: Int32 = 10_000
@@ -67,7 +67,12 @@ struct HostTarget: ParsableArguments {
         let listener: ControlSocket
         do { listener = try ControlSocket.listen(path: path) } catch { fail("\(hostSocket != nil ? "--host-socket" : "--host-exec"): \(error)") }
         var process: Process?
-        if let cmd = hostExec {
+        if var cmd = hostExec {
+            // "hvblob ..." is this hvblob (a host command from README samples and scripts).
+            if cmd == "hvblob" || cmd.hasPrefix("hvblob ") {
+                let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+                cmd = "'\(me)'" + cmd.dropFirst("hvblob".count)
+            }
             let line = cmd.contains("{}") ? cmd.replacingOccurrences(of: "{}", with: "'\(path)'") : "\(cmd) '\(path)'"
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
