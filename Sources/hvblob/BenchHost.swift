@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
 import Foundation
 import HVBlob
 import HVBlobBridge
@@ -43,5 +44,27 @@ enum BenchHost {
             out.append(try HVBlob.Bench.outOfProcessRoundTrips(count: count, session: session, label: label))
         }
         return out
+    }
+}
+
+/// `hvblob bench-host`: the out-of-process rows on their own (bench's owner adds
+/// `BenchHost.rows` to `hvblob bench`'s figures).
+struct BenchHostCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-host",
+        abstract: "Round trips/s against out-of-process hosts (the C reference host, hvblob host --attach), each beside the in-process host in the same run.",
+        discussion: "Build with -c release for figures worth quoting: swift run -c release hvblob bench-host"
+    )
+    @Option(help: "Round trips to time per host (4 KiB).")
+    var roundTrips: Int = 2_000
+
+    func run() throws {
+        if roundTrips < 10 { fail("--round-trips: \(roundTrips) is below 10") }
+        do {
+            for f in try BenchHost.rows(count: roundTrips) { Out.standardOutput.write("\(f)\n") }
+        } catch {
+            Out.standardError.write("hvblob: \(error)\n")
+            throw ExitCode(1)
+        }
     }
 }

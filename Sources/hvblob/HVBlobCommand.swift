@@ -14,7 +14,7 @@ struct HVBlobCommand: ParsableCommand {
         discussion: """
             Exit status: 0 clean, 1 findings (violations, hangs, integrity errors), 2 bad usage or input.
             """,
-        subcommands: [Simulate.self, GuestCommand.self, HostCommand.self, VerifyHost.self, FuzzHost.self, Verify.self, Explore.self, Record.self, Replay.self, Vectors.self, ConformanceCommand.self, Decode.self, Bench.self, ReplayFuzz.self],
+        subcommands: [Simulate.self, GuestCommand.self, HostCommand.self, VerifyHost.self, FuzzHost.self, BenchHostCommand.self, Verify.self, Explore.self, Record.self, Replay.self, Vectors.self, ConformanceCommand.self, Decode.self, Bench.self, ReplayFuzz.self],
         defaultSubcommand: Simulate.self
     )
 
