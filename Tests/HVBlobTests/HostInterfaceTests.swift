@@ -237,12 +237,16 @@ struct HostInterfaceTests {
         #expect(again.status == 1 && again.output.contains("case \(seed): rule broken: vsp.completion.exactly-once"), "\(again.output)")
     }
 
-    @Test("verify-host.formats: the verdicts in verify's report formats (JUnit: a failing rule is a failure)")
+    @Test("verify-host.formats: the verdicts as JSON, a failing rule with its findings")
     func verifyHostFormats() throws {
         let bad = try Self.buildCHost(["BROKEN_WRITES_REQUEST"])
-        let j = try runProcess([Self.hvblob, "verify-host", "--host-exec", bad, "--only", "workload", "--guest-faults", "none", "--format", "junit"])
-        #expect(j.status == 1 && j.output.contains("<testsuite") && j.output.contains("vsp.write.request-buffer"), "\(j.output)")
-        #expect(j.output.contains("<failure"), "\(j.output)")
+        let j = try runProcess([Self.hvblob, "verify-host", "--host-exec", bad, "--only", "workload", "--guest-faults", "none", "--format", "json"])
+        #expect(j.status == 1, "\(j.output)")
+        let doc = try JSONParser.parse(Array(j.output.utf8))
+        let rules = try #require(doc["rules"]?.array)
+        #expect(rules.count == HostConformance.rules.count)
+        let row = try #require(rules.first { $0["id"]?.string == "vsp.write.request-buffer" })
+        #expect(row["verdict"]?.string == "FAIL" && (row["findings"]?.array?.count ?? 0) > 0, "\(j.output)")
         let bogus = try runProcess([Self.hvblob, "verify-host", "--host-exec", bad, "--format", "xml"])
         #expect(bogus.status == 2 && bogus.output.contains("'xml'"))
     }

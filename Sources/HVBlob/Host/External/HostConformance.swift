@@ -398,21 +398,27 @@ public enum HostileGuest {
 }
 
 extension HostConformance {
-    /// The verdicts in `verify`'s report formats (json, junit, ktap, html): one row per rule,
-    /// one evidence entry per scenario that covers it. An INCONCLUSIVE rule has no passing
-    /// evidence, which those formats show as "n/a".
-    public static func report(_ verdicts: [Verdict], scenarios: [Scenario], target: String) -> ConformanceReport {
-        var r = ConformanceReport(target: target, checks: [], vectors: [])
-        r.rows = verdicts.map { v in
-            let evidence = v.scenarios.compactMap { name -> ConformanceReport.Evidence? in
-                guard let sc = scenarios.first(where: { $0.name == name }) else { return nil }
-                let found = sc.findings.filter { $0.rule.rawValue == v.rule.id }.map(\.detail)
-                let passed: Bool? = !found.isEmpty ? false : (sc.exercised.contains(v.rule.id) ? true : nil)
-                return ConformanceReport.Evidence(kind: .check, id: name, summary: v.rule.summary, passed: passed,
-                                                  detail: found.isEmpty ? sc.evidence.joined(separator: "; ") : found.joined(separator: "; "))
+    /// The verdicts as JSON (`verify-host --format json`): one object per rule.
+    public static func json(_ verdicts: [Verdict], host: String, seed: UInt64, conforms: Bool) -> String {
+        func q(_ s: String) -> String {
+            var o = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": o += "\\\""
+                case "\\": o += "\\\\"
+                case "\n": o += "\\n"
+                case "\t": o += "\\t"
+                default:
+                    if u.value < 0x20 { o += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16) } else { o.unicodeScalars.append(u) }
+                }
             }
-            return ConformanceReport.Row(rule: v.rule.id, level: v.rule.level == .must ? .must : .should, evidence: evidence)
+            return o + "\""
         }
-        return r
+        var out = "{\n  \"host\": \(q(host)),\n  \"seed\": \(seed),\n  \"conforms\": \(conforms),\n  \"rules\": ["
+        out += verdicts.enumerated().map { i, v in
+            "\n    {\"id\": \(q(v.rule.id)), \"level\": \(q(v.rule.level.rawValue)), \"verdict\": \(q(v.outcome.rawValue)), \"summary\": \(q(v.rule.summary)), "
+                + "\"scenarios\": [\(v.scenarios.map(q).joined(separator: ", "))], \"evidence\": \(q(v.evidence)), \"findings\": [\(v.findings.map(q).joined(separator: ", "))]}"
+        }.joined(separator: ",")
+        return out + "\n  ]\n}\n"
     }
 }
