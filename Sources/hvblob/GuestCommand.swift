@@ -94,8 +94,13 @@ func runGuest(_ config: SimulationConfig, built: DriverBuild.Built?, session: Ex
             do { return try BridgedDriver(b, machine: machine) } catch { loadError = error; return machine.vsc }
         } })
         if let e = loadError { fail("\(e)") }
-        let r = sim.run()
+        var r = sim.run()
         session.detach()
+        // The in-process host saw nothing; what reached the external host, seen in the rings.
+        r.host.received = session.monitor.requestsSeen
+        r.host.completionsSent = session.monitor.completionsSeen
+        r.host.executed = session.monitor.completionsSeen
+        if session.sent[.rescind, default: 0] > 0 { r.host.inFlightAtRescind = session.monitor.inFlightAtRescind ?? 0 }
         return r
     }
 }

@@ -52,6 +52,11 @@ public final class SimulatedVSP {
     public let faults: FaultPlan
     var rng: SeededRandom
     public var backend: BlobBackend
+    /// A strict host rejects every packet that breaks a rule; the default host reports a broken
+    /// rule it can see past (version, operation, flags, length8, range.len or buffers beyond it
+    /// but inside the PFN list, data_valid, region order) and executes the request anyway, so
+    /// what the guest does next is still exercised.
+    public var strict = false
     /// Schedules host work at a virtual time (provided by the simulator).
     let schedule: (UInt64, @escaping () -> Void) -> Void
     public private(set) var stats = Stats()

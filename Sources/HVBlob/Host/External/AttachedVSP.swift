@@ -72,6 +72,8 @@ public final class AttachedVSP {
                     self.timers[self.nextToken] = f
                     self.send(HostMessage.timer(token: self.nextToken, at: t))
                 }
+                // As a host under test it rejects every packet that breaks a rule (verify-host).
+                vsp?.strict = true
                 ch.signalGuest = { [unowned self] in self.send(HostMessage(.interrupt)) }
                 return 0
             } catch {

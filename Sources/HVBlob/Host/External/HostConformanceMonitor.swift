@@ -28,6 +28,8 @@ public final class HostConformanceMonitor {
     public private(set) var requestsSeen = 0
     public private(set) var completionsSeen = 0
     public private(set) var interactions = 0
+    /// Requests in flight when the guest sent RESCIND (nil: no rescind yet).
+    public private(set) var inFlightAtRescind: Int?
     public private(set) var bytesCompared = 0
     /// Times the host made the empty, unmasked host->guest ring non-empty (the signal rule applied).
     public private(set) var signalOpportunities = 0
@@ -122,6 +124,7 @@ public final class HostConformanceMonitor {
 
     func beforeHost(_ kind: HostMessage.Kind, now: UInt64) {
         scanOutbound()
+        if kind == .rescind { inFlightAtRescind = inFlight.count }
         guard let out = outbound, let inb = inbound else { return }
         before = (out.readIndex, inb.writeIndex, inb.readIndex, inb.interruptMask, inb.bytesToWrite,
                   out.bytesToWrite, out.pendingSendSize, out.writeIndex, out.featureBits)
