@@ -75,6 +75,8 @@ struct Bench: ParsableCommand {
                                         key: "serve.preload.\($0.clients)")
                 }
             }
+            progress("round trips against an out-of-process host (the C reference host, hvblob host --attach)")
+            figures += try BenchHost.rows(count: max(200, roundTrips / 100))
             progress("ring packets, 32 MiB requests, capture parsing, Blob store backend")
             figures.append(HVBlob.Bench.ringPackets(count: packets))
             figures.append(try HVBlob.Bench.largeRequests(count: large))

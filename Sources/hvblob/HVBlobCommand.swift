@@ -15,7 +15,8 @@ struct HVBlobCommand: ParsableCommand {
         discussion: """
             Exit status: 0 clean, 1 findings (violations, hangs, integrity errors), 2 bad usage or input.
             """,
-        subcommands: [Simulate.self, Verify.self, Explore.self, Record.self, Replay.self, Vectors.self, ConformanceCommand.self, Decode.self, Bench.self, ReplayFuzz.self, Serve.self],
+        subcommands: [Simulate.self, Verify.self, Explore.self, Record.self, Replay.self, Vectors.self, ConformanceCommand.self, Decode.self, Bench.self, ReplayFuzz.self, Serve.self,
+                      GuestCommand.self, HostCommand.self, VerifyHost.self, FuzzHost.self, BenchHostCommand.self],
         defaultSubcommand: Simulate.self
     )
 

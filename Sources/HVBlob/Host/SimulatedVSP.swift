@@ -216,7 +216,10 @@ public final class SimulatedVSP {
             if bytes.count >= GPADirectPacket.headerSize, let p = try? GPADirectPacket.decode(bytes) {
                 _ = finished(p.request.transactionId)
             }
-            if id != 0 {
+            // Only a packet that asked for a completion gets one: any other trans_id is the
+            // guest's own value, and answering it could complete some other request.
+            let flags = bytes.count >= 8 ? UInt16(bytes[6]) | UInt16(bytes[7]) << 8 : 0
+            if id != 0 && flags & PacketFlags.completionRequested != 0 {
                 send(CompletionPacket(requestId: id, response: VSPResponse(error: .invalidParameter)).encoded(),
                      Intent(requestId: id, transaction: nil, isCompletion: true))
             }

@@ -43,7 +43,8 @@ public final class Machine {
     public init(behavior: DriverBehavior, version: KernelVersion, faults: FaultPlan, seed: UInt64,
                 backend: BlobBackend = BlobStore()) {
         log = ViolationLog()
-        memory = GuestMemory(log: log)
+        let external = ExternalHostSession.current
+        memory = GuestMemory(log: log, backing: external?.memoryForNextMachine())
         channel = Channel(version: version, log: log)
         vsc = BlobVSC(channel: channel, memory: memory, log: log, behavior: behavior)
         driver = vsc
@@ -57,7 +58,13 @@ public final class Machine {
         vsc.onCompletionDelivered = { [unowned self] offset, ctx in self.checkDelivery(offset, ctx) }
         CaptureSession.current?.attach(self)
         MachineWitness.current?.saw(self)
+        external?.attach(self, seed: seed)
     }
+
+    /// Set by an out-of-process host's link: called when no event is left, it waits for the
+    /// host to send something (a completion's interrupt) and returns true when it scheduled
+    /// work. nil in process.
+    public var waitForHost: (() -> Bool)?
 
     /// The guest's interrupt: run the channel callback (if one is installed) at the current time.
     public func scheduleCallback() {
@@ -114,7 +121,9 @@ public final class Machine {
     @discardableResult
     public func run(until: UInt64 = .max, maxEvents: UInt64 = .max) -> Bool {
         var n: UInt64 = 0
-        while let t = queue.nextTime, t <= until {
+        while true {
+            if queue.isEmpty, let wait = waitForHost, wait() { continue }
+            guard let t = queue.nextTime, t <= until else { break }
             if n >= maxEvents { return false }
             guard let (time, action) = queue.pop() else { break }
             now = time

@@ -49,10 +49,18 @@ public final class ViolationLog {
     public var now: UInt64 = 0
     public init(detailsPerRule: Int = 20) { self.detailsPerRule = detailsPerRule }
 
+    /// Sees every finding as it is reported (an out-of-process host forwards its own to the
+    /// guest this way, so both runs end with the same log).
+    public var onReport: ((Rule, String) -> Void)?
+
     public func report(_ rule: Rule, _ detail: @autoclosure () -> String) {
         let n = counts[rule, default: 0] + 1
         counts[rule] = n
-        if n <= detailsPerRule { violations.append(Violation(rule: rule, time: now, detail: detail())) }
+        if n <= detailsPerRule || onReport != nil {
+            let d = detail()
+            if n <= detailsPerRule { violations.append(Violation(rule: rule, time: now, detail: d)) }
+            onReport?(rule, d)
+        }
     }
 
     public var rules: Set<Rule> { Set(counts.keys) }

@@ -34,6 +34,13 @@ public final class Channel {
     public private(set) var packetsSent = 0
     /// Every ring packet and lifecycle step goes here when set (capture).
     public var recorder: CaptureRecorder?
+    /// Makes each ring at open (nil: private memory). An out-of-process host's link puts the
+    /// rings into shared guest memory here.
+    public var ringFactory: ((Int) -> RingBuffer)?
+    /// Lifecycle steps an out-of-process host must hear of, each after the guest's own state
+    /// changed (open: both rings exist; close; rescind).
+    public var onLifecycle: ((LifecycleStep) -> Void)?
+    public enum LifecycleStep: Sendable { case open, close, rescind }
 
     public init(version: KernelVersion, log: ViolationLog) {
         self.version = version
@@ -45,8 +52,8 @@ public final class Channel {
     public func open(ringSize: Int, callback: @escaping () -> Void) throws(Errno) {
         guard state != .open else { throw .EINVAL }
         if rescinded { throw .ENODEV }
-        outbound = RingBuffer(size: ringSize)
-        inbound = RingBuffer(size: ringSize)
+        outbound = ringFactory?(ringSize) ?? RingBuffer(size: ringSize)
+        inbound = ringFactory?(ringSize) ?? RingBuffer(size: ringSize)
         inbound?.onReadIndexPublished = { [unowned self] before, after in
             self.recorder?.ringRead(before: before, after: after)
         }
@@ -55,6 +62,7 @@ public final class Channel {
         }
         self.callback = callback
         state = .open
+        onLifecycle?(.open)
         if let recorder {
             var w = WireWriter(capacity: 4)
             w.u32(UInt32(ringSize))
@@ -72,6 +80,7 @@ public final class Channel {
         callback = nil
         state = .closed
         recorder?.lifecycle(.close)
+        onLifecycle?(.close)
     }
 
     /// The host rescinds the offer: the callback is reset first (no more completions reach the
@@ -80,6 +89,7 @@ public final class Channel {
         callback = nil
         rescinded = true
         recorder?.lifecycle(.rescind)
+        onLifecycle?(.rescind)
     }
 
     /// vmbus_sendpacket_mpb_desc() -> hv_ringbuffer_write(). `cookie` is the driver's
@@ -149,7 +159,12 @@ public final class Channel {
             log.report("host.ring.trailer", "trailer after packet at \(start) is \(hex64(trailer)), expected \(hex64(UInt64(start) << 32))")
         }
         _ = reader.advance(ring, len8: UInt16(len / 8))
-        _ = reader.close(ring)
+        // hv_pkt_iter_close(): the guest set pending_send_sz and now has room: interrupt it.
+        // (No in-tree guest sets it; verify-host's pending-send-sz scenario does.)
+        if reader.close(ring) {
+            interruptsToGuest += 1
+            signalGuest()
+        }
         return bytes
     }
 

@@ -32,20 +32,44 @@ public final class GuestMemory {
     public var hostAccessAttribution: Rule? = nil
     /// Host writes are recorded here when set (capture).
     public var recorder: CaptureRecorder?
+    /// When set, frame i lives at page i of this shared-memory file (PFN = pfnBase + i), so an
+    /// out-of-process host maps the same bytes; frames are then never deallocated, only reused.
+    public let backing: SharedGuestMemory?
 
-    public init(log: ViolationLog) {
+    public init(log: ViolationLog, backing: SharedGuestMemory? = nil) {
         self.log = log
+        self.backing = backing
         _ = allocateFrame()  // the zero page
         maps[0] = 1  // never freed
     }
 
+    /// An out-of-process host's view of the guest's memory file: every frame of it exists and
+    /// counts as pinned with write intent (the host cannot see the guest's pins; the guest
+    /// checks the host's accesses from its side).
+    public init(log: ViolationLog, viewing shared: SharedGuestMemory) {
+        self.log = log
+        self.backing = shared
+        frames = (0..<shared.frameCount).map { shared.frame($0) }
+        pins = Array(repeating: 1, count: shared.frameCount)
+        writePins = pins
+        maps = pins
+        framesInUse = shared.frameCount
+    }
+
     deinit {
-        for f in frames { f?.deallocate() }
+        if backing == nil { for f in frames { f?.deallocate() } }
+    }
+
+    /// Every frame in use, by PFN (the host-interface checks compare them before and after the
+    /// host ran).
+    public var framesInUseByPFN: [UInt64] {
+        frames.indices.compactMap { frames[$0] == nil ? nil : GuestMemory.pfnBase + UInt64($0) }
     }
 
     @inline(__always) func index(_ pfn: UInt64) -> Int? {
         let i = Int(truncatingIfNeeded: pfn &- GuestMemory.pfnBase)
-        guard pfn >= GuestMemory.pfnBase, i < frames.count, frames[i] != nil else { return nil }
+        // i is negative for a PFN of 2^63 or more (a hostile PFN list): not a frame.
+        guard pfn >= GuestMemory.pfnBase, i >= 0, i < frames.count, frames[i] != nil else { return nil }
         return i
     }
 
@@ -53,10 +77,20 @@ public final class GuestMemory {
 
     /// A fresh zeroed frame, LIFO from the free list so runs replay identically.
     func allocateFrame() -> UInt64 {
-        let p = UnsafeMutableRawPointer.allocate(byteCount: GuestMemory.pageSize, alignment: GuestMemory.pageSize)
+        let reuse = freeList.popLast()
+        let p: UnsafeMutableRawPointer
+        if let backing {
+            // Past the file's end is an internal limit of the shared file, sized by its creator.
+            guard let q = backing.frame(reuse ?? frames.count) else {
+                preconditionFailure("internal: shared guest memory of \(backing.frameCount) frames is full")
+            }
+            p = q
+        } else {
+            p = UnsafeMutableRawPointer.allocate(byteCount: GuestMemory.pageSize, alignment: GuestMemory.pageSize)
+        }
         p.initializeMemory(as: UInt8.self, repeating: 0, count: GuestMemory.pageSize)
         framesInUse += 1
-        if let i = freeList.popLast() {
+        if let i = reuse {
             frames[i] = p; pins[i] = 0; writePins[i] = 0; maps[i] = 0; hostDirty[i] = false
             return GuestMemory.pfnBase + UInt64(i)
         }
@@ -66,7 +100,7 @@ public final class GuestMemory {
 
     private func freeIfUnused(_ i: Int) {
         guard i != 0, maps[i] == 0, pins[i] == 0, let p = frames[i] else { return }
-        p.deallocate()
+        if backing == nil { p.deallocate() }
         frames[i] = nil
         freeList.append(i)
         framesInUse -= 1

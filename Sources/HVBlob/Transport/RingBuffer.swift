@@ -62,6 +62,8 @@ public final class RingBuffer {
     public let size: Int
     public let dataSize: Int
     let base: UnsafeMutableRawPointer
+    /// false when the ring lives in memory someone else owns (shared guest memory).
+    private let ownsMemory: Bool
     var data: UnsafeMutableRawPointer { base + RingBuffer.headerSize }
 
     /// Host mutations armed by the double-fetch fault: ring offset of a packet -> what to change
@@ -88,10 +90,27 @@ public final class RingBuffer {
         self.size = size
         self.dataSize = size - RingBuffer.headerSize
         base = RingMemoryPool.shared.take(size)
+        ownsMemory = true
         if pendingSendSizeFeature { featureBits = RingBuffer.featurePendingSendSize }
     }
 
-    deinit { RingMemoryPool.shared.give(base, size) }
+    /// A ring over `size` bytes of memory that outlives it (pages of a shared guest-memory
+    /// file, mapped by an out-of-process host too). `initialize` zeroes it and sets the feature
+    /// bits, as the guest does before it hands the ring to the host; the host passes false.
+    public init(mapping: UnsafeMutableRawPointer, size: Int, initialize: Bool, pendingSendSizeFeature: Bool = true) {
+        precondition(size > RingBuffer.headerSize && size % 8 == 0,
+                     "internal: a ring is a header page plus a data area that is a multiple of 8")
+        self.size = size
+        self.dataSize = size - RingBuffer.headerSize
+        base = mapping
+        ownsMemory = false
+        if initialize {
+            base.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            if pendingSendSizeFeature { featureBits = RingBuffer.featurePendingSendSize }
+        }
+    }
+
+    deinit { if ownsMemory { RingMemoryPool.shared.give(base, size) } }
 
     @inline(__always) func header(_ off: Int) -> UInt32 { UInt32(littleEndian: base.loadUnaligned(fromByteOffset: off, as: UInt32.self)) }
     @inline(__always) func setHeader(_ off: Int, _ v: UInt32) { base.storeBytes(of: v.littleEndian, toByteOffset: off, as: UInt32.self) }

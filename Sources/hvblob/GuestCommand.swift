@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import Foundation
+import HVBlob
+import HVBlobBridge
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `hvblob guest`: the guest side — the Swift model or a driver's C code, with clients and a
+/// workload as simulate takes them — against an out-of-process host.
+struct GuestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guest",
+        abstract: "Run the guest (model or C driver, clients, workload) against an out-of-process host.",
+        discussion: """
+            The host connects to the control socket (--host-socket PATH, or --host-exec CMD which starts it). \
+            Guest memory is a shared file, the rings are hv_ring_buffer pages in it (Docs/host-interface.md). \
+            --faults takes only rescind=T here (hvblob as VMBus control plane takes the device away); the \
+            host's misbehaviour is the host's own (hvblob host --faults). Against a host that runs in the \
+            guest's virtual time (hvblob host) the run is the same as 'hvblob simulate' with that seed.
+            """
+    )
+
+    @OptionGroup var host: HostTarget
+    @OptionGroup var input: DriverInput
+    @Flag(help: "Run the Swift model as the guest driver (default: the C driver given, or the in-tree one).")
+    var model = false
+    @Option(help: "Behaviour of the model: fixed | v5.")
+    var behavior: String = "fixed"
+    @Option(help: "Seed (decimal or 0x hex).")
+    var seed: String = "0x5eed"
+    @Option(help: "Number of client processes.")
+    var clients: Int = 8
+    @Option(help: "Requests per client.")
+    var requests: Int = 64
+    @Option(help: "Data buffer sizes in bytes, comma-separated; drawn per request.")
+    var sizes: String = "4096,65536,1048576"
+    @Option(help: "Guest-side fault plan: only rescind=T.")
+    var faults: String = "none"
+    @Option(name: .customLong("kernel-version"), help: "Kernel API era, 5.13 to 6.3.")
+    var kernelVersion: String?
+    @Option(help: "Write the full trace to this file.")
+    var trace: String?
+
+    func run() throws {
+        let config = guestConfig(seed: seed, clients: clients, requests: requests, sizes: sizes, faults: faults,
+                                 behavior: behavior, kernelVersion: kernelVersion)
+        var cfg = config
+        cfg.keepTrace = trace != nil
+        let built: DriverBuild.Built? = model ? nil : buildGuestDriver(input, kernelVersion: kernelVersion)
+        if model && input.any { fail("--model and \(input.given.joined(separator: ", ")) exclude each other") }
+        if let b = built {
+            cfg.version = b.version
+            cfg.cDriver = input.driver ?? input.tree ?? input.patch ?? "kernel/hv_azure_blob.c"
+        }
+        let conn = host.connect()
+        // The host's own fault plan is the host's: the guest's line shows only what acts here.
+        let line = "\(cfg)".replacingOccurrences(of: "faults=\(cfg.faults)", with: "faults=\(cfg.faults.rescindAt.map { "rescind=\($0)" } ?? "none")")
+        Out.standardOutput.write("\(line) host=\(conn.session.offer.name)\n")
+        let report = runGuest(cfg, built: built, session: conn.session)
+        var text = report.render()
+        if let first = text.firstIndex(of: "\n") { text = String(text[text.index(after: first)...]) }
+        Out.standardOutput.write(text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("host: ") ? "host: external (\(conn.session.offer.name)); \(conn.session.sent[.signal, default: 0]) signals, \(conn.session.sent[.run, default: 0]) timers run" : String(line)
+        }.joined(separator: "\n"))
+        if let path = trace {
+            guard let f = fopen(path, "w") else { fail("--trace: cannot open \(path) for writing") }
+            fputs(report.trace.joined(separator: "\n") + "\n", f)
+            fclose(f)
+        }
+        if let status = conn.finish(), status != 0 {
+            Out.standardOutput.write("host process exited with status \(status)\n")
+        }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+/// Builds the C driver a guest-side command takes (DriverInput, default in-tree); exit 2 on failure.
+func buildGuestDriver(_ input: DriverInput, kernelVersion: String?) -> DriverBuild.Built {
+    guard let source = input.resolve() else { fail("no driver") }
+    do { return try DriverBuild.build(source, version: kernelVersion.map(parseKernelVersion)) } catch {
+        Out.standardError.write(shown("hvblob: \(error)\n"))
+        Glibc.exit(2)
+    }
+}
+
+/// A simulation run with every machine attached to `session`'s host.
+func runGuest(_ config: SimulationConfig, built: DriverBuild.Built?, session: ExternalHostSession) -> SimulationReport {
+    ExternalHostSession.$current.withValue(session) {
+        var loadError: Error?
+        let sim = Simulation(config, driver: built.map { b in { machine in
+            do { return try BridgedDriver(b, machine: machine) } catch { loadError = error; return machine.vsc }
+        } })
+        if let e = loadError { fail("\(e)") }
+        var r = sim.run()
+        session.detach()
+        // The in-process host saw nothing; what reached the external host, seen in the rings.
+        r.host.received = session.monitor.requestsSeen
+        r.host.completionsSent = session.monitor.completionsSeen
+        r.host.executed = session.monitor.completionsSeen
+        if session.sent[.rescind, default: 0] > 0 { r.host.inFlightAtRescind = session.monitor.inFlightAtRescind ?? 0 }
+        return r
+    }
+}
+
+/// The workload options as simulate reads them; exit 2 naming the option on bad input.
+func guestConfig(seed: String, clients: Int, requests: Int, sizes: String, faults: String, behavior: String,
+                 kernelVersion: String?) -> SimulationConfig {
+    guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
+    guard clients > 0, clients <= 10_000 else { fail("--clients: \(clients) is outside 1...10000") }
+    guard requests > 0, requests <= 10_000_000 else { fail("--requests: \(requests) is outside 1...10000000") }
+    var config = SimulationConfig()
+    config.seed = s
+    config.clients = clients
+    config.requestsPerClient = requests
+    var sizeList: [Int] = []
+    var offset = 0
+    for part in sizes.split(separator: ",", omittingEmptySubsequences: false) {
+        guard let v = Int(part), v > 0, v <= AzBlob.pageSize * (AzBlob.maxPages - 2) else {
+            fail("--sizes at character \(offset): '\(part)' is not a size in 1...\(AzBlob.pageSize * (AzBlob.maxPages - 2))")
+        }
+        sizeList.append(v)
+        offset += part.count + 1
+    }
+    config.sizes = sizeList
+    guard let b = DriverBehavior.named(behavior) else { fail("--behavior: '\(behavior)' is not fixed or v5") }
+    config.behavior = b
+    config.version = kernelVersion.map(parseKernelVersion) ?? (b == .v5 ? KernelVersion(5, 13) : .default)
+    do {
+        let plan = try FaultPlan(spec: faults)
+        var onlyRescind = FaultPlan()
+        onlyRescind.rescindAt = plan.rescindAt
+        guard plan == onlyRescind else {
+            fail("--faults: '\(faults)': only rescind=T acts from the guest side; give the host its own fault plan (hvblob host --faults)")
+        }
+        config.faults = plan
+    } catch { fail("--faults: \(error)") }
+    return config
+}
