@@ -66,6 +66,8 @@ public enum Conformance {
         /// What the check's scenario left behind (pins, allocations, debugfs entries), found
         /// when its rigs were settled: fails a check that otherwise passed.
         var balance: [String] = []
+        /// What remove and module exit left behind when its rigs were settled.
+        var teardown: [String] = []
     }
 
     /// The finding rules a leak left behind by a scenario is reported under.
@@ -683,6 +685,7 @@ public enum Conformance {
             let scope = Scope()
             var detail: String?
             var verdict = Verdict.pass
+            var teardownNote: String?
             do {
                 detail = try MachineWitness.$current.withValue(witness) {
                     try Scope.$current.withValue(scope) { try body(factory, version, seed) }
@@ -698,12 +701,22 @@ public enum Conformance {
                 verdict = .inconclusive
                 detail = "could not run: \(error)"
             }
+            // What remove and module exit leave behind is the same for every check of a driver:
+            // the lifecycle and debugfs checks judge it; the others name it in their evidence.
+            if !scope.teardown.isEmpty {
+                if check.id.hasPrefix("lifecycle.") || check.id.hasPrefix("debugfs.") {
+                    scope.balance += scope.teardown
+                } else {
+                    teardownNote = "left after remove and module exit (judged by the lifecycle checks): " + scope.teardown.joined(separator: "; ")
+                }
+            }
             if verdict == .pass, !scope.balance.isEmpty {
                 verdict = .fail
                 detail = "the scenario left resources behind: " + scope.balance.joined(separator: "; ")
                 scope.failedOn.formUnion(balanceRules.filter { witness.counts[Rule($0)] != nil })
             }
             var evidence = check.needs.map { judge($0, witness) }
+            if let t = teardownNote { evidence.append((true, t)) }
             if !check.needs.contains(where: { if case .hostReceived = $0 { return true } else { return false } }) {
                 evidence.insert((true, "\(witness.received) packet(s) reached the host"), at: 0)
             }

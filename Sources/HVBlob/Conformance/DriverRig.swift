@@ -230,11 +230,11 @@ public final class DriverRig {
             let left = r.debugfsEntries
             if left > 0 {
                 log.report("guest.debugfs-leak", "\(left) debugfs entr\(left == 1 ? "y" : "ies") still present after remove and module exit")
-                Conformance.Scope.current?.balance.append("\(left) debugfs entr\(left == 1 ? "y" : "ies") still present after module exit")
+                Conformance.Scope.current?.teardown.append("\(left) debugfs entr\(left == 1 ? "y" : "ies") still present after module exit")
             }
-            if refs > 0 { Conformance.Scope.current?.balance.append("\(refs) debugfs dentry reference(s) never put") }
+            if refs > 0 { Conformance.Scope.current?.teardown.append("\(refs) debugfs dentry reference(s) never put") }
             let live = r.allocations(since: 0)
-            if live.count > 0 { Conformance.Scope.current?.balance.append("\(live.count) allocation(s) live after module exit: \(live.sites)") }
+            if live.count > 0 { Conformance.Scope.current?.teardown.append("\(live.count) allocation(s) live after module exit: \(live.sites)") }
         }
     }
 

@@ -53,6 +53,7 @@ public final class GuestMemory {
         pins = Array(repeating: 1, count: shared.frameCount)
         writePins = pins
         maps = pins
+        hostDirty = Array(repeating: false, count: shared.frameCount)
         framesInUse = shared.frameCount
     }
 
