@@ -144,7 +144,9 @@ struct Explore: ParsableCommand {
         for sc in scenarios {
             explorer.scenario = sc
             Out.standardOutput.write("explore: \(what), scenario \(sc), \(explorer.clients) client(s)\n")
-            let progress: (Int) -> Void = { n in Out.standardError.write("progress: \(sc): \(n) schedules\n") }
+            // Progress is for a person watching a terminal, not for logs and pipes.
+            let tty = isatty(2) != 0
+            let progress: (Int) -> Void = { n in if tty { Out.standardError.write("progress: \(sc): \(n) schedules\n") } }
             let x = try explorer.search([Explorer.Phase(strat, clients: explorer.clients, budget: budget)], progress: progress)
             let p = x.phases.first
             let rate = x.seconds > 0 ? Int(Double(x.schedules) / x.seconds) : x.schedules
