@@ -5,6 +5,7 @@
 /// a test scans the sources for rule ids and fails when one is missing here.
 let knownRules: [String] = [
     "pin.released-before-close",
+    "liveness.external-host",
     "liveness.lost-wakeup",
     "guest.debugfs-leak",
     "guest.bad-free",

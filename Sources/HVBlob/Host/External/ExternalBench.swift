@@ -20,6 +20,7 @@ extension Bench {
             throw BenchError.failed("out-of-process round trips: \(bad) errors, \(findings) findings\(session.failure.map { ", host: \($0)" } ?? "")")
         }
         return Figure(name: "round trips/s out of process (4 KiB GET, \(label))", value: Double(count) / tRemote, unit: "/s",
-                      baselineName: "in process", baseline: Double(count) / tLocal, goal: "(reported)")
+                      baselineName: "in process", baseline: Double(count) / tLocal, goal: "(reported)",
+                      key: "round-trips-out-of-process-" + label.lowercased().filter { $0.isLetter || $0.isNumber || $0 == " " }.split(separator: " ").joined(separator: "-"))
     }
 }
