@@ -233,6 +233,9 @@ static void az_blob_cap(struct az_blob_device *dev, u8 kind, u8 direction,
 	memcpy(p, &rec, sizeof(rec));
 	p += sizeof(rec);
 	for (i = 0; i < n; i++) {
+		/* An empty piece may have no buffer at all. */
+		if (!piece[i].len)
+			continue;
 		memcpy(p, piece[i].data, piece[i].len);
 		p += piece[i].len;
 	}

@@ -109,22 +109,12 @@ func runGuest(_ config: SimulationConfig, built: DriverBuild.Built?, session: Ex
 func guestConfig(seed: String, clients: Int, requests: Int, sizes: String, faults: String, behavior: String,
                  kernelVersion: String?) -> SimulationConfig {
     guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
-    guard clients > 0, clients <= 10_000 else { fail("--clients: \(clients) is outside 1...10000") }
-    guard requests > 0, requests <= 10_000_000 else { fail("--requests: \(requests) is outside 1...10000000") }
+    checkWorkload(clients: clients, requests: requests)
     var config = SimulationConfig()
     config.seed = s
     config.clients = clients
     config.requestsPerClient = requests
-    var sizeList: [Int] = []
-    var offset = 0
-    for part in sizes.split(separator: ",", omittingEmptySubsequences: false) {
-        guard let v = Int(part), v > 0, v <= AzBlob.pageSize * (AzBlob.maxPages - 2) else {
-            fail("--sizes at character \(offset): '\(part)' is not a size in 1...\(AzBlob.pageSize * (AzBlob.maxPages - 2))")
-        }
-        sizeList.append(v)
-        offset += part.count + 1
-    }
-    config.sizes = sizeList
+    config.sizes = parseSizes(sizes)
     guard let b = DriverBehavior.named(behavior) else { fail("--behavior: '\(behavior)' is not fixed or v5") }
     config.behavior = b
     config.version = kernelVersion.map(parseKernelVersion) ?? (b == .v5 ? KernelVersion(5, 13) : .default)
@@ -138,4 +128,26 @@ func guestConfig(seed: String, clients: Int, requests: Int, sizes: String, fault
         config.faults = plan
     } catch { fail("--faults: \(error)") }
     return config
+}
+
+/// `--sizes` as simulate, guest and serve read it: comma-separated byte counts, each a size one
+/// request can carry; exit 2 naming the character where a bad one starts.
+func parseSizes(_ sizes: String) -> [Int] {
+    var out: [Int] = []
+    var offset = 0
+    let limit = AzBlob.pageSize * (AzBlob.maxPages - 2)
+    for part in sizes.split(separator: ",", omittingEmptySubsequences: false) {
+        guard let v = Int(part), v > 0, v <= limit else {
+            fail("--sizes at character \(offset): '\(part)' is not a size in 1...\(limit)")
+        }
+        out.append(v)
+        offset += part.count + 1
+    }
+    return out
+}
+
+/// `--clients` and `--requests` within what one run can hold; exit 2 naming the option.
+func checkWorkload(clients: Int, requests: Int) {
+    guard clients > 0, clients <= 10_000 else { fail("--clients: \(clients) is outside 1...10000") }
+    guard requests > 0, requests <= 10_000_000 else { fail("--requests: \(requests) is outside 1...10000000") }
 }

@@ -63,22 +63,12 @@ struct Simulate: ParsableCommand {
         if let t = trace { checkOutputFile(t, option: "--trace") }
         if let r = record { checkOutputFile(r, option: recordOption) }
         if let t = trace, let r = record, t == r { fail("--trace and \(recordOption) name the same file \(t)") }
-        guard clients > 0, clients <= 10_000 else { fail("--clients: \(clients) is outside 1...10000") }
-        guard requests > 0, requests <= 10_000_000 else { fail("--requests: \(requests) is outside 1...10000000") }
+        checkWorkload(clients: clients, requests: requests)
         var config = SimulationConfig()
         config.seed = s
         config.clients = clients
         config.requestsPerClient = requests
-        var sizeList: [Int] = []
-        var offset = 0
-        for part in sizes.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let v = Int(part), v > 0, v <= AzBlob.pageSize * (AzBlob.maxPages - 2) else {
-                fail("--sizes at character \(offset): '\(part)' is not a size in 1...\(AzBlob.pageSize * (AzBlob.maxPages - 2))")
-            }
-            sizeList.append(v)
-            offset += part.count + 1
-        }
-        config.sizes = sizeList
+        config.sizes = parseSizes(sizes)
         guard let b = DriverBehavior.named(driver) else { fail("--driver: '\(driver)' is not fixed or v5") }
         config.behavior = b
         config.version = kernelVersion.map(parseKernelVersion) ?? (b == .v5 ? KernelVersion(5, 13) : .default)
