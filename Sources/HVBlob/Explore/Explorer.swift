@@ -381,23 +381,8 @@ public struct Explorer {
         let names = activityNames
         let n = names.count
         var s = try sample(budget: budget, progress: progress) {
-            var priority: [String: Int] = [:]
-            var order = Array(0..<n).shuffled(using: &rng)
-            for name in names { priority[name] = depth + order.removeLast() }
-            let changes = Set((0..<max(0, depth - 1)).map { _ in rng.int(in: 0...(k - 1)) })
-            var changeIndex = depth - 1
-            func highest(_ list: [String]) -> Int {
-                var best = 0
-                for (i, nm) in list.enumerated() where priority[nm, default: 0] > priority[list[best], default: 0] { best = i }
-                return best
-            }
-            return try run(prefix: []) { step, list, _ in
-                if changes.contains(step) {
-                    priority[list[highest(list)]] = changeIndex
-                    changeIndex -= 1
-                }
-                return highest(list)
-            }
+            var chooser = PCTChooser(names: names, depth: depth, steps: k, rng: &rng)
+            return try run(prefix: []) { step, list, _ in chooser.choose(step: step, list) }
         }
         let bound = 1.0 / (Double(n) * pow(Double(k), Double(depth - 1)))
         s.note = "PCT depth \(depth): n=\(n) activities, k=\(k) steps: each schedule finds a depth-\(depth) bug with probability >= \(bound); \(s.schedules) schedules -> >= \(1 - pow(1 - bound, Double(s.schedules)))"
@@ -521,5 +506,36 @@ func pow(_ a: Double, _ b: Double) -> Double {
 extension Substring {
     func trimmingCharacters(in chars: String) -> String {
         String(self.drop { chars.contains($0) }.reversed().drop { chars.contains($0) }.reversed())
+    }
+}
+
+/// One PCT schedule (Burckhardt et al.): random distinct priorities for the activities, and
+/// depth - 1 change points among the first `steps` steps where the running activity drops to
+/// the lowest priority so far; the highest-priority ready activity always runs.
+struct PCTChooser {
+    private var priority: [String: Int] = [:]
+    private let changes: Set<Int>
+    private var changeIndex: Int
+
+    init(names: [String], depth: Int, steps: Int, rng: inout SeededRandom) {
+        var order = Array(0..<names.count).shuffled(using: &rng)
+        for name in names { priority[name] = depth + order.removeLast() }
+        changes = Set((0..<max(0, depth - 1)).map { _ in rng.int(in: 0...(steps - 1)) })
+        changeIndex = depth - 1
+    }
+
+    private func highest(_ list: [String]) -> Int {
+        var best = 0
+        for (i, nm) in list.enumerated() where priority[nm, default: 0] > priority[list[best], default: 0] { best = i }
+        return best
+    }
+
+    /// The index in `list` (the ready activities) of the one to run at `step`.
+    mutating func choose(step: Int, _ list: [String]) -> Int {
+        if changes.contains(step) {
+            priority[list[highest(list)]] = changeIndex
+            changeIndex -= 1
+        }
+        return highest(list)
     }
 }

@@ -190,23 +190,8 @@ extension Explorer {
                 let names = e.activityNames
                 let k = max(base.ran.count, 1)
                 while r.schedules < phase.budget {
-                    var priority: [String: Int] = [:]
-                    var order = Array(0..<names.count).shuffled(using: &rng)
-                    for name in names { priority[name] = depth + order.removeLast() }
-                    let changes = Set((0..<max(0, depth - 1)).map { _ in rng.int(in: 0...(k - 1)) })
-                    var changeIndex = depth - 1
-                    func highest(_ list: [String]) -> Int {
-                        var best = 0
-                        for (i, nm) in list.enumerated() where priority[nm, default: 0] > priority[list[best], default: 0] { best = i }
-                        return best
-                    }
-                    let o = try e.run(prefix: [], tracing: false) { step, list, _ in
-                        if changes.contains(step) {
-                            priority[list[highest(list)]] = changeIndex
-                            changeIndex -= 1
-                        }
-                        return highest(list)
-                    }
+                    var chooser = PCTChooser(names: names, depth: depth, steps: k, rng: &rng)
+                    let o = try e.run(prefix: [], tracing: false) { step, list, _ in chooser.choose(step: step, list) }
                     note(o, phase: p)
                     r.schedules += 1
                 }
