@@ -45,6 +45,8 @@ struct Simulate: ParsableCommand {
     var trace: String?
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
+    @Flag(name: .customLong("strict-host"), help: "The host rejects every packet that breaks a rule (as a strict VSP would) instead of reporting it and executing what it can make sense of.")
+    var strictHost = false
     @Option(help: "Record every ring packet, host write, ioctl and lifecycle step into this pcapng file.")
     var record: String?
 
@@ -52,7 +54,7 @@ struct Simulate: ParsableCommand {
     var recordOption = "--record"
 
     enum CodingKeys: String, CodingKey {
-        case seed, clients, requests, sizes, faults, driver, kernelVersion, cDriver, trace, quiet, record
+        case seed, clients, requests, sizes, faults, driver, kernelVersion, cDriver, trace, quiet, strictHost, record
     }
 
     func run() throws {
@@ -79,6 +81,7 @@ struct Simulate: ParsableCommand {
             do { config.faults = try FaultPlan(spec: faults) } catch { fail("--faults: \(error)") }
         }
         config.keepTrace = trace != nil
+        config.strictHost = strictHost
         var built: DriverBuild.Built?
         if let path = cDriver {
             built = buildDriver(path, option: "--c-driver", version: kernelVersion.flatMap(KernelVersion.init))

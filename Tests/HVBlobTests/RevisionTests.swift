@@ -153,5 +153,14 @@ struct SecondDefectTests {
             #expect(out.output.range(of: "\\. \(d) — shown by", options: .regularExpression) != nil,
                     "\(m.name): v5's defect \(d) is hidden behind the new one\n\(out.output.suffix(3000))")
         }
+        if m.name == "operation code" {
+            // The default host reports the operation and executes the request; a strict one
+            // (as a real VSP would) rejects every one of them.
+            let lenient = try runProcess([CLITests.binary, "simulate", "--c-driver", tree.path, "--clients", "1", "--requests", "2"])
+            let strict = try runProcess([CLITests.binary, "simulate", "--c-driver", tree.path, "--clients", "1", "--requests", "2", "--strict-host"])
+            #expect(lenient.output.contains("host: 2 packets received, 0 rejected, 2 executed"), "\(lenient.output.suffix(1500))")
+            #expect(strict.output.contains("host: 2 packets received, 2 rejected, 0 executed"), "\(strict.output.suffix(1500))")
+            #expect(lenient.output.contains("host.request.operation") && strict.output.contains("--strict-host"))
+        }
     }
 }

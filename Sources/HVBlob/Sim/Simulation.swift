@@ -16,13 +16,16 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     public var keepTrace = false
     /// The C driver run through the bridge instead of the model (for the reproduce line).
     public var cDriver: String? = nil
+    /// The host rejects every packet that breaks a rule instead of executing what it can
+    /// make sense of (see `SimulatedVSP.strict`).
+    public var strictHost = false
     /// Upper bound on events, so a broken configuration cannot spin forever.
     public var maxEvents: UInt64 = 50_000_000
 
     public init() {}
 
     public var description: String {
-        "seed=\(seed) faults=\(faults) driver=\(cDriver.map { "c:\($0)" } ?? "\(behavior)") kernel=\(version) clients=\(clients) requests=\(requestsPerClient) sizes=\(sizes.map(String.init).joined(separator: ","))"
+        "seed=\(seed) faults=\(faults) driver=\(cDriver.map { "c:\($0)" } ?? "\(behavior)") kernel=\(version) clients=\(clients) requests=\(requestsPerClient) sizes=\(sizes.map(String.init).joined(separator: ","))\(strictHost ? " host=strict" : "")"
     }
 }
 
@@ -119,7 +122,7 @@ public struct SimulationReport: Sendable {
 
     var reproduce: String {
         "hvblob simulate --seed \(config.seed) --clients \(config.clients) --requests \(config.requestsPerClient) "
-            + "--sizes \(config.sizes.map(String.init).joined(separator: ",")) --faults '\(config.faults)' \(config.cDriver.map { "--c-driver \($0)" } ?? "--driver \(config.behavior)") --kernel-version \(config.version)"
+            + "--sizes \(config.sizes.map(String.init).joined(separator: ",")) --faults '\(config.faults)' \(config.cDriver.map { "--c-driver \($0)" } ?? "--driver \(config.behavior)") --kernel-version \(config.version)\(config.strictHost ? " --strict-host" : "")"
     }
 }
 
@@ -146,6 +149,7 @@ public final class Simulation {
     public init(_ config: SimulationConfig, driver: ((Machine) -> GuestDriver)? = nil) {
         self.config = config
         machine = Machine(behavior: config.behavior, version: config.version, faults: config.faults, seed: config.seed)
+        machine.host.strict = config.strictHost
         if let driver { machine.driver = driver(machine) }
         rng = SeededRandom(seed: config.seed).split("clients")
         report = SimulationReport(config: config)
