@@ -400,20 +400,7 @@ public enum HostileGuest {
 extension HostConformance {
     /// The verdicts as JSON (`verify-host --format json`): one object per rule.
     public static func json(_ verdicts: [Verdict], host: String, seed: UInt64, conforms: Bool) -> String {
-        func q(_ s: String) -> String {
-            var o = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": o += "\\\""
-                case "\\": o += "\\\\"
-                case "\n": o += "\\n"
-                case "\t": o += "\\t"
-                default:
-                    if u.value < 0x20 { o += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16) } else { o.unicodeScalars.append(u) }
-                }
-            }
-            return o + "\""
-        }
+        func q(_ s: String) -> String { JSON.quote(s) }
         var out = "{\n  \"host\": \(q(host)),\n  \"seed\": \(seed),\n  \"conforms\": \(conforms),\n  \"rules\": ["
         out += verdicts.enumerated().map { i, v in
             "\n    {\"id\": \(q(v.rule.id)), \"level\": \(q(v.rule.level.rawValue)), \"verdict\": \(q(v.outcome.rawValue)), \"summary\": \(q(v.rule.summary)), "
