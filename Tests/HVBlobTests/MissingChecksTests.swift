@@ -106,4 +106,32 @@ struct MissingChecksTests {
         #expect(out.status == 1 && l.hasPrefix("FAIL"), "\(out.output.suffix(1500))")
         #expect(l.contains("packet 1"), "\(l)")
     }
+
+    @Test("missing.rule-order: a check moved after pinning answers its boundary pairs with EFAULT: ioctl.rule-order fails, on its own or under the defect that explains it")
+    func ruleOrder() throws {
+        // data_valid checked after the pins: ioctl.data-valid still passes (its buffers are
+        // mapped), only the boundary pair with an unmapped data buffer shows the order.
+        let late = try Self.brokenCopy("data-valid-late", [
+            ("\tif (r->data_len && r->data_len < r->data_valid)\n\t\treturn -EINVAL;\n", ""),
+            ("\tif (ret)\n\t\tgoto unpin;\n\n\tif (b[AZ_BLOB_DATA].nr_pages",
+             "\tif (!ret && ctx.request.data_len &&\n\t    ctx.request.data_len < ctx.request.data_valid)\n\t\tret = -EINVAL;\n\tif (ret)\n\t\tgoto unpin;\n\n\tif (b[AZ_BLOB_DATA].nr_pages"),
+        ])
+        var out = try Self.verify(late, only: ["ioctl.data-valid", "ioctl.rule-order"])
+        #expect(Self.line(out.output, "ioctl.data-valid").hasPrefix("PASS"), "\(out.output.suffix(1500))")
+        var l = Self.line(out.output, "ioctl.rule-order")
+        #expect(out.status == 1 && l.hasPrefix("FAIL"), "\(out.output.suffix(1500))")
+        #expect(out.output.contains("ioctl.data-valid before ioctl.pin.fault") && out.output.contains("returned EFAULT, expected EINVAL"), "\(out.output.suffix(1500))")
+        #expect(out.output.contains("1. ioctl.rule-order — shown by ioctl.rule-order"), "\(out.output.suffix(1500))")
+
+        // No length limit before the pins: ioctl.len.max fails on its own, and the pair it
+        // should win is listed under it, not as a second defect.
+        let noLimit = try Self.brokenCopy("no-limit", [
+            ("\tif (r->data_len > limit || r->request_len > limit ||\n\t    r->response_len > limit)\n\t\treturn -EINVAL;\n", "\t(void)limit;\n"),
+        ])
+        out = try Self.verify(noLimit, only: ["ioctl.len.max", "ioctl.rule-order"])
+        l = Self.line(out.output, "ioctl.rule-order")
+        #expect(out.status == 1 && l.hasPrefix("FAIL") && Self.line(out.output, "ioctl.len.max").hasPrefix("FAIL"), "\(out.output.suffix(1500))")
+        #expect(out.output.contains("ioctl.len.max before ioctl.pin.fault"), "\(out.output.suffix(1500))")
+        #expect(out.output.contains("also fails because of it: ioctl.rule-order") && out.output.contains("1 defect;"), "\(out.output.suffix(1500))")
+    }
 }

@@ -48,6 +48,10 @@ public enum Conformance {
         public let failedOn: [String]
         /// Packets that reached a host in the check's machines.
         public let hostPackets: Int
+        /// Other checks whose failure explains this one's failure on its own terms (e.g. a
+        /// boundary pair answered by the wrong rule because the rule that should win is not
+        /// checked at all): the defect report lists it under their defects.
+        public var becauseOf: [String] = []
         public var passed: Bool { verdict == .pass }
         /// Counts against conformance: failed or inconclusive.
         public var counts: Bool { verdict == .fail || verdict == .inconclusive }
@@ -68,6 +72,11 @@ public enum Conformance {
         var balance: [String] = []
         /// What remove and module exit left behind when its rigs were settled.
         var teardown: [String] = []
+        /// What the check's body did that the machine counts do not show (e.g. "11 boundary
+        /// pairs run"): added to its evidence.
+        var notes: [String] = []
+        /// Checks whose failure explains this check's failure (see Result.becauseOf).
+        var becauseOf: Set<String> = []
     }
 
     /// The finding rules a leak left behind by a scenario is reported under.
@@ -654,10 +663,20 @@ public enum Conformance {
 
     /// Every check, in report order. `replay`: the simulate arguments that select the driver.
     static func all(replay: String = "") -> [(Check, Body)] {
-        buildChecks + uapiChecks + ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + differentialChecks
+        buildChecks + uapiChecks + ioctlChecks + ruleOrderChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + differentialChecks
     }
 
     public static var checks: [Check] { all().map(\.0) }
+
+    /// The same lines once each, in first-seen order, with "(in N rigs)" where one repeats.
+    static func tally(_ lines: [String]) -> [String] {
+        var order: [String] = [], count: [String: Int] = [:]
+        for l in lines {
+            if count[l] == nil { order.append(l) }
+            count[l, default: 0] += 1
+        }
+        return order.map { count[$0]! > 1 ? "\($0) (in \(count[$0]!) rigs)" : $0 }
+    }
 
     /// Whether `need` held in what `w` saw, and the evidence line either way.
     static func judge(_ need: Need, _ w: MachineWitness) -> (ok: Bool, evidence: String) {
@@ -709,7 +728,7 @@ public enum Conformance {
                 if check.id.hasPrefix("lifecycle.") || check.id.hasPrefix("debugfs.") {
                     scope.balance += scope.teardown
                 } else {
-                    teardownNote = "left after remove and module exit (judged by the lifecycle checks): " + scope.teardown.joined(separator: "; ")
+                    teardownNote = "left after remove and module exit (judged by the lifecycle checks): " + Conformance.tally(scope.teardown).joined(separator: "; ")
                 }
             }
             if verdict == .pass, !scope.balance.isEmpty {
@@ -718,6 +737,7 @@ public enum Conformance {
                 scope.failedOn.formUnion(balanceRules.filter { witness.counts[Rule($0)] != nil })
             }
             var evidence = check.needs.map { judge($0, witness) }
+            evidence += scope.notes.map { (true, $0) }
             if let t = teardownNote { evidence.append((true, t)) }
             if !check.needs.contains(where: { if case .hostReceived = $0 { return true } else { return false } }) {
                 evidence.insert((true, "\(witness.received) packet(s) reached the host"), at: 0)
@@ -730,7 +750,8 @@ public enum Conformance {
             let first = Dictionary(uniqueKeysWithValues: witness.firstViolations.map { ($0.key.rawValue, $0.value.detail) })
             let r = Result(check: check, verdict: verdict, detail: detail ?? "", evidence: evidence.map(\.evidence),
                            findings: findings, firstFindings: first,
-                           failedOn: verdict == .fail ? scope.failedOn.sorted() : [], hostPackets: witness.received)
+                           failedOn: verdict == .fail ? scope.failedOn.sorted() : [], hostPackets: witness.received,
+                           becauseOf: verdict == .fail ? scope.becauseOf.sorted() : [])
             progress?(r)
             out.append(r)
         }

@@ -63,6 +63,19 @@ public struct DefectReport: Sendable {
             }
             causes[r.check.id] = c
         }
+        // A check that failed on its own terms because other checks fail (a boundary pair
+        // answered by the wrong rule when the rule that should win fails its own check) has
+        // their causes; what no failing check explains keeps the check itself as a cause.
+        let failingIds = Set(failing.map(\.check.id))
+        for r in failing where own[r.check.id] == true && !r.becauseOf.isEmpty {
+            var c: [String] = []
+            for other in r.becauseOf where other != r.check.id {
+                guard failingIds.contains(other) else { c.append(r.check.id); continue }
+                for k in causes[other] ?? [other] where !c.contains(k) { c.append(k) }
+            }
+            if c.isEmpty { c = [r.check.id] }
+            causes[r.check.id] = c.contains(r.check.id) ? [r.check.id] + c.filter { $0 != r.check.id } : c
+        }
         // Each rule once, shown by its most direct failing check: one that tests it directly,
         // else the one with the fewest other causes, else the first in report order.
         var order: [String] = []
