@@ -34,6 +34,10 @@ struct ConformanceCommand: ParsableCommand {
     var seed: String = "1"
     @Flag(name: .customLong("vectors-only"), help: "Skip the simulated conformance checks (seconds); only the vectors.")
     var vectorsOnly = false
+    @Option(name: .customLong("explore-schedules"), help: "Schedules of race exploration after the checks, over verify's scenarios (default \(RaceChecks.schedules(forSeconds: RaceChecks.defaultSeconds)), as verify's default budget).")
+    var exploreSchedules: Int?
+    @Flag(name: .customLong("no-explore"), help: "Leave the race exploration out.")
+    var noExplore = false
 
     func run() throws {
         guard ConformanceReport.formats.contains(format) else {
@@ -43,6 +47,13 @@ struct ConformanceCommand: ParsableCommand {
         if let o = output { checkOutputFile(o, option: "-o") }
         if vectorsOnly && typed("--seed") { fail("--seed and --vectors-only exclude each other: the seed is for the simulated checks") }
         if model && driver != nil { fail("--model and --driver exclude each other") }
+        if let n = exploreSchedules, n < Explorer.Scenario.allCases.count {
+            fail("--explore-schedules: \(n) is fewer than one schedule per scenario (\(Explorer.Scenario.allCases.count))")
+        }
+        if noExplore && exploreSchedules != nil { fail("--no-explore and --explore-schedules exclude each other") }
+        if vectorsOnly && (noExplore || exploreSchedules != nil) {
+            fail("--vectors-only and --\(noExplore ? "no-explore" : "explore-schedules") exclude each other: --vectors-only runs no exploration")
+        }
         let files = loadVectorFiles([vectors], schema: schema)
         var version = kernelVersion.map(parseKernelVersion) ?? .default
         var factory: DriverRig.Factory?
@@ -57,7 +68,15 @@ struct ConformanceCommand: ParsableCommand {
             header = ConformanceReport.Header(driver: path, hash: sourceHash(built.source), era: "\(built.version)", seed: seed)
             library = built.library
         }
-        let checks = vectorsOnly ? [] : Conformance.run(factory: factory, version: version, seed: s)
+        var checks = vectorsOnly ? [] : Conformance.run(factory: factory, version: version, seed: s)
+        // The races, as verify runs them: one row per scenario, the same schedules for the seed.
+        if !vectorsOnly && !noExplore {
+            let total = exploreSchedules ?? RaceChecks.schedules(forSeconds: RaceChecks.defaultSeconds)
+            let runs = RaceChecks.explore(factory: preempting(factory), version: version, schedules: total, seed: s)
+            let known = Set(checks.flatMap { $0.findings.keys })
+            let args = driver.map { "--driver \($0)" } ?? "--model"
+            checks += runs.map { RaceChecks.result($0.0, $0.1, known: known, seed: s, replay: args) }
+        }
         let outcomes = files.flatMap { VectorRunner.run($0, factory: factory, version: version) }
         let report = ConformanceReport(target: shown(name), checks: checks, vectors: outcomes, header: header,
                                        symbolize: reportSymbolizer(library: library))
@@ -70,6 +89,15 @@ struct ConformanceCommand: ParsableCommand {
         }
         if !report.clean { throw ExitCode(1) }
     }
+}
+
+/// The driver as the explorer runs it: a C driver preempted at every kernel primitive.
+func preempting(_ factory: DriverRig.Factory?) -> DriverRig.Factory? {
+    factory.map { f in { machine in
+        let d = try f(machine)
+        (d as? BridgedDriver)?.preemptAtSchedulingPoints = true
+        return d
+    } }
 }
 
 // MARK: report helpers shared with `verify --format/--report`
