@@ -1730,6 +1730,14 @@ static struct vmpacket_descriptor *k_pkt_iter_first(struct vmbus_channel *c)
 {
 	u32 len = host.packet_first(host.host, c->pkt_buffer, sizeof(c->pkt_buffer));
 
+	/*
+	 * The bytes after the packet are poison, not what an earlier packet left:
+	 * a driver that reads past what the host sent reads HVB_PACKET_POISON,
+	 * the same in every build and run, and the harness recognises it.
+	 */
+	if (len < sizeof(c->pkt_buffer))
+		memset(c->pkt_buffer + len, HVB_PACKET_POISON,
+		       min_t(size_t, HVB_PACKET_POISON_LEN, sizeof(c->pkt_buffer) - len));
 	c->pkt_len = len;
 	return len ? (struct vmpacket_descriptor *)c->pkt_buffer : NULL;
 }

@@ -13,6 +13,14 @@
 #define HVB_KOPS_VERSION 2
 
 /* How a blocked coroutine sleeps (hvb_coro_wait_flags); 0 is uninterruptible. */
+/*
+ * What the bytes after a packet the channel callback reads hold (the first
+ * HVB_PACKET_POISON_LEN of them): the same value as SimulatedVSP.poison, so the
+ * harness knows a field user space sees was read past what the host sent.
+ */
+#define HVB_PACKET_POISON 0xA5
+#define HVB_PACKET_POISON_LEN 64
+
 #define HVB_WAIT_INTERRUPTIBLE 0x1
 #define HVB_WAIT_KILLABLE 0x2
 #define HVB_WAIT_SPIN 0x4

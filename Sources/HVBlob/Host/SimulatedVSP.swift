@@ -95,6 +95,15 @@ public final class SimulatedVSP {
     private var blockedSends: [(bytes: [UInt8], intent: Intent)] = []
     private var pollScheduled = false
 
+    /// The padding of a short completion, and (in the kernel shim, HVB_PACKET_POISON) the bytes
+    /// after every packet the callback reads: a response field user space sees made of these
+    /// bytes was read past what the completion carried.
+    public static let poison: UInt8 = 0xA5
+    public static let poisonWord: UInt32 = 0xA5A5_A5A5
+    /// The status in the response of the in-band data packet the `wrong-type` fault sends with a
+    /// request's id: user space seeing it means the driver completed from a non-completion packet.
+    public static let inBandStatus = VSPStatus(rawValue: 0x5A5A_0B0B)
+
     public init(channel: Channel, memory: GuestMemory, log: ViolationLog, faults: FaultPlan, rng: SeededRandom,
                 backend: BlobBackend = BlobStore(), schedule: @escaping (UInt64, @escaping () -> Void) -> Void) {
         self.channel = channel
@@ -284,7 +293,7 @@ public final class SimulatedVSP {
         if inject("wrong-type", faults.wrongType) {
             var d = PacketDescriptor(type: .dataInBand, offset8: 2, len8: 4, flags: 0, transId: id)
             d.len8 = 4
-            sendExtra(CompletionPacket(descriptor: d, payload: VSPResponse(error: .success, responseLen: 7).encoded() + [0, 0, 0, 0]).encoded(),
+            sendExtra(CompletionPacket(descriptor: d, payload: VSPResponse(error: SimulatedVSP.inBandStatus, responseLen: 7).encoded() + [0, 0, 0, 0]).encoded(),
                       Intent(requestId: id, transaction: nil, isCompletion: false))
         }
         var bytes = CompletionPacket(requestId: id, response: response).encoded()
@@ -292,7 +301,7 @@ public final class SimulatedVSP {
             // len8 = 3: 16-byte header + 8 bytes of which the response struct fills only 4.
             var d = PacketDescriptor(type: .completion, offset8: 2, len8: 3, flags: 0, transId: id)
             d.len8 = 3
-            bytes = CompletionPacket(descriptor: d, payload: Array(response.encoded()[0..<4]) + [0, 0, 0, 0]).encoded()
+            bytes = CompletionPacket(descriptor: d, payload: Array(response.encoded()[0..<4]) + [UInt8](repeating: SimulatedVSP.poison, count: 4)).encoded()
         }
         if inject("drop", faults.drop) {
             stats.dropped += 1

@@ -227,6 +227,17 @@ final class SimClient {
         let log = m.log
         guard let (status, length) = space.readResponse(at: buffers.arg, layout: m.driver.abi.layout) else { return }
         let rlen = Int(length)
+        // Values the host never sent as this request's response (SimulatedVSP.poison,
+        // .inBandStatus): the driver read them from past the completion, or from a packet that
+        // was not a completion.
+        if status == SimulatedVSP.poisonWord || length == SimulatedVSP.poisonWord {
+            log.report("guest.read-past-packet",
+                       "pid \(space.pid): response.\(status == SimulatedVSP.poisonWord ? "status" : "response_len") is 0xa5a5a5a5, bytes the completion did not carry as its response (its padding, or past its end): the driver does not check the completion's length (len8, offset8) against the response it reads")
+        }
+        if status == SimulatedVSP.inBandStatus.rawValue {
+            log.report("guest.completion-from-non-completion-packet",
+                       "pid \(space.pid): response.status is 0x5a5a0b0b, the status of an in-band data packet the host sent with this request's id: the driver completed the request from a packet that is not a completion (desc->type not checked)")
+        }
         if rlen > buffers.responseLen {
             log.report("guest.response-len-unbounded",
                        "pid \(space.pid): response.response_len \(rlen) exceeds the \(buffers.responseLen)-byte response buffer")
