@@ -68,6 +68,8 @@ public enum Conformance {
         var balance: [String] = []
         /// What remove and module exit left behind when its rigs were settled.
         var teardown: [String] = []
+        /// What the check saw happen, beyond its needs (printed with its evidence).
+        var notes: [String] = []
     }
 
     /// The finding rules a leak left behind by a scenario is reported under.
@@ -654,7 +656,7 @@ public enum Conformance {
 
     /// Every check, in report order. `replay`: the simulate arguments that select the driver.
     static func all(replay: String = "") -> [(Check, Body)] {
-        buildChecks + uapiChecks + ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + differentialChecks
+        buildChecks + uapiChecks + ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + waitChecks + differentialChecks
     }
 
     public static var checks: [Check] { all().map(\.0) }
@@ -717,7 +719,7 @@ public enum Conformance {
                 detail = "the scenario left resources behind: " + scope.balance.joined(separator: "; ")
                 scope.failedOn.formUnion(balanceRules.filter { witness.counts[Rule($0)] != nil })
             }
-            var evidence = check.needs.map { judge($0, witness) }
+            var evidence = check.needs.map { judge($0, witness) } + scope.notes.map { (ok: true, evidence: $0) }
             if let t = teardownNote { evidence.append((true, t)) }
             if !check.needs.contains(where: { if case .hostReceived = $0 { return true } else { return false } }) {
                 evidence.insert((true, "\(witness.received) packet(s) reached the host"), at: 0)
