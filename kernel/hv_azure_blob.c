@@ -176,7 +176,10 @@ struct az_blob_request_ctx {
 	struct completion wait_vsp;
 	struct az_blob_request_sync request;
 	struct az_blob_pinned b[AZ_BLOB_BUFFERS];
-	/* Set by the completion (or by remove, with result -ENODEV). */
+	/*
+	 * Set by the completion, or by remove() with result -ENODEV once the
+	 * channel is closed: the channel's reference is then dropped.
+	 */
 	bool answered;
 	u32 status;
 	u32 response_len;
