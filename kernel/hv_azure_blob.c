@@ -25,7 +25,11 @@
  * - every device gets its own misc name and debugfs directory;
  * - remove() never waits forever: after a bounded drain it closes the channel
  *   (from then on the host no longer touches the pages of any request) and
- *   fails what is left with -ENODEV; only then are those pages released.
+ *   fails what is left with -ENODEV; only then are those pages released;
+ * - a caller killed while it waits for the host returns at once: its request
+ *   context lives on the heap, shared (kref) between the caller and the
+ *   channel, and keeps its pages pinned until the host completes the request
+ *   or remove() has closed the channel.
  *
  * Capture (off by default): with capture_kib set, each device records what
  * it sends and receives in hvblob's capture format and serves it as a pcapng
@@ -49,6 +53,7 @@
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <uapi/misc/hv_azure_blob.h>
 
 #include "hv_azure_blob_vsp.h"
@@ -94,6 +99,10 @@ struct az_blob_device {
 	struct list_head pending_requests;
 	wait_queue_head_t waiting_to_drain;
 	bool removing;
+	/* Requests released by the channel callback, freed by reap_work. */
+	spinlock_t reap_lock;
+	struct list_head reaped;
+	struct work_struct reap_work;
 
 	/* Capture records (pcapng Enhanced Packet Blocks), under cap_lock. */
 	spinlock_t cap_lock;
@@ -148,11 +157,30 @@ struct az_blob_pinned {
 	bool write;		/* pinned for the host to write */
 };
 
+enum { AZ_BLOB_DATA, AZ_BLOB_REQUEST, AZ_BLOB_RESPONSE, AZ_BLOB_BUFFERS };
+
+/*
+ * One request, from the ioctl to the host's completion. Two references: the
+ * caller's, until it stops waiting (the completion, or a fatal signal), and
+ * the channel's, from the send until the host completes the request or
+ * remove() fails it after closing the channel. The host may touch the pages
+ * while the channel's reference is held; the last put unpins them.
+ */
 struct az_blob_request_ctx {
+	struct kref kref;
+	/* On dev->pending_requests from the send to the last put. */
 	struct list_head list;
+	/* On dev->reaped when the channel callback dropped the last reference. */
+	struct list_head reap;
+	struct az_blob_device *dev;
 	struct completion wait_vsp;
 	struct az_blob_request_sync request;
-	/* Set by the completion (or by remove, with result -ENODEV). */
+	struct az_blob_pinned b[AZ_BLOB_BUFFERS];
+	/*
+	 * Set by the completion, or by remove() with result -ENODEV once the
+	 * channel is closed: the channel's reference is then dropped.
+	 */
+	bool answered;
 	u32 status;
 	u32 response_len;
 	int result;
@@ -378,64 +406,6 @@ static const struct file_operations az_blob_cap_fops = {
 	.llseek = default_llseek,
 };
 
-/*
- * Completions from the host. Nothing in the packet is trusted: the type and
- * the request id are checked before the id is used, the length before the
- * payload is read.
- */
-static void az_blob_on_channel_callback(void *context)
-{
-	struct vmbus_channel *channel = context;
-	struct device *device = &channel->device_obj->device;
-	struct az_blob_device *dev = hv_get_drvdata(channel->device_obj);
-	const struct vmpacket_descriptor *desc;
-	bool read = false;
-
-	foreach_vmbus_pkt(desc, channel) {
-		const struct az_blob_vsp_response *resp;
-		struct az_blob_request_ctx *ctx;
-		struct az_blob_cap_piece piece = { desc, hv_pkt_len(desc) };
-		u64 addr;
-
-		read = true;
-		if (dev)
-			az_blob_cap(dev, AZ_BLOB_CAP_RING_PACKET,
-				    AZ_BLOB_CAP_HOST_TO_GUEST, 0, &piece, 1);
-
-		if (desc->type != VM_PKT_COMP || !desc->trans_id) {
-			dev_warn_ratelimited(device,
-					     "ignoring packet type %u id %llu\n",
-					     desc->type, desc->trans_id);
-			continue;
-		}
-
-		addr = vmbus_request_addr(channel, desc->trans_id);
-		if (addr == VMBUS_RQST_ERROR || !addr) {
-			dev_warn_ratelimited(device,
-					     "completion for unknown request id %llu\n",
-					     desc->trans_id);
-			continue;
-		}
-		ctx = (struct az_blob_request_ctx *)(uintptr_t)addr;
-
-		if (hv_pkt_datalen(desc) < sizeof(*resp)) {
-			dev_warn_ratelimited(device,
-					     "short completion (%u bytes) for request id %llu\n",
-					     hv_pkt_datalen(desc), desc->trans_id);
-			ctx->result = -EIO;
-		} else {
-			resp = hv_pkt_data(desc);
-			ctx->status = le32_to_cpu(resp->error);
-			ctx->response_len = min(le32_to_cpu(resp->response_len),
-						ctx->request.response_len);
-		}
-		complete(&ctx->wait_vsp);
-	}
-	if (read && dev)
-		az_blob_cap(dev, AZ_BLOB_CAP_GUEST_READ, AZ_BLOB_CAP_HOST_TO_GUEST,
-			    0, NULL, 0);
-}
-
 static int az_blob_fop_open(struct inode *inode, struct file *file)
 {
 	struct az_blob_device *dev =
@@ -493,6 +463,125 @@ static void az_blob_unpin(struct az_blob_pinned *p)
 	p->pages = NULL;
 }
 
+/*
+ * The last reference, dropped in process context: off the pending list (the
+ * drain in remove() waits for it to be empty), unpinned and freed.
+ */
+static void az_blob_ctx_release(struct kref *kref)
+{
+	struct az_blob_request_ctx *ctx =
+		container_of(kref, struct az_blob_request_ctx, kref);
+	struct az_blob_device *dev = ctx->dev;
+	unsigned long flags;
+	unsigned int i;
+
+	spin_lock_irqsave(&dev->request_lock, flags);
+	list_del(&ctx->list);
+	if (list_empty(&dev->pending_requests))
+		wake_up(&dev->waiting_to_drain);
+	spin_unlock_irqrestore(&dev->request_lock, flags);
+	for (i = 0; i < AZ_BLOB_BUFFERS; i++)
+		az_blob_unpin(&ctx->b[i]);
+	kfree(ctx);
+}
+
+/*
+ * The last reference, dropped by the channel callback (the caller was killed
+ * and is gone): unpinning dirty pages may sleep, so reap_work releases it.
+ */
+static void az_blob_ctx_release_atomic(struct kref *kref)
+{
+	struct az_blob_request_ctx *ctx =
+		container_of(kref, struct az_blob_request_ctx, kref);
+	struct az_blob_device *dev = ctx->dev;
+	unsigned long flags;
+
+	spin_lock_irqsave(&dev->reap_lock, flags);
+	list_add_tail(&ctx->reap, &dev->reaped);
+	spin_unlock_irqrestore(&dev->reap_lock, flags);
+	schedule_work(&dev->reap_work);
+}
+
+static void az_blob_reap(struct work_struct *work)
+{
+	struct az_blob_device *dev =
+		container_of(work, struct az_blob_device, reap_work);
+	struct az_blob_request_ctx *ctx, *tmp;
+	unsigned long flags;
+	LIST_HEAD(reaped);
+
+	spin_lock_irqsave(&dev->reap_lock, flags);
+	list_splice_init(&dev->reaped, &reaped);
+	spin_unlock_irqrestore(&dev->reap_lock, flags);
+	list_for_each_entry_safe(ctx, tmp, &reaped, reap)
+		az_blob_ctx_release(&ctx->kref);
+}
+
+/*
+ * Completions from the host. Nothing in the packet is trusted: the type and
+ * the request id are checked before the id is used, the length before the
+ * payload is read.
+ */
+static void az_blob_on_channel_callback(void *context)
+{
+	struct vmbus_channel *channel = context;
+	struct device *device = &channel->device_obj->device;
+	struct az_blob_device *dev = hv_get_drvdata(channel->device_obj);
+	const struct vmpacket_descriptor *desc;
+	bool read = false;
+
+	foreach_vmbus_pkt(desc, channel) {
+		const struct az_blob_vsp_response *resp;
+		struct az_blob_request_ctx *ctx;
+		struct az_blob_cap_piece piece = { desc, hv_pkt_len(desc) };
+		u64 addr;
+
+		read = true;
+		if (dev)
+			az_blob_cap(dev, AZ_BLOB_CAP_RING_PACKET,
+				    AZ_BLOB_CAP_HOST_TO_GUEST, 0, &piece, 1);
+
+		if (desc->type != VM_PKT_COMP || !desc->trans_id) {
+			dev_warn_ratelimited(device,
+					     "ignoring packet type %u id %llu\n",
+					     desc->type, desc->trans_id);
+			continue;
+		}
+
+		addr = vmbus_request_addr(channel, desc->trans_id);
+		if (addr == VMBUS_RQST_ERROR || !addr) {
+			dev_warn_ratelimited(device,
+					     "completion for unknown request id %llu\n",
+					     desc->trans_id);
+			continue;
+		}
+		ctx = (struct az_blob_request_ctx *)(uintptr_t)addr;
+
+		/*
+		 * The id is ours and still live: the channel's reference
+		 * keeps ctx until the put below, even when its caller was
+		 * killed and is gone.
+		 */
+		if (hv_pkt_datalen(desc) < sizeof(*resp)) {
+			dev_warn_ratelimited(device,
+					     "short completion (%u bytes) for request id %llu\n",
+					     hv_pkt_datalen(desc), desc->trans_id);
+			ctx->result = -EIO;
+		} else {
+			resp = hv_pkt_data(desc);
+			ctx->status = le32_to_cpu(resp->error);
+			ctx->response_len = min(le32_to_cpu(resp->response_len),
+						ctx->request.response_len);
+		}
+		ctx->answered = true;
+		complete(&ctx->wait_vsp);
+		kref_put(&ctx->kref, az_blob_ctx_release_atomic);
+	}
+	if (read && dev)
+		az_blob_cap(dev, AZ_BLOB_CAP_GUEST_READ, AZ_BLOB_CAP_HOST_TO_GUEST,
+			    0, NULL, 0);
+}
+
 static void az_blob_add_pfns(u64 *pfns, unsigned int *at,
 			     const struct az_blob_pinned *p)
 {
@@ -501,8 +590,6 @@ static void az_blob_add_pfns(u64 *pfns, unsigned int *at,
 	for (i = 0; i < p->nr_pages; i++)
 		pfns[(*at)++] = page_to_hvpfn(p->pages[i]);
 }
-
-enum { AZ_BLOB_DATA, AZ_BLOB_REQUEST, AZ_BLOB_RESPONSE, AZ_BLOB_BUFFERS };
 
 /* Checks the lengths (PROTOCOL: rules 3 to 5) before anything is pinned. */
 static int az_blob_check_lengths(const struct az_blob_request_sync *r)
@@ -577,7 +664,8 @@ az_blob_build(const struct az_blob_request_sync *r,
  * Queues ctx and sends its packet, unless remove() has begun. One critical
  * section: remove() sets `removing` under the same lock before it may close
  * the channel, so a request is either sent before that or never. (The send
- * does not sleep.)
+ * does not sleep.) A request sent holds the channel's reference to ctx,
+ * taken before the send: the host may complete it at once.
  */
 static int az_blob_queue_and_send(struct az_blob_device *dev,
 				  struct az_blob_request_ctx *ctx,
@@ -587,6 +675,7 @@ static int az_blob_queue_and_send(struct az_blob_device *dev,
 	unsigned long flags;
 	int ret;
 
+	kref_get(&ctx->kref);
 	spin_lock_irqsave(&dev->request_lock, flags);
 	if (READ_ONCE(dev->removing)) {
 		ret = -ENODEV;
@@ -603,97 +692,93 @@ static int az_blob_queue_and_send(struct az_blob_device *dev,
 						desc_size, vsp, sizeof(*vsp),
 						(uintptr_t)ctx);
 		if (ret)
-			list_del(&ctx->list);
+			list_del_init(&ctx->list);
 	}
 	spin_unlock_irqrestore(&dev->request_lock, flags);
+	/* Never the last reference: the caller holds its own. */
+	if (ret)
+		kref_put(&ctx->kref, az_blob_ctx_release);
 	return ret;
-}
-
-static void az_blob_dequeue(struct az_blob_device *dev,
-			    struct az_blob_request_ctx *ctx)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&dev->request_lock, flags);
-	list_del(&ctx->list);
-	if (list_empty(&dev->pending_requests))
-		wake_up(&dev->waiting_to_drain);
-	spin_unlock_irqrestore(&dev->request_lock, flags);
 }
 
 static long az_blob_user_request(struct az_blob_device *dev,
 				 struct file *file,
 				 struct az_blob_request_sync __user *argp)
 {
-	struct az_blob_pinned b[AZ_BLOB_BUFFERS] = {};
-	struct vmbus_packet_mpb_array *desc;
-	struct az_blob_vsp_request vsp;
-	struct az_blob_request_ctx ctx;
 	struct az_blob_request_sync_response out = {};
+	struct vmbus_packet_mpb_array *desc;
+	struct az_blob_request_sync request;
+	struct az_blob_request_ctx *ctx;
+	struct az_blob_vsp_request vsp;
 	u32 desc_size;
-	unsigned int i;
 	int ret;
 
 	if (file->f_cred != current_cred())
 		return -EACCES;
-	if (copy_from_user(&ctx.request, argp, sizeof(ctx.request)))
+	if (copy_from_user(&request, argp, sizeof(request)))
 		return -EFAULT;
 	az_blob_cap_call(dev, IOCTL_AZ_BLOB_DRIVER_USER_REQUEST, argp,
-			 &ctx.request);
-	ret = az_blob_check_lengths(&ctx.request);
+			 &request);
+	ret = az_blob_check_lengths(&request);
 	if (ret)
-		goto unpin;
+		goto out;
 
-	ret = az_blob_pin(ctx.request.request_buffer, ctx.request.request_len,
-			  false, &b[AZ_BLOB_REQUEST]);
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	kref_init(&ctx->kref);
+	INIT_LIST_HEAD(&ctx->list);
+	init_completion(&ctx->wait_vsp);
+	ctx->dev = dev;
+	ctx->request = request;
+
+	ret = az_blob_pin(request.request_buffer, request.request_len, false,
+			  &ctx->b[AZ_BLOB_REQUEST]);
 	if (!ret)
-		ret = az_blob_pin(ctx.request.response_buffer,
-				  ctx.request.response_len, true,
-				  &b[AZ_BLOB_RESPONSE]);
-	if (!ret && ctx.request.data_len)
-		ret = az_blob_pin(ctx.request.data_buffer,
-				  ctx.request.data_len, true, &b[AZ_BLOB_DATA]);
+		ret = az_blob_pin(request.response_buffer,
+				  request.response_len, true,
+				  &ctx->b[AZ_BLOB_RESPONSE]);
+	if (!ret && request.data_len)
+		ret = az_blob_pin(request.data_buffer, request.data_len, true,
+				  &ctx->b[AZ_BLOB_DATA]);
 	if (ret)
-		goto unpin;
+		goto put;
 
-	if (b[AZ_BLOB_DATA].nr_pages + b[AZ_BLOB_REQUEST].nr_pages +
-	    b[AZ_BLOB_RESPONSE].nr_pages > AZ_BLOB_MAX_PAGES) {
+	if (ctx->b[AZ_BLOB_DATA].nr_pages + ctx->b[AZ_BLOB_REQUEST].nr_pages +
+	    ctx->b[AZ_BLOB_RESPONSE].nr_pages > AZ_BLOB_MAX_PAGES) {
 		ret = -EINVAL;
-		goto unpin;
+		goto put;
 	}
 
-	desc = az_blob_build(&ctx.request, b, &desc_size, &vsp);
+	desc = az_blob_build(&request, ctx->b, &desc_size, &vsp);
 	if (!desc) {
 		ret = -ENOMEM;
-		goto unpin;
+		goto put;
 	}
-
-	init_completion(&ctx.wait_vsp);
-	ctx.status = 0;
-	ctx.response_len = 0;
-	ctx.result = 0;
-	ret = az_blob_queue_and_send(dev, &ctx, desc, desc_size, &vsp);
+	ret = az_blob_queue_and_send(dev, ctx, desc, desc_size, &vsp);
 	kvfree(desc);
 	if (ret)
-		goto unpin;
+		goto put;
 
 	/*
-	 * Uninterruptible: the host may write these pages until it completes
-	 * the request or remove() closes the channel, which both end the wait.
+	 * A fatal signal ends the wait; the request stays with the host, and
+	 * the channel's reference keeps its pages pinned until the host
+	 * completes it or remove() has closed the channel.
 	 */
-	wait_for_completion(&ctx.wait_vsp);
-	ret = ctx.result;
+	ret = wait_for_completion_killable(&ctx->wait_vsp);
+	if (!ret)
+		ret = ctx->result;
 	if (!ret) {
-		out.status = ctx.status;
-		out.response_len = ctx.response_len;
+		out.status = ctx->status;
+		out.response_len = ctx->response_len;
 		if (copy_to_user(&argp->response, &out, sizeof(out)))
 			ret = -EFAULT;
 	}
-
-	az_blob_dequeue(dev, &ctx);
-unpin:
-	for (i = 0; i < AZ_BLOB_BUFFERS; i++)
-		az_blob_unpin(&b[i]);
+put:
+	kref_put(&ctx->kref, az_blob_ctx_release);
+out:
 	az_blob_cap_return(dev, ret, ret ? 0 : out.status,
 			   ret ? 0 : out.response_len);
 	return ret;
@@ -755,18 +840,27 @@ static bool az_blob_drained(struct az_blob_device *dev)
 	return empty;
 }
 
-/* Fails every request still pending; only after the channel is closed. */
+/*
+ * Fails every request the host has not answered, dropping the channel's
+ * reference to each; only after the channel is closed (no callback runs).
+ */
 static void az_blob_fail_pending(struct az_blob_device *dev)
 {
 	struct az_blob_request_ctx *ctx;
 	unsigned long flags;
 
+again:
 	spin_lock_irqsave(&dev->request_lock, flags);
 	list_for_each_entry(ctx, &dev->pending_requests, list) {
-		if (!completion_done(&ctx->wait_vsp)) {
-			ctx->result = -ENODEV;
-			complete(&ctx->wait_vsp);
-		}
+		if (ctx->answered)
+			continue;
+		ctx->answered = true;
+		ctx->result = -ENODEV;
+		complete(&ctx->wait_vsp);
+		spin_unlock_irqrestore(&dev->request_lock, flags);
+		/* The release takes request_lock: not under it. */
+		kref_put(&ctx->kref, az_blob_ctx_release);
+		goto again;
 	}
 	spin_unlock_irqrestore(&dev->request_lock, flags);
 }
@@ -785,6 +879,9 @@ static int az_blob_probe(struct hv_device *hdev,
 	spin_lock_init(&dev->request_lock);
 	INIT_LIST_HEAD(&dev->pending_requests);
 	init_waitqueue_head(&dev->waiting_to_drain);
+	spin_lock_init(&dev->reap_lock);
+	INIT_LIST_HEAD(&dev->reaped);
+	INIT_WORK(&dev->reap_work, az_blob_reap);
 	spin_lock_init(&dev->cap_lock);
 	dev->hdev = hdev;
 	if (capture_kib) {
@@ -875,6 +972,8 @@ static int az_blob_remove(struct hv_device *hdev)
 	hv_set_drvdata(hdev, NULL);
 	az_blob_cap_event(dev, AZ_BLOB_CAP_CLOSE);
 	az_blob_fail_pending(dev);
+	/* No callback runs now: nothing queues reap_work again. */
+	flush_work(&dev->reap_work);
 	az_blob_put(dev);
 	return 0;
 }

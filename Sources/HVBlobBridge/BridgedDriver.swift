@@ -228,7 +228,6 @@ public final class BridgedDriver: GuestDriver {
         }
         ops.sched_point = { h, what, at in
             let me = BridgedDriver.me(h)
-            if me.preemptAtSchedulingPoints, let what { me.noteWaitOrWake(what) }
             // The channel callback runs to its end (softirq); ioctl and remove threads yield.
             guard me.preemptAtSchedulingPoints, let call = me.running, call.name != "vmbus_callback" else { return 0 }
             call.point = (what, at)
@@ -236,24 +235,6 @@ public final class BridgedDriver: GuestDriver {
         }
         ops.woke = { h in BridgedDriver.me(h).machine.afterCallback() }
         hvb_install(&ops)
-    }
-
-    /// Wake-ups so far (wake_up*, complete*), for the explorer's wait windows (below).
-    var wakeUps = 0
-
-    /// Linux queues a waiter (prepare_to_wait) before it evaluates the condition, so a wake-up
-    /// between that evaluation and the sleep is not lost; the shim's wait loop evaluates the
-    /// condition first, and once the explorer preempts inside the condition (a spin_lock in it)
-    /// a wake-up can land in that window and the waiter sleeps through it — a lost wake-up real
-    /// Linux cannot have. The bridge restores Linux's order: a thread that sleeps after a
-    /// wake-up came during its wait's condition is woken at once (`CoroutineCall.step`), and the
-    /// wait loop evaluates the condition again (a spurious wake-up, which every wait tolerates).
-    func noteWaitOrWake(_ what: UnsafePointer<CChar>) {
-        if strncmp(what, "wake_up", 7) == 0 || strncmp(what, "complete", 8) == 0 {
-            wakeUps += 1
-        } else if strncmp(what, "wait_event", 10) == 0 || strncmp(what, "wait_for_completion", 19) == 0, let call = running {
-            call.waitBeganAtWake = wakeUps
-        }
     }
 
     /// The kworker (the shim's thread for queued work, timers and RCU callbacks) runs until it
@@ -419,8 +400,6 @@ final class CoroutineCall: DriverCall {
     let name: String
     /// The scheduling point it stopped at: the primitive and the driver's call site.
     var point: (UnsafePointer<CChar>?, UnsafeRawPointer?)?
-    /// In a wait's condition: the bridge's wake-up count when the wait began.
-    var waitBeganAtWake: Int?
 
     var lastPoint: String? {
         guard let (what, at) = point, let what else { return nil }
@@ -456,11 +435,6 @@ final class CoroutineCall: DriverCall {
         bridge.runKworker()
         if state == Int32(HVB_BLOCKED.rawValue), hvb_coro_state(c) == Int32(HVB_READY.rawValue) {
             state = Int32(HVB_READY.rawValue)
-        }
-        // Asleep in a wait whose condition a wake-up overtook (`noteWaitOrWake`): woken.
-        if let began = waitBeganAtWake, state == Int32(HVB_BLOCKED.rawValue) || state == Int32(HVB_DONE.rawValue) {
-            waitBeganAtWake = nil
-            if state == Int32(HVB_BLOCKED.rawValue), bridge.wakeUps > began { return .running }
         }
         switch Int32(state) {
         case Int32(HVB_DONE.rawValue):

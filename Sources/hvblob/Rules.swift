@@ -7,6 +7,7 @@ let knownRules: [String] = [
     "pin.released-before-close",
     "liveness.external-host",
     "liveness.lost-wakeup",
+    "liveness.unkillable-wait",
     "guest.debugfs-leak",
     "guest.bad-free",
     "guest.bad-page",

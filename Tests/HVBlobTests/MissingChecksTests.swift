@@ -70,7 +70,7 @@ struct MissingChecksTests {
         out = try Self.verify(pin, only: ["ioctl.pin.fault"])
         #expect(Self.line(out.output, "ioctl.pin.fault").hasPrefix("FAIL"), "\(out.output.suffix(800))")
 
-        let send = try Self.brokenCopy("failed-send", [("\tkvfree(desc);\n\tif (ret)\n\t\tgoto unpin;\n", "\tif (ret)\n\t\tgoto unpin;\n\tkvfree(desc);\n")])
+        let send = try Self.brokenCopy("failed-send", [("\tkvfree(desc);\n\tif (ret)\n\t\tgoto put;\n", "\tif (ret)\n\t\tgoto put;\n\tkvfree(desc);\n")])
         out = try Self.verify(send, only: ["ioctl.error-paths.balance"])
         l = Self.line(out.output, "ioctl.error-paths.balance")
         #expect(out.status == 1 && l.hasPrefix("FAIL"), "\(out.output.suffix(1500))")

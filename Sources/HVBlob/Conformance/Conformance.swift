@@ -663,7 +663,7 @@ public enum Conformance {
 
     /// Every check, in report order. `replay`: the simulate arguments that select the driver.
     static func all(replay: String = "") -> [(Check, Body)] {
-        buildChecks + uapiChecks + ioctlChecks + ruleOrderChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + differentialChecks
+        buildChecks + uapiChecks + ioctlChecks + ruleOrderChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + waitChecks + differentialChecks
     }
 
     public static var checks: [Check] { all().map(\.0) }
@@ -736,8 +736,7 @@ public enum Conformance {
                 detail = "the scenario left resources behind: " + scope.balance.joined(separator: "; ")
                 scope.failedOn.formUnion(balanceRules.filter { witness.counts[Rule($0)] != nil })
             }
-            var evidence = check.needs.map { judge($0, witness) }
-            evidence += scope.notes.map { (true, $0) }
+            var evidence = check.needs.map { judge($0, witness) } + scope.notes.map { (ok: true, evidence: $0) }
             if let t = teardownNote { evidence.append((true, t)) }
             if !check.needs.contains(where: { if case .hostReceived = $0 { return true } else { return false } }) {
                 evidence.insert((true, "\(witness.received) packet(s) reached the host"), at: 0)

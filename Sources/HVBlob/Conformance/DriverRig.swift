@@ -263,11 +263,13 @@ extension BlobVSC: DriverResources, DriverSignals {
     public func debugfsRead(file name: String) -> String? { debugfsFileExists(name) ? debugfsPendingRequests : nil }
     public var dentryReferences: Int { 0 }
 
-    /// The model waits as the in-tree driver does: uninterruptibly in wait_for_completion
-    /// (the host may write the request's pages until it completes it or the channel closes).
-    public func deliverSignal(to call: DriverCall, fatal: Bool) -> Bool { false }
+    /// The model waits as its behaviour says: killably in wait_for_completion_killable (the
+    /// corrected driver) or uninterruptibly in wait_for_completion (v5).
+    public func deliverSignal(to call: DriverCall, fatal: Bool) -> Bool {
+        (call as? IoctlCall)?.signal(fatal: fatal) ?? false
+    }
     public func sleepKind(of call: DriverCall) -> String? {
-        guard let c = call as? IoctlCall, c.isBlocked else { return nil }
-        return "uninterruptible"
+        guard let c = call as? IoctlCall, c.phase == .wait, !(c.context?.completed ?? false) else { return nil }
+        return behavior.killableWait ? "killable" : "uninterruptible"
     }
 }

@@ -237,6 +237,7 @@ public final class SimulatedVSP {
         track(id, pkt.request.transactionId)
         if inject("never-complete", faults.neverComplete) {
             stats.neverCompleted += 1
+            held.append((pkt, id))
             return
         }
         var due = now + UInt64(rng.int(in: Int(faults.delay.lowerBound)...Int(faults.delay.upperBound)))
@@ -375,6 +376,23 @@ public final class SimulatedVSP {
             blockedSends.removeFirst()
         }
         channel.inbound?.pendingSendSize = 0
+    }
+
+    /// Requests the never-complete fault kept: the host holds them (and may touch their pages)
+    /// until it completes them (`completeHeld`) or the channel closes.
+    private var held: [(packet: GPADirectPacket, id: UInt64)] = []
+    public var heldCount: Int { held.count }
+
+    /// The host answers, late, every request it held: each is executed and completed now.
+    /// Returns how many.
+    @discardableResult
+    public func completeHeld() -> Int {
+        let h = held
+        held = []
+        for (pkt, id) in h {
+            schedule(now) { [unowned self] in self.complete(pkt, id: id, refuse: false) }
+        }
+        return h.count
     }
 
     /// Completions waiting for room in the host->guest ring.

@@ -8,6 +8,7 @@ public struct Errno: RawRepresentable, Hashable, Sendable, Comparable, CustomStr
 
     public static let success = Errno(rawValue: 0)
     public static let EPERM = Errno(rawValue: 1)
+    public static let EINTR = Errno(rawValue: 4)
     public static let EIO = Errno(rawValue: 5)
     public static let EAGAIN = Errno(rawValue: 11)
     public static let ENOMEM = Errno(rawValue: 12)
@@ -17,10 +18,13 @@ public struct Errno: RawRepresentable, Hashable, Sendable, Comparable, CustomStr
     public static let EINVAL = Errno(rawValue: 22)
     public static let ENOBUFS = Errno(rawValue: 105)
     public static let ETIMEDOUT = Errno(rawValue: 110)
+    /// The kernel's "restart the system call" (a wait a signal ended); user space sees EINTR or
+    /// a restart, a process killed by SIGKILL nothing.
+    public static let ERESTARTSYS = Errno(rawValue: 512)
 
     static let names: [Int32: String] = [
-        0: "0", 1: "EPERM", 5: "EIO", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT",
-        19: "ENODEV", 22: "EINVAL", 105: "ENOBUFS", 110: "ETIMEDOUT",
+        0: "0", 1: "EPERM", 4: "EINTR", 5: "EIO", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT",
+        19: "ENODEV", 22: "EINVAL", 105: "ENOBUFS", 110: "ETIMEDOUT", 512: "ERESTARTSYS",
     ]
 
     /// Parses "EINVAL", "22" or "0".

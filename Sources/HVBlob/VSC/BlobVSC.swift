@@ -129,6 +129,20 @@ public final class BlobVSC: GuestDriver {
         contexts[ctx.cookie] = nil
     }
 
+    /// The caller of ctx was killed while it waited: the channel alone holds it now.
+    func abandon(_ ctx: RequestContext, owner: AddressSpace) {
+        ctx.abandoned = true
+        ctx.owner = owner
+    }
+
+    /// The host is done with an abandoned context (completed, or the channel closed): its last
+    /// reference goes, and with it the pins.
+    func reap(_ ctx: RequestContext) {
+        dequeue(ctx)
+        for p in ctx.pins { ctx.owner?.release(p, who: "request context of killed pid \(ctx.pid)") }
+        ctx.pins = []
+    }
+
     func releasePins(_ ctx: RequestContext, file: OpenFile) {
         for p in ctx.pins { file.process.release(p, who: "ioctl of pid \(ctx.pid)") }
         ctx.pins = []
@@ -224,6 +238,7 @@ public final class BlobVSC: GuestDriver {
                 ctx.failure = .EIO
                 ctx.completed = true
                 onCompletionDelivered?(ringOffset, ctx)
+                if ctx.abandoned { reap(ctx) }
                 return
             }
             log.report("guest.read-past-packet",
@@ -233,6 +248,7 @@ public final class BlobVSC: GuestDriver {
         ctx.responseLen = payload(dataStart + 8)
         ctx.completed = true
         onCompletionDelivered?(ringOffset, ctx)
+        if ctx.abandoned { reap(ctx) }
     }
 
     // MARK: remove
@@ -257,6 +273,7 @@ public final class BlobVSC: GuestDriver {
             ctx.failure = .ENODEV
             ctx.completed = true
         }
+        for ctx in pending where ctx.abandoned { reap(ctx) }
     }
 
     func setRemoving() { removing = true }

@@ -32,18 +32,23 @@ public struct DriverBehavior: Hashable, Sendable, CustomStringConvertible {
     /// On Linux ≥ 5.14 the driver installs next_request_id_callback/request_addr_callback.
     /// v5 was written for 5.13, where the send path allocated ids by itself.
     public var installsRequestIdCallbacks: Bool
+    /// The ioctl waits for its completion killably (wait_for_completion_killable): SIGKILL
+    /// ends the wait, and the request context, shared with the channel, keeps its pages pinned
+    /// until the host completes the request or remove closes the channel. v5 waited
+    /// uninterruptibly: a killed process could not exit until the host answered.
+    public var killableWait: Bool
 
     /// hvblob's corrected driver (the model of kernel/hv_azure_blob.c).
     public static let fixed = DriverBehavior(
         name: "fixed", removingFlag: true, requestWriteIntent: false, responseWriteIntent: true,
         dataWriteIntent: true, validatesCompletions: true, boundsResponseLen: true, drainTimeoutTicks: 10_000,
-        installsRequestIdCallbacks: true)
+        installsRequestIdCallbacks: true, killableWait: true)
 
     /// The posted v5 patch, defects included.
     public static let v5 = DriverBehavior(
         name: "v5", removingFlag: false, requestWriteIntent: true, responseWriteIntent: false,
         dataWriteIntent: false, validatesCompletions: false, boundsResponseLen: false, drainTimeoutTicks: nil,
-        installsRequestIdCallbacks: false)
+        installsRequestIdCallbacks: false, killableWait: false)
 
     public static func named(_ name: String) -> DriverBehavior? {
         switch name {

@@ -19,7 +19,8 @@ public enum StepResult: Equatable, Sendable {
 ///               driver) this step also checks READ_ONCE(removing) first (-> ENODEV) and
 ///               sends: one critical section under the lock remove() sets the flag under
 ///     send      vmbus_sendpacket_mpb_desc() (v5: a separate step)       -> ENODEV/EAGAIN
-///     wait      wait_for_completion()
+///     wait      wait_for_completion_killable() (v5: wait_for_completion()); SIGKILL -> ERESTARTSYS,
+///               the context left to the channel with its pins
 ///     finish    copy_to_user(response), list_del + wake, put_page each pin -> EFAULT/EIO/ENODEV
 public final class IoctlCall: DriverCall {
     public enum Phase: String, Sendable { case validate, pin, queue, send, wait, finish, done }
@@ -37,6 +38,8 @@ public final class IoctlCall: DriverCall {
     public private(set) var requestId: UInt64?
     public private(set) var result: Errno?
     private var pins: [PinnedPages] = []
+    /// A fatal signal is pending for the calling thread (`signal(fatal:)`).
+    public private(set) var killed = false
 
     init(vsc: BlobVSC, file: OpenFile, command: IoctlCommand, argument: UInt64) {
         self.vsc = vsc
@@ -54,8 +57,17 @@ public final class IoctlCall: DriverCall {
         }
     }
 
-    public var isBlocked: Bool { phase == .wait && !(context?.completed ?? false) }
-    public var isReady: Bool { phase == .wait && (context?.completed ?? false) }
+    public var isBlocked: Bool { phase == .wait && !(context?.completed ?? false) && !(killed && vsc.behavior.killableWait) }
+    public var isReady: Bool { phase == .wait && ((context?.completed ?? false) || (killed && vsc.behavior.killableWait)) }
+
+    /// Delivers a signal to the calling thread; true when it woke the thread from its wait
+    /// (only SIGKILL, and only a killable wait).
+    @discardableResult
+    public func signal(fatal: Bool) -> Bool {
+        guard fatal else { return false }
+        killed = true
+        return phase == .wait && !(context?.completed ?? false) && vsc.behavior.killableWait
+    }
     public var sentRequestId: UInt64? { requestId }
     public var waitDescription: String {
         guard let ctx = context else { return "phase \(phase.rawValue)" }
@@ -95,6 +107,11 @@ public final class IoctlCall: DriverCall {
             return send()
         case .wait:
             guard let ctx = context else { return finish(.EINVAL) }
+            if !ctx.completed && killed && vsc.behavior.killableWait {
+                // The request stays with the host; the channel's reference keeps its pins.
+                vsc.abandon(ctx, owner: file.process)
+                return finish(.ERESTARTSYS)
+            }
             if !ctx.completed { return .blocked(until: nil) }
             phase = .finish
             return .running

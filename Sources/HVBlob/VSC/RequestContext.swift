@@ -15,6 +15,10 @@ public final class RequestContext {
     public internal(set) var failure: Errno? = nil
     var pins: [PinnedPages] = []
     public internal(set) var sentAt: UInt64 = 0
+    /// Its caller was killed while it waited: the context belongs to the channel alone, which
+    /// releases its pins (in `owner`) when the host completes it or the channel closes.
+    public internal(set) var abandoned = false
+    var owner: AddressSpace?
 
     init(cookie: UInt64, request: AzBlobRequestSync, pid: Int) {
         self.cookie = cookie

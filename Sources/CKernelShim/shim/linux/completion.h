@@ -11,6 +11,7 @@
 #include "../hvb_kernel.h"
 #include "errno.h"
 #include "limits.h"
+#include "version.h"
 #include "wait.h"
 
 struct completion {
@@ -106,6 +107,15 @@ static inline int __must_check wait_for_completion_killable(struct completion *c
 
 	return r < 0 ? (int)r : 0;
 }
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 1, 0)
+/* A sleep in `state` (TASK_INTERRUPTIBLE / TASK_KILLABLE / ...): 0, or -ERESTARTSYS on a signal it admits. */
+static inline int __must_check wait_for_completion_state(struct completion *c, unsigned int state)
+{
+	long r = hvb_wait_for_completion(c, hvb_state_flags(state), false, 0, "wait_for_completion_state");
+
+	return r < 0 ? (int)r : 0;
+}
+#endif
 static inline long __must_check wait_for_completion_interruptible_timeout(struct completion *c, unsigned long timeout)
 {
 	return hvb_wait_for_completion(c, HVB_WAIT_INTERRUPTIBLE, true, timeout, "wait_for_completion_interruptible_timeout");

@@ -51,27 +51,45 @@ static inline bool wq_has_sleeper(struct wait_queue_head *w)
 	return waitqueue_active(w);
 }
 
-/* ---- explicit wait entries (prepare_to_wait / schedule / finish_wait) ---- */
+/* ---- wait entries (prepare_to_wait / schedule / finish_wait) ---- */
+/*
+ * Wait queues work as in kernel/sched/wait.c: a sleeper puts an entry on the queue and sets its
+ * task state before it tests its condition; a wake-up calls each entry's function, which sets
+ * the task TASK_RUNNING (and, for autoremove entries, takes the entry off the queue); a sleep
+ * only sleeps while the state is not TASK_RUNNING. So a wake-up that lands between the test
+ * and the sleep ends the sleep at once instead of being lost. Queue operations are not
+ * scheduling points: no other thread runs inside one (the queue's lock in the kernel).
+ */
+/* try_to_wake_up(): only a task whose state `mode` reaches; 1 when it was woken. */
+static inline int hvb_try_to_wake_up(struct task_struct *t, unsigned int mode)
+{
+	if (!(READ_ONCE(t->__state) & mode))
+		return 0;
+	WRITE_ONCE(t->__state, TASK_RUNNING);
+	hvb_kops->wake(t);
+	return 1;
+}
 static inline int default_wake_function(struct wait_queue_entry *e, unsigned int mode, int flags, void *key)
 {
-	struct task_struct *t = (struct task_struct *)e->private;
-
 	(void)flags;
 	(void)key;
-	if (!(t->__state & mode))
-		return 0;
-	return wake_up_process(t);
+	return hvb_try_to_wake_up((struct task_struct *)e->private, mode);
+}
+static inline void hvb_wq_unlink(struct wait_queue_entry *e)
+{
+	if (e->entry.next && e->entry.next != &e->entry) {
+		e->entry.prev->next = e->entry.next;
+		e->entry.next->prev = e->entry.prev;
+	}
+	e->entry.next = &e->entry;
+	e->entry.prev = &e->entry;
 }
 static inline int autoremove_wake_function(struct wait_queue_entry *e, unsigned int mode, int flags, void *key)
 {
 	int ret = default_wake_function(e, mode, flags, key);
 
-	if (ret) {
-		e->entry.prev->next = e->entry.next;
-		e->entry.next->prev = e->entry.prev;
-		e->entry.next = &e->entry;
-		e->entry.prev = &e->entry;
-	}
+	if (ret)
+		hvb_wq_unlink(e);
 	return ret;
 }
 #define DEFINE_WAIT_FUNC(name, function) \
@@ -88,23 +106,19 @@ static inline void init_wait_entry(struct wait_queue_entry *e, int flags)
 	e->entry.prev = &e->entry;
 }
 #define init_wait(e) init_wait_entry(e, 0)
+static inline bool hvb_wq_unlinked(const struct wait_queue_entry *e)
+{
+	return !e->entry.next || e->entry.next == &e->entry;
+}
 static inline void hvb_wq_link(struct wait_queue_head *w, struct wait_queue_entry *e, bool tail)
 {
 	struct list_head *prev = tail ? w->head.prev : &w->head, *next = prev->next;
 
+	hvb_check_live(&w->head, "add_wait_queue");
 	e->entry.next = next;
 	e->entry.prev = prev;
 	next->prev = &e->entry;
 	prev->next = &e->entry;
-}
-static inline void hvb_wq_unlink(struct wait_queue_entry *e)
-{
-	if (e->entry.next && e->entry.next != &e->entry) {
-		e->entry.prev->next = e->entry.next;
-		e->entry.next->prev = e->entry.prev;
-	}
-	e->entry.next = &e->entry;
-	e->entry.prev = &e->entry;
 }
 static inline void add_wait_queue(struct wait_queue_head *w, struct wait_queue_entry *e)
 {
@@ -124,16 +138,43 @@ static inline void remove_wait_queue(struct wait_queue_head *w, struct wait_queu
 static inline void prepare_to_wait(struct wait_queue_head *w, struct wait_queue_entry *e, int state)
 {
 	hvb_kops->sched_point("prepare_to_wait");
-	if (e->entry.next == &e->entry || !e->entry.next)
-		add_wait_queue(w, e);
+	e->flags &= ~WQ_FLAG_EXCLUSIVE;
+	if (hvb_wq_unlinked(e))
+		hvb_wq_link(w, e, false);
 	set_current_state((unsigned int)state);
 }
-static inline void prepare_to_wait_exclusive(struct wait_queue_head *w, struct wait_queue_entry *e, int state)
+static inline bool prepare_to_wait_exclusive(struct wait_queue_head *w, struct wait_queue_entry *e, int state)
 {
+	bool was_empty = false;
+
 	hvb_kops->sched_point("prepare_to_wait_exclusive");
-	if (e->entry.next == &e->entry || !e->entry.next)
-		add_wait_queue_exclusive(w, e);
+	e->flags |= WQ_FLAG_EXCLUSIVE;
+	if (hvb_wq_unlinked(e)) {
+		was_empty = w->head.next == &w->head;
+		hvb_wq_link(w, e, true);
+	}
 	set_current_state((unsigned int)state);
+	return was_empty;
+}
+/*
+ * prepare_to_wait_event(): -ERESTARTSYS (the entry off the queue) when a signal the state
+ * admits is pending, else the entry queued and the state set; 0.
+ */
+static inline long hvb_prepare_to_wait_event(struct wait_queue_head *w, struct wait_queue_entry *e, unsigned int state)
+{
+	if (signal_pending_state(state, current)) {
+		hvb_wq_unlink(e);
+		return -ERESTARTSYS;
+	}
+	if (hvb_wq_unlinked(e))
+		hvb_wq_link(w, e, (e->flags & WQ_FLAG_EXCLUSIVE) != 0);
+	set_current_state(state);
+	return 0;
+}
+static inline long prepare_to_wait_event(struct wait_queue_head *w, struct wait_queue_entry *e, int state)
+{
+	hvb_kops->sched_point("prepare_to_wait_event");
+	return hvb_prepare_to_wait_event(w, e, (unsigned int)state);
 }
 static inline void finish_wait(struct wait_queue_head *w, struct wait_queue_entry *e)
 {
@@ -142,7 +183,7 @@ static inline void finish_wait(struct wait_queue_head *w, struct wait_queue_entr
 	hvb_wq_unlink(e);
 }
 
-/* Wakes the wait_event sleepers and the explicit entries `mode` reaches. */
+/* Wakes the entries `mode` reaches, at most nr exclusive ones (0: all). */
 static inline void __wake_up(struct wait_queue_head *w, unsigned int mode, int nr, void *key)
 {
 	struct list_head *p, *n;
@@ -151,11 +192,13 @@ static inline void __wake_up(struct wait_queue_head *w, unsigned int mode, int n
 	hvb_kops->sched_point("wake_up");
 	for (p = w->head.next; p && p != &w->head; p = n) {
 		struct wait_queue_entry *e = container_of(p, struct wait_queue_entry, entry);
+		unsigned int flags = e->flags;
 
 		n = p->next;
-		if (e->func(e, mode, 0, key) && (e->flags & WQ_FLAG_EXCLUSIVE) && nr > 0 && !--nr)
+		if (e->func(e, mode, 0, key) && (flags & WQ_FLAG_EXCLUSIVE) && nr > 0 && !--nr)
 			break;
 	}
+	/* A thread the shim parks on the queue itself (none of the wait_event forms do). */
 	hvb_kops->wake_flags(w, mode == TASK_INTERRUPTIBLE ? HVB_WAKE_INTERRUPTIBLE : HVB_WAKE_ALL);
 }
 #define wake_up(w) __wake_up(w, TASK_NORMAL, 1, NULL)
@@ -170,28 +213,62 @@ static inline void __wake_up(struct wait_queue_head *w, unsigned int mode, int n
 #define wake_up_poll(w, m) __wake_up(w, TASK_NORMAL, 1, (void *)(uintptr_t)(m))
 #define wake_up_interruptible_poll(w, m) __wake_up(w, TASK_INTERRUPTIBLE, 1, (void *)(uintptr_t)(m))
 
+/* The task state of a sleep kind (HVB_WAIT_*). */
+static inline unsigned int hvb_flags_state(int flags)
+{
+	if (flags & HVB_WAIT_INTERRUPTIBLE)
+		return TASK_INTERRUPTIBLE;
+	if (flags & HVB_WAIT_KILLABLE)
+		return TASK_KILLABLE;
+	return TASK_UNINTERRUPTIBLE;
+}
 /*
- * The generic sleep: until cond, a signal the kind admits (flags), or the deadline.
- * Evaluates to 0 when cond held, -ERESTARTSYS on a signal, 1 on timeout (cond still false).
+ * schedule() / schedule_timeout() for a wait_event: sleeps while the task's state is not
+ * TASK_RUNNING (a wake-up since the state was set ends it at once), until the deadline, or
+ * until a signal the kind admits; the wait is described as `what`.
+ */
+static inline void hvb_wait_sleep(const char *what, int has_deadline, u64 deadline, int flags)
+{
+	struct task_struct *me = current;
+
+	while (READ_ONCE(me->__state) != TASK_RUNNING) {
+		if (has_deadline && hvb_kops->get_jiffies() >= deadline)
+			break;
+		if (hvb_kops->block_flags(me, what, deadline, has_deadline, flags))
+			break;
+	}
+	__set_current_state(TASK_RUNNING);
+}
+
+/*
+ * ___wait_event(): until cond, a signal the kind admits (flags), or the deadline; the waiter is
+ * on the queue with its state set before each test of cond. Evaluates to 0 when cond held,
+ * -ERESTARTSYS on a signal, 1 on timeout (cond still false).
  */
 #define __hvb_wait_event(wq, cond, flags, has_deadline, deadline, what)                       \
 	({                                                                                       \
 		int __r = 0;                                                                     \
 		hvb_kops->sleep_check(what);                                                     \
 		hvb_kops->sched_point(what);                                                     \
-		while (!(cond)) {                                                                \
-			if ((flags) && hvb_kops->signal_pending((flags) == HVB_WAIT_KILLABLE)) { \
-				__r = -ERESTARTSYS;                                              \
-				break;                                                           \
+		if (!(cond)) {                                                                   \
+			struct wait_queue_entry __we;                                            \
+			unsigned int __st = hvb_flags_state(flags);                              \
+			init_wait_entry(&__we, 0);                                               \
+			for (;;) {                                                               \
+				long __int = hvb_prepare_to_wait_event(&(wq), &__we, __st);      \
+				if (cond)                                                        \
+					break;                                                   \
+				if (__int) {                                                     \
+					__r = -ERESTARTSYS;                                      \
+					break;                                                   \
+				}                                                                \
+				if ((has_deadline) && hvb_kops->get_jiffies() >= (deadline)) {   \
+					__r = 1;                                                 \
+					break;                                                   \
+				}                                                                \
+				hvb_wait_sleep(what, (has_deadline), (deadline), (flags));       \
 			}                                                                        \
-			if ((has_deadline) && hvb_kops->get_jiffies() >= (deadline)) {           \
-				__r = (cond) ? 0 : 1;                                            \
-				break;                                                           \
-			}                                                                        \
-			if (hvb_kops->block_flags(&(wq), what, (deadline), (has_deadline), (flags)) && !(cond)) { \
-				__r = -ERESTARTSYS;                                              \
-				break;                                                           \
-			}                                                                        \
+			finish_wait(&(wq), &__we);                                               \
 		}                                                                                \
 		__r;                                                                             \
 	})
@@ -229,22 +306,28 @@ static inline void __wake_up(struct wait_queue_head *w, unsigned int mode, int n
 		int __w = __hvb_wait_event(wq, cond, HVB_WAIT_KILLABLE, 1, __dl, "wait_event_killable_timeout(" #cond ")"); \
 		__w < 0 ? (long)__w : __w == 1 ? 0L : __hvb_left(__dl);                                     \
 	})
-/* Sleeps with `lock` (a spinlock, held by the caller) released, re-taken before cond is checked. */
+/* Sleeps with `lock` (a spinlock, held by the caller) released, re-taken before cond is tested. */
 #define __hvb_wait_event_lock(wq, cond, lock, flags, what)                                         \
 	({                                                                                          \
 		int __r = 0;                                                                        \
 		hvb_kops->sched_point(what);                                                        \
-		while (!(cond)) {                                                                   \
-			if ((flags) && hvb_kops->signal_pending((flags) == HVB_WAIT_KILLABLE)) {    \
-				__r = -ERESTARTSYS;                                                 \
-				break;                                                              \
+		if (!(cond)) {                                                                      \
+			struct wait_queue_entry __we;                                               \
+			unsigned int __st = hvb_flags_state(flags);                                 \
+			init_wait_entry(&__we, 0);                                                  \
+			for (;;) {                                                                  \
+				long __int = hvb_prepare_to_wait_event(&(wq), &__we, __st);         \
+				if (cond)                                                           \
+					break;                                                      \
+				if (__int) {                                                        \
+					__r = -ERESTARTSYS;                                         \
+					break;                                                      \
+				}                                                                   \
+				spin_unlock(&(lock));                                               \
+				hvb_wait_sleep(what, 0, 0, (flags));                                \
+				spin_lock(&(lock));                                                 \
 			}                                                                           \
-			spin_unlock(&(lock));                                                       \
-			__r = hvb_kops->block_flags(&(wq), what, 0, 0, (flags)) ? -ERESTARTSYS : 0; \
-			spin_lock(&(lock));                                                         \
-			if (__r && !(cond))                                                         \
-				break;                                                              \
-			__r = 0;                                                                    \
+			finish_wait(&(wq), &__we);                                                  \
 		}                                                                                   \
 		__r;                                                                                \
 	})
