@@ -15,6 +15,8 @@ public enum Conformance {
         case injected(String, Int)
         /// The host rescinded the channel with at least this many requests in flight.
         case rescindInFlight(Int)
+        /// At least this many devices of one machine had requests executed by their own host.
+        case devicesServed(Int)
     }
 
     public struct Check: Sendable {
@@ -68,6 +70,8 @@ public enum Conformance {
         var balance: [String] = []
         /// What remove and module exit left behind when its rigs were settled.
         var teardown: [String] = []
+        /// Counts the check's body reports beside its needs' (requests per device, ...).
+        var evidence: [String] = []
     }
 
     /// The finding rules a leak left behind by a scenario is reported under.
@@ -654,7 +658,7 @@ public enum Conformance {
 
     /// Every check, in report order. `replay`: the simulate arguments that select the driver.
     static func all(replay: String = "") -> [(Check, Body)] {
-        buildChecks + uapiChecks + ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + differentialChecks
+        buildChecks + uapiChecks + ioctlChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + twoDeviceChecks + differentialChecks
     }
 
     public static var checks: [Check] { all().map(\.0) }
@@ -674,6 +678,9 @@ public enum Conformance {
         case .rescindInFlight(let n):
             guard let got = w.inFlightAtRescind else { return (false, "the host never rescinded the channel") }
             return (got >= n, "rescind with \(got) request(s) in flight (needs \(n))")
+        case .devicesServed(let n):
+            let got = w.devicesServed(atLeast: 1)
+            return (got >= n, "\(got) device(s) of one machine had requests executed by their own host (needs \(n))")
         }
     }
 
@@ -718,6 +725,7 @@ public enum Conformance {
                 scope.failedOn.formUnion(balanceRules.filter { witness.counts[Rule($0)] != nil })
             }
             var evidence = check.needs.map { judge($0, witness) }
+            evidence += scope.evidence.map { (true, $0) }
             if let t = teardownNote { evidence.append((true, t)) }
             if !check.needs.contains(where: { if case .hostReceived = $0 { return true } else { return false } }) {
                 evidence.insert((true, "\(witness.received) packet(s) reached the host"), at: 0)
