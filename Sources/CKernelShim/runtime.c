@@ -1021,6 +1021,14 @@ static int k_misc_register(struct miscdevice *m)
 	for (i = 0; i < st.misc.count; i++) {
 		const struct hvb_misc_entry *e = &st.misc.reg[i];
 
+		if (e->m == m) {
+			/* one static struct miscdevice for every device: the second registration finds
+			 * the minor the first one was given taken (-EBUSY), under the same name */
+			report("guest.misc-name-clash",
+			       "misc_register(%s) of a struct miscdevice already registered%s: one static misc device shared by every device; its minor %d (set by the first registration) is taken: -EBUSY",
+			       m->name, st.vmbus.probing ? " (in a second device's probe)" : "", m->minor);
+			return -EBUSY;
+		}
 		if (m->minor != MISC_DYNAMIC_MINOR && e->m->minor == m->minor) {
 			report("guest.misc-minor-clash", "misc_register(%s): minor %d is taken by %s", m->name, m->minor,
 			       e->m->name);
@@ -1030,7 +1038,7 @@ static int k_misc_register(struct miscdevice *m)
 			char by[48] = "module init";
 
 			if (e->device)
-				snprintf(by, sizeof(by), "device %d's probe", e->device);
+				snprintf(by, sizeof(by), "the probe of device %d", e->device);
 			report("guest.misc-name-clash",
 			       "misc_register(%s)%s: /dev/%s is already registered (by %s); device_create fails with -EEXIST",
 			       m->name, st.vmbus.probing ? " in a second device's probe" : "", m->name, by);
