@@ -1862,23 +1862,33 @@ static void k_driver_unregister(struct hv_driver *drv)
 }
 
 /*
- * The offered device whose channel `c` is. NULL, reported, for a channel the VMBus core does
- * not have: one freed after rescind and remove (guest.use-after-free with both sites), a
- * pointer read from freed memory (the poison), or no channel at all.
+ * The offered device whose channel `c` is. A channel the VMBus core freed after rescind and
+ * remove is guest.use-after-free (with both sites), and so is a channel pointer read from a
+ * freed hv_device (the poison): the call still goes to that device's closed channel, so that
+ * the host sees what the driver sent (a send on a closed channel). NULL, reported, for a
+ * pointer that was never a channel. `*freed` says the device is gone: touch nothing of it.
  */
-static struct hvb_vmbus_device *channel_dev(const struct vmbus_channel *c, const char *what, const void *at)
+static struct hvb_vmbus_device *channel_dev(const struct vmbus_channel *c, const char *what, const void *at, int *freed)
 {
 	struct hvb_freed *f;
 	char here[160];
 	int i;
 
+	*freed = 0;
 	for (i = 0; i < st.vmbus.count; i++)
 		if (!st.vmbus.dev[i].freed && st.vmbus.dev[i].channel == c)
 			return &st.vmbus.dev[i];
-	f = quarantined(c);
-	if (f) {
-		report_uaf("guest.use-after-free", what, c, f, at);
-		return NULL;
+	*freed = 1;
+	for (i = 0; i < st.vmbus.count; i++) {
+		if (st.vmbus.dev[i].freed && st.vmbus.dev[i].channel == c) {
+			f = quarantined(c);
+			if (f)
+				report_uaf("guest.use-after-free", what, c, f, at);
+			else
+				report("guest.use-after-free", "%s at %s on the channel of a device freed after rescind and remove",
+				       what, site(at, here, sizeof(here)));
+			return &st.vmbus.dev[i];
+		}
 	}
 	if ((uintptr_t)c == 0x6b6b6b6b6b6b6b6bULL) {
 		/* the channel pointer itself came out of a freed block: name the freed device */
@@ -1891,7 +1901,7 @@ static struct hvb_vmbus_device *channel_dev(const struct vmbus_channel *c, const
 				       "%s at %s on channel pointer %p, read from freed memory (the hv_device of a rescinded device, a %zu-byte block allocated by %s at %s, freed by %s at %s)",
 				       what, site(at, here, sizeof(here)), (const void *)c, f->size, f->alloc_fn,
 				       site(f->alloc_at, a, sizeof(a)), f->free_fn, site(f->free_at, b, sizeof(b)));
-				return NULL;
+				return &st.vmbus.dev[i];
 			}
 		}
 		report("guest.use-after-free", "%s at %s on channel pointer %p, read from freed memory", what,
@@ -1912,13 +1922,13 @@ static int k_vmbus_open(struct vmbus_channel *c, u32 send_size, u32 recv_size, v
 			void (*cb)(void *), void *context)
 {
 	struct hvb_vmbus_device *d;
-	int ret;
+	int ret, freed;
 
 	(void)ud;
 	(void)udlen;
 	sched_at("vmbus_open", __builtin_return_address(0));
-	d = channel_dev(c, "vmbus_open", __builtin_return_address(0));
-	if (!d)
+	d = channel_dev(c, "vmbus_open", __builtin_return_address(0), &freed);
+	if (!d || freed)
 		return -ENODEV;
 	if (send_size != recv_size)
 		report("guest.ring-size", "send ring %u and receive ring %u differ", send_size, recv_size);
@@ -1933,12 +1943,14 @@ static int k_vmbus_open(struct vmbus_channel *c, u32 send_size, u32 recv_size, v
 static void k_vmbus_close(struct vmbus_channel *c)
 {
 	struct hvb_vmbus_device *d;
+	int freed;
 
 	sched_at("vmbus_close", __builtin_return_address(0));
-	d = channel_dev(c, "vmbus_close", __builtin_return_address(0));
+	d = channel_dev(c, "vmbus_close", __builtin_return_address(0), &freed);
 	if (!d)
 		return;
-	c->onchannel_callback = NULL;
+	if (!freed)
+		c->onchannel_callback = NULL;
 	host.vmbus_close(host.host, dev_index(d));
 }
 
@@ -1949,10 +1961,10 @@ static int k_sendpacket_mpb_desc(struct vmbus_channel *c, struct vmbus_packet_mp
 	u32 aligned = (packetlen + 7) & ~7u;
 	struct hvb_vmbus_device *d;
 	uint8_t *pkt;
-	int ret;
+	int ret, freed;
 
 	sched_at("vmbus_sendpacket_mpb_desc", __builtin_return_address(0));
-	d = channel_dev(c, "vmbus_sendpacket_mpb_desc", __builtin_return_address(0));
+	d = channel_dev(c, "vmbus_sendpacket_mpb_desc", __builtin_return_address(0), &freed);
 	if (!d)
 		return -ENODEV;
 	/* As vmbus_sendpacket_mpb_desc() fills the header before hv_ringbuffer_write(). */
@@ -1975,10 +1987,11 @@ static int k_sendpacket_mpb_desc(struct vmbus_channel *c, struct vmbus_packet_mp
 
 static struct vmpacket_descriptor *k_pkt_iter_first(struct vmbus_channel *c)
 {
-	struct hvb_vmbus_device *d = channel_dev(c, "hv_pkt_iter_first", __builtin_return_address(0));
+	int freed;
+	struct hvb_vmbus_device *d = channel_dev(c, "hv_pkt_iter_first", __builtin_return_address(0), &freed);
 	u32 len;
 
-	if (!d)
+	if (!d || freed)
 		return NULL;
 	len = host.packet_first(host.host, dev_index(d), c->pkt_buffer, sizeof(c->pkt_buffer));
 	c->pkt_len = len;
@@ -1987,18 +2000,20 @@ static struct vmpacket_descriptor *k_pkt_iter_first(struct vmbus_channel *c)
 
 static void k_pkt_iter_close(struct vmbus_channel *c)
 {
-	struct hvb_vmbus_device *d = channel_dev(c, "hv_pkt_iter_close", __builtin_return_address(0));
+	int freed;
+	struct hvb_vmbus_device *d = channel_dev(c, "hv_pkt_iter_close", __builtin_return_address(0), &freed);
 
-	if (d)
+	if (d && !freed)
 		host.packet_close(host.host, dev_index(d));
 }
 
 static struct vmpacket_descriptor *k_pkt_iter_next(struct vmbus_channel *c, const struct vmpacket_descriptor *desc)
 {
-	struct hvb_vmbus_device *d = channel_dev(c, "hv_pkt_iter_next", __builtin_return_address(0));
+	int freed;
+	struct hvb_vmbus_device *d = channel_dev(c, "hv_pkt_iter_next", __builtin_return_address(0), &freed);
 	struct vmpacket_descriptor *next;
 
-	if (!d)
+	if (!d || freed)
 		return NULL;
 	host.packet_advance(host.host, dev_index(d), (u32)desc->len8 << 3);
 	next = k_pkt_iter_first(c);
@@ -2009,7 +2024,8 @@ static struct vmpacket_descriptor *k_pkt_iter_next(struct vmbus_channel *c, cons
 
 static u64 k_request_addr(struct vmbus_channel *c, u64 id)
 {
-	struct hvb_vmbus_device *d = channel_dev(c, "vmbus_request_addr", __builtin_return_address(0));
+	int freed;
+	struct hvb_vmbus_device *d = channel_dev(c, "vmbus_request_addr", __builtin_return_address(0), &freed);
 
 	return d ? host.request_addr(host.host, dev_index(d), id, 0) : VMBUS_RQST_ERROR;
 }
