@@ -88,7 +88,10 @@ static_assert(IOCTL_AZ_BLOB_DRIVER_USER_REQUEST == 0xc04852f0);
 
 struct az_blob_device {
 	struct kref kref;
+	/* Freed by the VMBus core after rescind and remove: not used after remove. */
 	struct hv_device *hdev;
+	/* The channel's relid, for capture records made after remove. */
+	u32 relid;
 	struct miscdevice misc;
 	char name[24];
 	int id;
@@ -227,7 +230,7 @@ static void az_blob_cap(struct az_blob_device *dev, u8 kind, u8 direction,
 		.kind = kind,
 		.direction = direction,
 		.flags = rflags,
-		.channel = cpu_to_le32(dev->hdev->channel->offermsg.child_relid),
+		.channel = cpu_to_le32(dev->relid),
 		.pid = cpu_to_le32(task_tgid_vnr(current)),
 	};
 	u64 now = ktime_get_ns();
@@ -884,6 +887,7 @@ static int az_blob_probe(struct hv_device *hdev,
 	INIT_WORK(&dev->reap_work, az_blob_reap);
 	spin_lock_init(&dev->cap_lock);
 	dev->hdev = hdev;
+	dev->relid = channel->offermsg.child_relid;
 	if (capture_kib) {
 		dev->cap_size = (size_t)min_t(u32, capture_kib,
 					      AZ_BLOB_CAPTURE_MAX_KIB) * 1024;

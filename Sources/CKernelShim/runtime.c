@@ -67,13 +67,42 @@ static struct {
 
 #define HVB_MAX_DENTRIES 128
 #define HVB_MAX_CREDS 64
+#define HVB_MAX_DEVICES 8
+#define HVB_MAX_MISC 16
+
+/*
+ * One device the host offered (a slot per offer, never reused within a run). The VMBus core
+ * allocates its hv_device and channel at the offer; after a rescind, once the driver's remove
+ * returned, it frees them: here through the quarantining allocator, so a driver that still
+ * holds a pointer to either gets guest.use-after-free with both sites.
+ */
+struct hvb_vmbus_device {
+	struct hv_device *hdev; /* NULL once freed */
+	struct vmbus_channel *channel;
+	int offered;
+	int probed;
+	int freed; /* rescinded, removed and freed */
+};
+
+/* A registered misc device: keyed by name, as /dev and /sys/class/misc are. */
+struct hvb_misc_entry {
+	struct miscdevice *m;
+	int device; /* the offered device whose probe registered it (slot + 1), 0 for none */
+};
 
 static struct {
-	struct hv_driver *driver;
-	struct hv_device hdev;
-	struct vmbus_channel channel;
-	int probed;
-	struct miscdevice *misc;
+	/* the VMBus bus: the registered driver and every device offered to it */
+	struct {
+		struct hv_driver *driver;
+		struct hvb_vmbus_device dev[HVB_MAX_DEVICES];
+		int count;
+		int probing; /* slot + 1 of the device whose probe runs, 0 outside probe */
+	} vmbus;
+	/* misc devices, in registration order */
+	struct {
+		struct hvb_misc_entry reg[HVB_MAX_MISC];
+		int count;
+	} misc;
 	struct dentry dentries[HVB_MAX_DENTRIES];
 	struct cred creds[HVB_MAX_CREDS];
 	int ncreds;
@@ -290,11 +319,15 @@ static int hvb_format(char *out, size_t size, const char *fmt, va_list ap)
 	return (int)n;
 }
 
+static int uaf_check(const void *p, size_t n, const char *what, const void *at);
+
 static void k_dev_log(const struct device *d, int level, const char *fmt, va_list ap)
 {
 	char buf[512];
 	char line[600];
 
+	if (d && uaf_check(d, sizeof(*d), "dev_printk", __builtin_return_address(0)))
+		d = NULL;
 	hvb_format(buf, sizeof(buf), fmt, ap);
 	snprintf(line, sizeof(line), "%s%s%s", d ? d->name : "", d ? ": " : "", buf);
 	if (host.log)
@@ -338,7 +371,9 @@ static const char *site(const void *at, char *buf, size_t n)
 {
 	const char *s = at ? hvb_symbolize(at, buf, n) : "";
 
-	if (!*s)
+	if (!at)
+		snprintf(buf, n, "%s", "the VMBus core");
+	else if (!*s)
 		snprintf(buf, n, "%p", at);
 	return buf;
 }
@@ -639,6 +674,62 @@ static void quarantine_drain(unsigned int keep)
 	}
 }
 
+#define HVB_SHIM_OWNED 0x6f776e6564ULL /* "owned": in hvb_alloc_header.pad */
+
+/* Takes a live block off the list of the driver's allocations. */
+static void alloc_unlink(struct hvb_alloc_header *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		st.alloc_head = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	else
+		st.alloc_tail = h->prev;
+	h->prev = h->next = NULL;
+	st.live_allocations--;
+	st.live_bytes -= (long)h->size;
+}
+
+static void *alloc_at(size_t size, int zero, const char *fn, const void *at);
+
+/*
+ * An object of the shim's VMBus core the driver gets pointers to (an hv_device, a channel):
+ * kmalloc memory, so that its free is quarantined and a later touch reported with both sites,
+ * but never counted as the driver's allocation nor failed by hvb_fail_allocation.
+ */
+static void *shim_alloc(size_t size, const char *fn)
+{
+	long countdown = st.fail_countdown;
+	void *p;
+
+	st.fail_countdown = 0;
+	p = alloc_at(size, 1, fn, NULL);
+	st.fail_countdown = countdown;
+	if (p) {
+		struct hvb_alloc_header *h = (struct hvb_alloc_header *)p - 1;
+
+		alloc_unlink(h);
+		h->pad = HVB_SHIM_OWNED;
+	}
+	return p;
+}
+
+/* At reset: a shim object still live goes back to malloc (it was never on the live list). */
+static void shim_release_live(void *p)
+{
+	struct hvb_alloc_header *h;
+
+	if (!p)
+		return;
+	h = (struct hvb_alloc_header *)p - 1;
+	if (h->magic == HVB_ALLOC_MAGIC && h->pad == HVB_SHIM_OWNED) {
+		h->magic = 0;
+		free(h);
+	}
+}
+
 static void *alloc_at(size_t size, int zero, const char *fn, const void *at)
 {
 	struct hvb_alloc_header *h;
@@ -694,17 +785,8 @@ static void free_at(const void *p, const char *fn, const void *at)
 		return;
 	}
 	h->magic = HVB_FREED_MAGIC;
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		st.alloc_head = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	else
-		st.alloc_tail = h->prev;
-	h->prev = h->next = NULL;
-	st.live_allocations--;
-	st.live_bytes -= (long)h->size;
+	if (h->pad != HVB_SHIM_OWNED)
+		alloc_unlink(h);
 	memset(h + 1, HVB_POISON_FREE, h->size);
 	quarantine_drain(HVB_QUARANTINE_SLOTS - 1);
 	f = &quarantine.slot[quarantine.head];
@@ -926,13 +1008,59 @@ static void k_set_page_dirty(struct page *p)
 
 /* ---- misc devices and debugfs ---- */
 
+/*
+ * misc_register() as drivers/char/misc.c (6.1) has it: a static minor already taken is
+ * -EBUSY; a name already registered makes device_create() fail on the duplicate
+ * /sys/class/misc/<name> with -EEXIST (the driver core's "don't try to register things with
+ * the same name"). Dynamic minors count down from 127.
+ */
 static int k_misc_register(struct miscdevice *m)
 {
-	if (st.misc) {
-		report("guest.misc-name-clash", "misc_register(%s) while %s is registered", m->name, st.misc->name);
-		return -EBUSY;
+	int i, minor;
+
+	for (i = 0; i < st.misc.count; i++) {
+		const struct hvb_misc_entry *e = &st.misc.reg[i];
+
+		if (e->m == m) {
+			/* one static struct miscdevice for every device: the second registration finds
+			 * the minor the first one was given taken (-EBUSY), under the same name */
+			report("guest.misc-name-clash",
+			       "misc_register(%s) of a struct miscdevice already registered%s: one static misc device shared by every device; its minor %d (set by the first registration) is taken: -EBUSY",
+			       m->name, st.vmbus.probing ? " (in a second device's probe)" : "", m->minor);
+			return -EBUSY;
+		}
+		if (m->minor != MISC_DYNAMIC_MINOR && e->m->minor == m->minor) {
+			report("guest.misc-minor-clash", "misc_register(%s): minor %d is taken by %s", m->name, m->minor,
+			       e->m->name);
+			return -EBUSY;
+		}
+		if (!strcmp(e->m->name, m->name)) {
+			char by[48] = "module init";
+
+			if (e->device)
+				snprintf(by, sizeof(by), "the probe of device %d", e->device);
+			report("guest.misc-name-clash",
+			       "misc_register(%s)%s: /dev/%s is already registered (by %s); device_create fails with -EEXIST",
+			       m->name, st.vmbus.probing ? " in a second device's probe" : "", m->name, by);
+			return -EEXIST;
+		}
 	}
-	st.misc = m;
+	if (st.misc.count == HVB_MAX_MISC)
+		return -EBUSY;
+	if (m->minor == MISC_DYNAMIC_MINOR) {
+		for (minor = 127; minor >= 0; minor--) {
+			for (i = 0; i < st.misc.count && st.misc.reg[i].m->minor != minor; i++)
+				;
+			if (i == st.misc.count)
+				break;
+		}
+		if (minor < 0)
+			return -EBUSY;
+		m->minor = minor;
+	}
+	st.misc.reg[st.misc.count].m = m;
+	st.misc.reg[st.misc.count].device = st.vmbus.probing;
+	st.misc.count++;
 	if (host.misc)
 		host.misc(host.host, m->name, 1);
 	return 0;
@@ -940,15 +1068,25 @@ static int k_misc_register(struct miscdevice *m)
 
 static void k_misc_deregister(struct miscdevice *m)
 {
-	if (st.misc != m) {
+	int i;
+
+	for (i = 0; i < st.misc.count && st.misc.reg[i].m != m; i++)
+		;
+	if (i == st.misc.count) {
 		report("guest.misc-deregister", "misc_deregister(%s) of a device not registered", m->name);
 		return;
 	}
-	st.misc = NULL;
+	memmove(&st.misc.reg[i], &st.misc.reg[i + 1], (size_t)(st.misc.count - i - 1) * sizeof(st.misc.reg[0]));
+	st.misc.count--;
 	if (host.misc)
 		host.misc(host.host, m->name, 0);
 }
 
+/*
+ * debugfs_create_dir/file as fs/debugfs/inode.c's start_creating() has it: an error parent
+ * is passed back; an entry of that name under that parent is "already present" and the call
+ * returns ERR_PTR(-EEXIST).
+ */
 static struct dentry *k_debugfs_create(const char *name, struct dentry *parent, void *data,
 				       const struct file_operations *fops, int is_dir)
 {
@@ -960,7 +1098,9 @@ static struct dentry *k_debugfs_create(const char *name, struct dentry *parent, 
 		struct dentry *d = &st.dentries[i];
 
 		if (d->live && d->parent == parent && !strcmp(d->name, name)) {
-			report("guest.debugfs-name-clash", "debugfs entry %s already exists", name);
+			report("guest.debugfs-name-clash", "debugfs %s '%s' with parent '%s' already present%s: returns ERR_PTR(-EEXIST)",
+			       is_dir ? "directory" : "file", name, parent ? parent->name : "/",
+			       st.vmbus.probing > 1 ? " (in a second device's probe)" : "");
 			return ERR_PTR(-EEXIST);
 		}
 	}
@@ -975,6 +1115,7 @@ static struct dentry *k_debugfs_create(const char *name, struct dentry *parent, 
 			d->fops = fops;
 			d->is_dir = is_dir;
 			d->live = 1;
+			d->hvb_device = st.vmbus.probing;
 			return d;
 		}
 	}
@@ -1047,18 +1188,44 @@ static void k_seq_vprintf(struct seq_file *m, const char *fmt, va_list ap)
 	m->count += (size_t)hvb_format(m->buf + m->count, m->size - m->count, fmt, ap);
 }
 
-/* The live debugfs file called `name`, or NULL. */
-static struct dentry *debugfs_file(const char *name)
+/*
+ * The live debugfs file called `name`, or NULL. `device` >= 0: only one the probe of that
+ * offered device created.
+ */
+static struct dentry *debugfs_file_of(const char *name, int device)
 {
 	int i;
 
 	for (i = 0; i < HVB_MAX_DENTRIES; i++) {
 		struct dentry *d = &st.dentries[i];
 
-		if (d->live && !d->is_dir && d->fops && !strcmp(d->name, name))
+		if (d->live && !d->is_dir && d->fops && !strcmp(d->name, name) &&
+		    (device < 0 || d->hvb_device == device + 1))
 			return d;
 	}
 	return NULL;
+}
+
+static struct dentry *debugfs_file(const char *name)
+{
+	return debugfs_file_of(name, -1);
+}
+
+int hvb_debugfs_count_of(int device, int dirs_only)
+{
+	int i, n = 0;
+
+	for (i = 0; i < HVB_MAX_DENTRIES; i++) {
+		const struct dentry *d = &st.dentries[i];
+
+		n += d->live && d->hvb_device == device + 1 && (!dirs_only || d->is_dir);
+	}
+	return n;
+}
+
+int hvb_debugfs_exists_of(int device, const char *name)
+{
+	return debugfs_file_of(name, device) != NULL;
 }
 
 int hvb_debugfs_exists(const char *name)
@@ -1076,9 +1243,20 @@ int hvb_debugfs_count(void)
 }
 
 /* A seq_file-backed debugfs file (single_open + show): its text, NUL-terminated. */
+static long debugfs_read_seq(struct dentry *d, char *buf, size_t size);
+
 long hvb_debugfs_read(const char *name, char *buf, size_t size)
 {
-	struct dentry *d = debugfs_file(name);
+	return debugfs_read_seq(debugfs_file(name), buf, size);
+}
+
+long hvb_debugfs_read_of(int device, const char *name, char *buf, size_t size)
+{
+	return debugfs_read_seq(debugfs_file_of(name, device), buf, size);
+}
+
+static long debugfs_read_seq(struct dentry *d, char *buf, size_t size)
+{
 	struct inode inode = { 0 };
 	struct file file = { 0 };
 	struct hvb_single *s;
@@ -1662,28 +1840,99 @@ int hvb_kworker_step(void)
 
 static int k_driver_register(struct hv_driver *drv)
 {
-	st.driver = drv;
+	st.vmbus.driver = drv;
 	return 0;
 }
 
+static int remove_device(struct hvb_vmbus_device *d);
+
+/* driver_unregister(): every device still bound is removed first, as the driver core does. */
 static void k_driver_unregister(struct hv_driver *drv)
 {
-	if (st.driver != drv)
+	int i;
+
+	if (st.vmbus.driver != drv) {
 		report("guest.driver-unregister", "vmbus_driver_unregister of a driver not registered");
-	st.driver = NULL;
+		return;
+	}
+	for (i = 0; i < st.vmbus.count; i++)
+		if (st.vmbus.dev[i].probed)
+			remove_device(&st.vmbus.dev[i]);
+	st.vmbus.driver = NULL;
+}
+
+/*
+ * The offered device whose channel `c` is. A channel the VMBus core freed after rescind and
+ * remove is guest.use-after-free (with both sites), and so is a channel pointer read from a
+ * freed hv_device (the poison): the call still goes to that device's closed channel, so that
+ * the host sees what the driver sent (a send on a closed channel). NULL, reported, for a
+ * pointer that was never a channel. `*freed` says the device is gone: touch nothing of it.
+ */
+static struct hvb_vmbus_device *channel_dev(const struct vmbus_channel *c, const char *what, const void *at, int *freed)
+{
+	struct hvb_freed *f;
+	char here[160];
+	int i;
+
+	*freed = 0;
+	for (i = 0; i < st.vmbus.count; i++)
+		if (!st.vmbus.dev[i].freed && st.vmbus.dev[i].channel == c)
+			return &st.vmbus.dev[i];
+	*freed = 1;
+	for (i = 0; i < st.vmbus.count; i++) {
+		if (st.vmbus.dev[i].freed && st.vmbus.dev[i].channel == c) {
+			f = quarantined(c);
+			if (f)
+				report_uaf("guest.use-after-free", what, c, f, at);
+			else
+				report("guest.use-after-free", "%s at %s on the channel of a device freed after rescind and remove",
+				       what, site(at, here, sizeof(here)));
+			return &st.vmbus.dev[i];
+		}
+	}
+	if ((uintptr_t)c == 0x6b6b6b6b6b6b6b6bULL) {
+		/* the channel pointer itself came out of a freed block: name the freed device */
+		for (i = st.vmbus.count - 1; i >= 0; i--) {
+			f = st.vmbus.dev[i].freed ? quarantined(st.vmbus.dev[i].hdev) : NULL;
+			if (f) {
+				char a[160], b[160];
+
+				report("guest.use-after-free",
+				       "%s at %s on channel pointer %p, read from freed memory (the hv_device of a rescinded device, a %zu-byte block allocated by %s at %s, freed by %s at %s)",
+				       what, site(at, here, sizeof(here)), (const void *)c, f->size, f->alloc_fn,
+				       site(f->alloc_at, a, sizeof(a)), f->free_fn, site(f->free_at, b, sizeof(b)));
+				return &st.vmbus.dev[i];
+			}
+		}
+		report("guest.use-after-free", "%s at %s on channel pointer %p, read from freed memory", what,
+		       site(at, here, sizeof(here)), (const void *)c);
+		return NULL;
+	}
+	report("guest.bad-channel", "%s at %s on %p: not a channel the VMBus core offered", what, site(at, here, sizeof(here)),
+	       (const void *)c);
+	return NULL;
+}
+
+static int dev_index(const struct hvb_vmbus_device *d)
+{
+	return (int)(d - st.vmbus.dev);
 }
 
 static int k_vmbus_open(struct vmbus_channel *c, u32 send_size, u32 recv_size, void *ud, u32 udlen,
 			void (*cb)(void *), void *context)
 {
-	int ret;
+	struct hvb_vmbus_device *d;
+	int ret, freed;
 
 	(void)ud;
 	(void)udlen;
 	sched_at("vmbus_open", __builtin_return_address(0));
+	d = channel_dev(c, "vmbus_open", __builtin_return_address(0), &freed);
+	if (!d || freed)
+		return -ENODEV;
 	if (send_size != recv_size)
 		report("guest.ring-size", "send ring %u and receive ring %u differ", send_size, recv_size);
-	ret = host.vmbus_open(host.host, send_size, c->rqstor_size, c->next_request_id_callback != NULL);
+	ret = host.vmbus_open(host.host, dev_index(d), send_size, c->rqstor_size, c->next_request_id_callback != NULL);
 	if (ret)
 		return ret;
 	c->onchannel_callback = cb;
@@ -1693,9 +1942,16 @@ static int k_vmbus_open(struct vmbus_channel *c, u32 send_size, u32 recv_size, v
 
 static void k_vmbus_close(struct vmbus_channel *c)
 {
+	struct hvb_vmbus_device *d;
+	int freed;
+
 	sched_at("vmbus_close", __builtin_return_address(0));
-	c->onchannel_callback = NULL;
-	host.vmbus_close(host.host);
+	d = channel_dev(c, "vmbus_close", __builtin_return_address(0), &freed);
+	if (!d)
+		return;
+	if (!freed)
+		c->onchannel_callback = NULL;
+	host.vmbus_close(host.host, dev_index(d));
 }
 
 static int k_sendpacket_mpb_desc(struct vmbus_channel *c, struct vmbus_packet_mpb_array *desc, u32 desc_size,
@@ -1703,11 +1959,14 @@ static int k_sendpacket_mpb_desc(struct vmbus_channel *c, struct vmbus_packet_mp
 {
 	u32 packetlen = desc_size + bufferlen;
 	u32 aligned = (packetlen + 7) & ~7u;
+	struct hvb_vmbus_device *d;
 	uint8_t *pkt;
-	int ret;
+	int ret, freed;
 
-	(void)c;
 	sched_at("vmbus_sendpacket_mpb_desc", __builtin_return_address(0));
+	d = channel_dev(c, "vmbus_sendpacket_mpb_desc", __builtin_return_address(0), &freed);
+	if (!d)
+		return -ENODEV;
 	/* As vmbus_sendpacket_mpb_desc() fills the header before hv_ringbuffer_write(). */
 	desc->type = VM_PKT_DATA_USING_GPA_DIRECT;
 	desc->flags = VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED;
@@ -1721,15 +1980,20 @@ static int k_sendpacket_mpb_desc(struct vmbus_channel *c, struct vmbus_packet_mp
 		return -ENOMEM;
 	memcpy(pkt, desc, desc_size);
 	memcpy(pkt + desc_size, buffer, bufferlen);
-	ret = host.send(host.host, pkt, aligned, requestid);
+	ret = host.send(host.host, dev_index(d), pkt, aligned, requestid);
 	free(pkt);
 	return ret;
 }
 
 static struct vmpacket_descriptor *k_pkt_iter_first(struct vmbus_channel *c)
 {
-	u32 len = host.packet_first(host.host, c->pkt_buffer, sizeof(c->pkt_buffer));
+	int freed;
+	struct hvb_vmbus_device *d = channel_dev(c, "hv_pkt_iter_first", __builtin_return_address(0), &freed);
+	u32 len;
 
+	if (!d || freed)
+		return NULL;
+	len = host.packet_first(host.host, dev_index(d), c->pkt_buffer, sizeof(c->pkt_buffer));
 	/*
 	 * The bytes after the packet are poison, not what an earlier packet left:
 	 * a driver that reads past what the host sent reads HVB_PACKET_POISON,
@@ -1744,15 +2008,22 @@ static struct vmpacket_descriptor *k_pkt_iter_first(struct vmbus_channel *c)
 
 static void k_pkt_iter_close(struct vmbus_channel *c)
 {
-	(void)c;
-	host.packet_close(host.host);
+	int freed;
+	struct hvb_vmbus_device *d = channel_dev(c, "hv_pkt_iter_close", __builtin_return_address(0), &freed);
+
+	if (d && !freed)
+		host.packet_close(host.host, dev_index(d));
 }
 
-static struct vmpacket_descriptor *k_pkt_iter_next(struct vmbus_channel *c, const struct vmpacket_descriptor *d)
+static struct vmpacket_descriptor *k_pkt_iter_next(struct vmbus_channel *c, const struct vmpacket_descriptor *desc)
 {
+	int freed;
+	struct hvb_vmbus_device *d = channel_dev(c, "hv_pkt_iter_next", __builtin_return_address(0), &freed);
 	struct vmpacket_descriptor *next;
 
-	host.packet_advance(host.host, (u32)d->len8 << 3);
+	if (!d || freed)
+		return NULL;
+	host.packet_advance(host.host, dev_index(d), (u32)desc->len8 << 3);
 	next = k_pkt_iter_first(c);
 	if (!next)
 		k_pkt_iter_close(c);
@@ -1761,8 +2032,10 @@ static struct vmpacket_descriptor *k_pkt_iter_next(struct vmbus_channel *c, cons
 
 static u64 k_request_addr(struct vmbus_channel *c, u64 id)
 {
-	(void)c;
-	return host.request_addr(host.host, id, 0);
+	int freed;
+	struct hvb_vmbus_device *d = channel_dev(c, "vmbus_request_addr", __builtin_return_address(0), &freed);
+
+	return d ? host.request_addr(host.host, dev_index(d), id, 0) : VMBUS_RQST_ERROR;
 }
 
 static u64 k_next_request_id(struct vmbus_channel *c, u64 addr)
@@ -1862,6 +2135,12 @@ void hvb_reset(void)
 {
 	int i;
 
+	for (i = 0; i < st.vmbus.count; i++) {
+		if (!st.vmbus.dev[i].freed) {
+			shim_release_live(st.vmbus.dev[i].channel);
+			shim_release_live(st.vmbus.dev[i].hdev);
+		}
+	}
 	if (st.kworker)
 		hvb_coro_destroy(st.kworker);
 	if (st.kworker_dead)
@@ -1920,14 +2199,53 @@ void hvb_run_exit(void (*exit_fn)(void))
 	exit_leftovers();
 }
 
-int hvb_probe(void)
+/*
+ * The host offers a device: the VMBus core allocates its hv_device and channel (each device
+ * its own instance GUID, relid and channel). Returns its slot, or -errno.
+ */
+int hvb_offer(void)
 {
 	static const guid_t blob = GUID_INIT(0x0590b792, 0xdb64, 0x45cc, 0x81, 0xdb, 0xb8, 0xd7, 0x0c, 0x57, 0x7c, 0x9e);
-	const struct hv_vmbus_device_id *id;
+	struct hvb_vmbus_device *d;
+	int i = st.vmbus.count;
 
-	if (!st.driver)
+	if (i == HVB_MAX_DEVICES)
+		return -ENOSPC;
+	d = &st.vmbus.dev[i];
+	memset(d, 0, sizeof(*d));
+	d->hdev = shim_alloc(sizeof(*d->hdev), "vmbus_device_create (the offer)");
+	d->channel = shim_alloc(sizeof(*d->channel), "alloc_channel (the offer)");
+	if (!d->hdev || !d->channel) {
+		shim_release_live(d->hdev);
+		shim_release_live(d->channel);
+		return -ENOMEM;
+	}
+	/* the instance GUID: the first device's is the one hvblob always used, then ...bc, ...bd */
+	snprintf(d->hdev->device.name, sizeof(d->hdev->device.name), "f8b3781a-1e82-4818-a1c3-63d806ec15%02x", 0xbb + i);
+	d->hdev->channel = d->channel;
+	d->hdev->dev_type = blob;
+	d->channel->device_obj = d->hdev;
+	d->channel->offermsg.child_relid = 1 + (u32)i;
+	d->offered = 1;
+	st.vmbus.count++;
+	return i;
+}
+
+static struct hvb_vmbus_device *device_at(int i)
+{
+	return i >= 0 && i < st.vmbus.count && !st.vmbus.dev[i].freed ? &st.vmbus.dev[i] : NULL;
+}
+
+int hvb_probe_device(int i)
+{
+	static const guid_t blob = GUID_INIT(0x0590b792, 0xdb64, 0x45cc, 0x81, 0xdb, 0xb8, 0xd7, 0x0c, 0x57, 0x7c, 0x9e);
+	struct hvb_vmbus_device *d = device_at(i);
+	const struct hv_vmbus_device_id *id;
+	int ret;
+
+	if (!st.vmbus.driver || !d || d->probed)
 		return -ENODEV;
-	for (id = st.driver->id_table; id; id++) {
+	for (id = st.vmbus.driver->id_table; id; id++) {
 		static const guid_t zero;
 
 		if (guid_equal(&id->guid, &zero)) {
@@ -1941,63 +2259,91 @@ int hvb_probe(void)
 		report("guest.id-table", "the driver's id_table does not name the Azure Blob class GUID");
 		return -ENODEV;
 	}
-	memset(&st.hdev, 0, sizeof(st.hdev));
-	memset(&st.channel, 0, sizeof(st.channel));
-	snprintf(st.hdev.device.name, sizeof(st.hdev.device.name), "%s", "f8b3781a-1e82-4818-a1c3-63d806ec15bb");
-	st.hdev.channel = &st.channel;
-	st.hdev.dev_type = blob;
-	st.channel.device_obj = &st.hdev;
-	st.channel.offermsg.child_relid = 1;
-	st.probed = 1;
-	{
-		int ret = st.driver->probe(&st.hdev, id);
-
-		/* really_probe(): a failed probe releases what it took with devm_*. */
-		if (ret) {
-			devres_release(&st.hdev.device);
-			st.probed = 0;
-		}
-		return ret;
+	d->probed = 1;
+	st.vmbus.probing = i + 1;
+	ret = st.vmbus.driver->probe(d->hdev, id);
+	st.vmbus.probing = 0;
+	/* really_probe(): a failed probe releases what it took with devm_*. */
+	if (ret) {
+		devres_release(&d->hdev->device);
+		d->probed = 0;
 	}
+	return ret;
 }
 
-int hvb_remove(void)
+/*
+ * The driver's remove, then devres; after a rescind the VMBus core then frees the channel and
+ * the hv_device (vmbus_device_release): into the quarantine, freed "at" the driver's remove.
+ */
+static int remove_device(struct hvb_vmbus_device *d)
 {
 	/* hv_driver.remove returns void from 6.3: the value is not used here either way. */
 	int (*remove)(struct hv_device *);
 
-	if (!st.driver || !st.probed)
+	if (!st.vmbus.driver || !d->probed)
 		return -ENODEV;
-	remove = (int (*)(struct hv_device *))st.driver->remove;
-	remove(&st.hdev);
-	devres_release(&st.hdev.device);
-	st.probed = 0;
+	remove = (int (*)(struct hv_device *))st.vmbus.driver->remove;
+	remove(d->hdev);
+	devres_release(&d->hdev->device);
+	d->probed = 0;
+	if (d->channel->rescind) {
+		free_at(d->channel, "free_channel (after rescind and remove)", (const void *)remove);
+		free_at(d->hdev, "vmbus_device_release (after rescind and remove)", (const void *)remove);
+		d->freed = 1;
+	}
 	return 0;
 }
 
-void hvb_channel_callback(void)
+int hvb_remove_device(int i)
+{
+	struct hvb_vmbus_device *d = device_at(i);
+
+	return d ? remove_device(d) : -ENODEV;
+}
+
+void hvb_channel_callback(int i)
 {
 	struct hvb_task *t = hvb_current_task_of_coro();
-	void (*cb)(void *) = st.channel.onchannel_callback;
+	struct hvb_vmbus_device *d = device_at(i);
+	void (*cb)(void *) = d ? d->channel->onchannel_callback : NULL;
 
 	if (!cb)
 		return;
 	if (t)
 		t->atomic = 1;
-	cb(st.channel.channel_callback_context);
+	cb(d->channel->channel_callback_context);
 	if (t)
 		t->atomic = 0;
 }
 
-void hvb_rescind(void)
+void hvb_rescind_device(int i)
 {
-	st.channel.onchannel_callback = NULL;
-	st.channel.rescind = true;
+	struct hvb_vmbus_device *d = device_at(i);
+
+	if (!d)
+		return;
+	d->channel->onchannel_callback = NULL;
+	d->channel->rescind = true;
+}
+
+int hvb_misc_count(void)
+{
+	return st.misc.count;
+}
+
+const char *hvb_misc_name_at(int i)
+{
+	return i >= 0 && i < st.misc.count ? st.misc.reg[i].m->name : NULL;
+}
+
+int hvb_misc_device_at(int i)
+{
+	return i >= 0 && i < st.misc.count ? st.misc.reg[i].device - 1 : -1;
 }
 
 const char *hvb_misc_name(void)
 {
-	return st.misc ? st.misc->name : NULL;
+	return hvb_misc_name_at(0);
 }
 
 struct hvb_file {
@@ -2005,12 +2351,17 @@ struct hvb_file {
 	struct inode inode;
 };
 
-void *hvb_open(int *err)
+/* open("/dev/<name>"): the misc device of that name (NULL: the first registered). */
+void *hvb_open_misc(const char *name, int *err)
 {
+	struct miscdevice *m = NULL;
 	struct hvb_file *f;
-	int ret;
+	int i, ret;
 
-	if (!st.misc) {
+	for (i = 0; i < st.misc.count && !m; i++)
+		if (!name || !strcmp(st.misc.reg[i].m->name, name))
+			m = st.misc.reg[i].m;
+	if (!m) {
 		*err = -ENODEV;
 		return NULL;
 	}
@@ -2019,9 +2370,9 @@ void *hvb_open(int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	f->file.private_data = st.misc;
+	f->file.private_data = m;
 	f->file.f_cred = k_current_task()->cred;
-	f->file.f_op = st.misc->fops;
+	f->file.f_op = m->fops;
 	f->file.f_inode = &f->inode;
 	ret = f->file.f_op->open ? f->file.f_op->open(&f->inode, &f->file) : 0;
 	if (ret) {
@@ -2031,6 +2382,11 @@ void *hvb_open(int *err)
 	}
 	*err = 0;
 	return f;
+}
+
+void *hvb_open(int *err)
+{
+	return hvb_open_misc(NULL, err);
 }
 
 long hvb_ioctl(void *file, unsigned int cmd, uint64_t arg)

@@ -38,14 +38,19 @@ public final class BridgedDriver: GuestDriver {
     var initFn: (@convention(c) () -> Int32)?
     var exitFn: (@convention(c) () -> Void)?
     var ops = hvb_host_ops()
-    /// Packets the channel callback has read since its iterator began (the livelock bound).
-    var packetsThisRun = 0
+    /// Per offered device (the shim's slot): packets the channel callback has read since its
+    /// iterator began (the livelock bound), and its ring reader.
+    var packetsThisRun: [Int32: Int] = [:]
     /// The call whose coroutine runs now (for attributing sends).
     var running: CoroutineCall?
     var processes: [Int32: AddressSpace] = [:]
-    var reader: RingReader?
+    var readers: [Int32: RingReader] = [:]
+    /// The devices the host offered, by the shim's slot: slot 0 is the machine's own channel.
+    var endpoints: [Int32: Machine.Device] = [:]
     public private(set) var logLines: [String] = []
-    public private(set) var miscName: String?
+    /// The misc devices registered now, in order (/dev/<name>).
+    public private(set) var miscNames: [String] = []
+    public var miscName: String? { miscNames.first }
     var probed = false
     var exited = false
     var stragglers: [OpaquePointer] = []
@@ -113,6 +118,7 @@ public final class BridgedDriver: GuestDriver {
 
     var log: ViolationLog { machine.log }
     var channel: Channel { machine.channel }
+    func channel(_ dev: Int32) -> Channel { endpoints[dev]?.channel ?? machine.channel }
 
     func space() -> AddressSpace? { processes[hvb_current_pid()] }
 
@@ -153,65 +159,67 @@ public final class BridgedDriver: GuestDriver {
             BridgedDriver.me(h).machine.memory.release(pfn, writeIntent: write != 0, who: "put_page/unpin_user_page")
         }
         ops.dirty = { h, pfn in BridgedDriver.me(h).machine.memory.markDirty(pfn) }
-        ops.vmbus_open = { h, ringSize, rqstorSize, callbacks in
+        ops.vmbus_open = { h, dev, ringSize, rqstorSize, callbacks in
             let me = BridgedDriver.me(h)
-            me.channel.requestorSize = Int(rqstorSize)
-            me.channel.usesRequestIdCallbacks = callbacks != 0
+            let channel = me.channel(dev)
+            channel.requestorSize = Int(rqstorSize)
+            channel.usesRequestIdCallbacks = callbacks != 0
             do {
-                try me.channel.open(ringSize: Int(ringSize)) { [unowned me] in me.runCallback() }
+                try channel.open(ringSize: Int(ringSize)) { [unowned me] in me.runCallback(dev) }
             } catch {
                 return -((error as? Errno) ?? .EIO).rawValue
             }
             return 0
         }
-        ops.vmbus_close = { h in BridgedDriver.me(h).channel.close() }
-        ops.send = { h, packet, len, cookie in
+        ops.vmbus_close = { h, dev in BridgedDriver.me(h).channel(dev).close() }
+        ops.send = { h, dev, packet, len, cookie in
             let me = BridgedDriver.me(h)
             guard let packet else { return -Errno.EINVAL.rawValue }
             let bytes = Array(UnsafeRawBufferPointer(start: packet, count: Int(len)))
             do {
-                let id = try me.channel.send(bytes, cookie: cookie)
+                let id = try me.channel(dev).send(bytes, cookie: cookie)
                 me.running?.sentRequestId = id
                 return 0
             } catch {
                 return -((error as? Errno) ?? .EIO).rawValue
             }
         }
-        ops.packet_first = { h, buf, buflen in
+        ops.packet_first = { h, dev, buf, buflen in
             let me = BridgedDriver.me(h)
-            guard let ring = me.channel.inbound, let buf else { return 0 }
-            if me.reader == nil {
-                me.reader = RingReader(ring: ring)
-                me.packetsThisRun = 0
+            guard let ring = me.channel(dev).inbound, let buf else { return 0 }
+            if me.readers[dev] == nil {
+                me.readers[dev] = RingReader(ring: ring)
+                me.packetsThisRun[dev] = 0
             }
             // As in the model: an iterator that passed the write index (a host len8 beyond what
             // was available) goes round stale data forever; end the run and say so.
-            me.packetsThisRun += 1
-            if me.packetsThisRun > ring.dataSize / 24 + 1 {
-                if me.packetsThisRun == ring.dataSize / 24 + 2 {
+            let read = me.packetsThisRun[dev, default: 0] + 1
+            me.packetsThisRun[dev] = read
+            if read > ring.dataSize / 24 + 1 {
+                if read == ring.dataSize / 24 + 2 {
                     me.log.report("liveness.callback-livelock",
                                   "the channel callback read \(ring.dataSize / 24 + 1) packets in one run: the iterator passed the write index (a host len8 beyond what was available) and goes round stale data")
                 }
                 return 0
             }
-            guard let bytes = me.reader?.copyFirst(ring) else { return 0 }
+            guard let bytes = me.readers[dev]?.copyFirst(ring) else { return 0 }
             let n = min(bytes.count, Int(buflen))
             bytes.withUnsafeBytes { buf.copyMemory(from: $0.baseAddress!, byteCount: n) }
             return UInt32(n)
         }
-        ops.packet_advance = { h, len in
+        ops.packet_advance = { h, dev, len in
             let me = BridgedDriver.me(h)
-            guard let ring = me.channel.inbound else { return }
-            _ = me.reader?.advance(ring, len8: UInt16(truncatingIfNeeded: len / 8))
+            guard let ring = me.channel(dev).inbound else { return }
+            _ = me.readers[dev]?.advance(ring, len8: UInt16(truncatingIfNeeded: len / 8))
         }
-        ops.packet_close = { h in
+        ops.packet_close = { h, dev in
             let me = BridgedDriver.me(h)
-            guard let ring = me.channel.inbound, var r = me.reader else { return }
-            me.reader = nil
-            if r.close(ring) { me.channel.signalRoomToHost() }
+            guard let ring = me.channel(dev).inbound, var r = me.readers[dev] else { return }
+            me.readers[dev] = nil
+            if r.close(ring) { me.channel(dev).signalRoomToHost() }
         }
-        ops.request_addr = { h, id, _ in
-            switch BridgedDriver.me(h).channel.lookupRequestId(id) {
+        ops.request_addr = { h, dev, id, _ in
+            switch BridgedDriver.me(h).channel(dev).lookupRequestId(id) {
             case .found(let cookie): return cookie
             case .error: return RequestIdSentinel.error
             case .zero: return 0
@@ -224,7 +232,12 @@ public final class BridgedDriver: GuestDriver {
             BridgedDriver.me(h).logLines.append("<\(level)> \(String(cString: text!))")
         }
         ops.misc = { h, name, registered in
-            BridgedDriver.me(h).miscName = registered != 0 ? String(cString: name!) : nil
+            let me = BridgedDriver.me(h), name = String(cString: name!)
+            if registered != 0 {
+                me.miscNames.append(name)
+            } else if let k = me.miscNames.firstIndex(of: name) {
+                me.miscNames.remove(at: k)
+            }
         }
         ops.sched_point = { h, what, at in
             let me = BridgedDriver.me(h)
@@ -260,9 +273,9 @@ public final class BridgedDriver: GuestDriver {
         }
     }
 
-    /// The channel callback: a softirq-like thread that must not block.
-    func runCallback() {
-        let call = CoroutineCall(self, name: "vmbus_callback", pid: 0, cred: 0) { hvb_channel_callback(); return 0 }
+    /// The channel callback of offered device `dev`: a softirq-like thread that must not block.
+    func runCallback(_ dev: Int32) {
+        let call = CoroutineCall(self, name: "vmbus_callback", pid: 0, cred: 0) { hvb_channel_callback(dev); return 0 }
         switch call.step() {
         case .returned: break
         default:
@@ -294,17 +307,33 @@ public final class BridgedDriver: GuestDriver {
         guard let initFn else { throw .ENODEV }
         let r = runToEnd("insmod", pid: 1, cred: 0) { Int(hvb_run_init(initFn)) }
         if r != 0 { throw Errno(rawValue: Int32(-r)) }
-        let p = runToEnd("vmbus_probe", pid: 0, cred: 0) { Int(hvb_probe()) }
+        let slot = hvb_offer()
+        guard slot >= 0 else { throw Errno(rawValue: -slot) }
+        endpoints[slot] = machine.devices[0]
+        let p = runToEnd("vmbus_probe", pid: 0, cred: 0) { Int(hvb_probe_device(slot)) }
         if p != 0 { throw Errno(rawValue: Int32(-p)) }
         probed = true
     }
 
+    /// The misc device names the probe of offered device `slot` registered and that are still
+    /// registered.
+    public func miscNames(ofSlot slot: Int32) -> [String] {
+        (0..<hvb_misc_count()).compactMap { i in
+            hvb_misc_device_at(i) == slot ? hvb_misc_name_at(i).map { String(cString: $0) } : nil
+        }
+    }
+
     public func open(_ process: AddressSpace) throws(Errno) -> OpenFile {
+        try open(process, misc: miscNames(ofSlot: 0).first)
+    }
+
+    /// open("/dev/<misc>") by `process` (nil: the first misc device registered).
+    public func open(_ process: AddressSpace, misc: String?) throws(Errno) -> OpenFile {
         processes[Int32(process.pid)] = process
         var handle: UnsafeMutableRawPointer?
         let r = runToEnd("open", pid: Int32(process.pid), cred: process.credentials) {
             var err: Int32 = 0
-            let f = hvb_open(&err)
+            let f = misc.map { name in name.withCString { hvb_open_misc($0, &err) } } ?? hvb_open(&err)
             handle = f
             return Int(err)
         }
@@ -333,15 +362,15 @@ public final class BridgedDriver: GuestDriver {
         }
     }
 
-    public func remove() -> DriverCall {
-        hvb_rescind_callback_only()
-        return CoroutineCall(self, name: "vmbus_remove", pid: 0, cred: 0) { Int(hvb_remove()) }
-    }
+    public func remove() -> DriverCall { remove(slot: 0) }
 
-    /// After a rescind the VMBus core resets the callback before remove; the Swift channel has
-    /// done so already, the shim's copy follows.
-    func hvb_rescind_callback_only() {
-        if channel.rescinded { hvb_rescind() }
+    /// The remove of offered device `slot` (after a rescind of its channel, the device is then
+    /// freed).
+    func remove(slot: Int32) -> DriverCall {
+        // After a rescind the VMBus core resets the callback before remove; the Swift channel
+        // has done so already, the shim's copy follows.
+        if channel(slot).rescinded { hvb_rescind_device(slot) }
+        return CoroutineCall(self, name: "vmbus_remove", pid: 0, cred: 0) { Int(hvb_remove_device(slot)) }
     }
 
     public func finish(removed: Bool) {

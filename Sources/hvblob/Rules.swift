@@ -36,6 +36,8 @@ let knownRules: [String] = [
     "guest.memory-leak",
     "guest.misc-deregister",
     "guest.misc-name-clash",
+    "guest.misc-minor-clash",
+    "guest.bad-channel",
     "guest.mutex-destroy-locked",
     "guest.mutex-unlock-not-owner",
     "guest.null-deref",

@@ -43,16 +43,16 @@ struct RevisionTests {
         Expected(mail: "v1.eml", command: "IOCTL_XS_FASTPATH_DRIVER_USER_REQUEST", ioctl: 0xC040_520A, size: 64,
                  defects: ["uapi.ioctl-number", "uapi.layout", "uapi.header", "uapi.ioctl-number.free", "uapi.compat-ioctl", "ioctl.command.unknown",
                            "guest.crash", "liveness.remove-hang", "guest.read-past-packet", "guest.completion-from-non-completion-packet",
-                           "liveness.unkillable-wait"]),
+                           "liveness.unkillable-wait", "guest.misc-name-clash"]),
         // v2 takes a file context's spinlock it never initialised (v3 fixed that).
         Expected(mail: "v2.eml", command: "IOCTL_AZ_BLOB_DRIVER_USER_REQUEST", ioctl: 0xC048_52F0, size: 72,
                  defects: ["guest.lock-uninitialized", "uapi.header", "ioctl.pin.request-read-only", "guest.response-len-unbounded", "guest.crash",
                            "guest.read-past-packet", "guest.completion-from-non-completion-packet",
-                           "liveness.unkillable-wait"]),
+                           "liveness.unkillable-wait", "guest.misc-name-clash"]),
         Expected(mail: "v3.eml", command: "IOCTL_AZ_BLOB_DRIVER_USER_REQUEST", ioctl: 0xC048_52F0, size: 72,
                  defects: ["uapi.header", "ioctl.pin.request-read-only", "guest.response-len-unbounded", "guest.dentry-leak", "guest.crash",
                            "liveness.remove-hang", "guest.read-past-packet", "guest.completion-from-non-completion-packet",
-                           "liveness.unkillable-wait"]),
+                           "liveness.unkillable-wait", "guest.misc-name-clash"]),
         // v4 uses an `i` that get_buffer_pages() never declares (v5 adds the declaration).
         Expected(mail: "v4.eml", command: "IOCTL_AZ_BLOB_DRIVER_USER_REQUEST", ioctl: 0xC048_52F0, size: 72, defects: [],
                  ownError: "the driver's own errors: i at drivers/hv/hv_azure_blob.c:211"),
@@ -60,7 +60,7 @@ struct RevisionTests {
                  defects: ["pin.host-write-without-write-intent", "ioctl.pin.request-read-only", "guest.response-len-unbounded",
                            "guest.dentry-leak", "guest.crash", "liveness.remove-hang", "guest.send-on-closed-channel", "build.config-off", "uapi.compat-ioctl",
                            "guest.read-past-packet", "guest.completion-from-non-completion-packet",
-                           "liveness.unkillable-wait"]),
+                           "liveness.unkillable-wait", "guest.misc-name-clash", "guest.use-after-free"]),
     ]
 
     @Test("revisions: verify --patch builds each posted revision, drives it through its own ABI, and reaches the host", arguments: revisions)

@@ -42,16 +42,16 @@ struct hvb_host_ops {
 	void (*unpin)(void *host, uint64_t pfn, int write);
 	/* set_page_dirty_lock() on a pinned page. */
 	void (*dirty)(void *host, uint64_t pfn);
-	/* The channel. */
-	int (*vmbus_open)(void *host, uint32_t ring_size, uint32_t rqstor_size, int callbacks);
-	void (*vmbus_close)(void *host);
-	int (*send)(void *host, const void *packet, uint32_t len, uint64_t cookie);
+	/* The channel of offered device `dev` (the slot hvb_offer returned). */
+	int (*vmbus_open)(void *host, int dev, uint32_t ring_size, uint32_t rqstor_size, int callbacks);
+	void (*vmbus_close)(void *host, int dev);
+	int (*send)(void *host, int dev, const void *packet, uint32_t len, uint64_t cookie);
 	/* Copies the next inbound packet (clamped) into buf; returns its length or 0. */
-	uint32_t (*packet_first)(void *host, void *buf, uint32_t buflen);
-	void (*packet_advance)(void *host, uint32_t len);
-	void (*packet_close)(void *host);
+	uint32_t (*packet_first)(void *host, int dev, void *buf, uint32_t buflen);
+	void (*packet_advance)(void *host, int dev, uint32_t len);
+	void (*packet_close)(void *host, int dev);
 	/* Looks a request id up (frees it): the cookie, or UINT64_MAX - 1 (VMBUS_RQST_ERROR). */
-	uint64_t (*request_addr)(void *host, uint64_t id, int zero_is_error);
+	uint64_t (*request_addr)(void *host, int dev, uint64_t id, int zero_is_error);
 	/* A finding, by rule id (e.g. "guest.use-after-free"). */
 	void (*report)(void *host, const char *rule, const char *detail);
 	void (*log)(void *host, int level, const char *text);
@@ -110,13 +110,28 @@ long hvb_allocations_since(uint64_t mark, long *bytes, char *buf, size_t size);
 /* Whether a live debugfs file called name exists; how many debugfs entries are live. */
 int hvb_debugfs_exists(const char *name);
 int hvb_debugfs_count(void);
+/* Live debugfs entries the probe of offered device `dev` created (dirs_only: directories);
+ * whether it created a live file called name; that file's text (as hvb_debugfs_read). */
+int hvb_debugfs_count_of(int dev, int dirs_only);
+int hvb_debugfs_exists_of(int dev, const char *name);
+long hvb_debugfs_read_of(int dev, const char *name, char *buf, size_t size);
 
 /* Running driver operations (each on the current coroutine). */
 int hvb_run_init(int (*init)(void));
 void hvb_run_exit(void (*exit)(void));
-int hvb_probe(void);
-int hvb_remove(void);
-void hvb_channel_callback(void);
+/*
+ * The VMBus core's devices: the host offers one (its own hv_device, channel and instance
+ * GUID; returns its slot or -errno), the driver probes it; remove, then after a rescind the
+ * device is freed. Each call names the slot.
+ */
+int hvb_offer(void);
+int hvb_probe_device(int dev);
+int hvb_remove_device(int dev);
+void hvb_channel_callback(int dev);
+/* Rescind as the VMBus core does it: reset the callback, set channel->rescind. */
+void hvb_rescind_device(int dev);
+/* open() of /dev/<name> (NULL: the first misc device registered). */
+void *hvb_open_misc(const char *name, int *err);
 void *hvb_open(int *err);
 long hvb_ioctl(void *file, unsigned int cmd, uint64_t arg);
 int hvb_release(void *file);
@@ -124,12 +139,14 @@ int hvb_release(void *file);
 long hvb_debugfs_read(const char *name, char *buf, size_t size);
 /* Reads a debugfs file that has its own read (the driver's capture); -1 when absent. */
 long hvb_debugfs_read_raw(const char *name, char *buf, size_t size);
-/* The misc device's name, or NULL. */
+/* The first misc device's name, or NULL; the registered ones in order, and the slot of the
+ * offered device whose probe registered each (-1: none). */
 const char *hvb_misc_name(void);
+int hvb_misc_count(void);
+const char *hvb_misc_name_at(int i);
+int hvb_misc_device_at(int i);
 /* Dentries looked up and never put (debugfs_lookup without dput). */
 int hvb_dentry_refs(void);
-/* Rescind as the VMBus core does it: reset the callback, set channel->rescind. */
-void hvb_rescind(void);
 /*
  * The kworker: the kernel thread that runs queued work, expired timers and RCU callbacks
  * after a grace period. Steps it if it has something to do now (woken, or its timer

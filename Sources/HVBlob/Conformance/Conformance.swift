@@ -15,6 +15,8 @@ public enum Conformance {
         case injected(String, Int)
         /// The host rescinded the channel with at least this many requests in flight.
         case rescindInFlight(Int)
+        /// At least this many devices of one machine had requests executed by their own host.
+        case devicesServed(Int)
     }
 
     public struct Check: Sendable {
@@ -663,7 +665,7 @@ public enum Conformance {
 
     /// Every check, in report order. `replay`: the simulate arguments that select the driver.
     static func all(replay: String = "") -> [(Check, Body)] {
-        buildChecks + uapiChecks + ioctlChecks + ruleOrderChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + waitChecks + differentialChecks
+        buildChecks + uapiChecks + ioctlChecks + ruleOrderChecks + mpbChecks + debugfsChecks + modeChecks(replay: replay) + afterRescindChecks + missingChecks + waitChecks + twoDeviceChecks + differentialChecks
     }
 
     public static var checks: [Check] { all().map(\.0) }
@@ -693,6 +695,9 @@ public enum Conformance {
         case .rescindInFlight(let n):
             guard let got = w.inFlightAtRescind else { return (false, "the host never rescinded the channel") }
             return (got >= n, "rescind with \(got) request(s) in flight (needs \(n))")
+        case .devicesServed(let n):
+            let got = w.devicesServed(atLeast: 1)
+            return (got >= n, "\(got) device(s) of one machine had requests executed by their own host (needs \(n))")
         }
     }
 

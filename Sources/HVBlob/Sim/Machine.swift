@@ -40,8 +40,51 @@ public final class Machine {
         return r
     }
 
+    /// One device the host offers the guest: its own channel (ring, request ids) and its own
+    /// VSP endpoint. Device 0 is `channel` and `host`; `offerDevice` adds the others.
+    public struct Device {
+        public let index: Int
+        public let channel: Channel
+        public let host: SimulatedVSP
+    }
+    private var extraDevices: [Device] = []
+    private var extraCallbackScheduled: Set<Int> = []
+    private let faults: FaultPlan
+    private let seed: UInt64
+    /// Every device offered, the first one first.
+    public var devices: [Device] { [Device(index: 0, channel: channel, host: host)] + extraDevices }
+
+    /// The host offers another device (a second VMBus channel of the same class): its own
+    /// channel and VSP on this machine's memory, log and clock, with the same fault plan.
+    public func offerDevice() -> Device {
+        let index = extraDevices.count + 1
+        let ch = Channel(version: version, log: log)
+        let vsp = SimulatedVSP(channel: ch, memory: memory, log: log, faults: faults,
+                               rng: SeededRandom(seed: seed).split("host\(index)")) { [unowned self] t, f in
+            self.queue.schedule(at: max(t, self.now), f)
+        }
+        ch.signalHost = { [unowned vsp] in vsp.signalled() }
+        ch.signalGuest = { [unowned self, unowned ch] in
+            guard !self.extraCallbackScheduled.contains(index) else { return }
+            self.extraCallbackScheduled.insert(index)
+            self.queue.schedule(at: self.now) { [unowned self, unowned ch] in
+                self.extraCallbackScheduled.remove(index)
+                if ch.callback != nil {
+                    ch.callback?()
+                    self.afterCallback()
+                }
+            }
+        }
+        let d = Device(index: index, channel: ch, host: vsp)
+        extraDevices.append(d)
+        MachineWitness.current?.saw(device: d, of: self)
+        return d
+    }
+
     public init(behavior: DriverBehavior, version: KernelVersion, faults: FaultPlan, seed: UInt64,
                 backend: BlobBackend = BlobStore()) {
+        self.faults = faults
+        self.seed = seed
         log = ViolationLog()
         let external = ExternalHostSession.current
         memory = GuestMemory(log: log, backing: external?.memoryForNextMachine())
@@ -144,9 +187,23 @@ public final class MachineWitness: @unchecked Sendable {
     public private(set) var hosts: [SimulatedVSP] = []
     public init() {}
 
+    /// Per machine, the requests each of its devices' hosts executed (device 0 first).
+    private var deviceHosts: [[SimulatedVSP]] = []
+
     func saw(_ m: Machine) {
         logs.append(m.log)
         hosts.append(m.host)
+        deviceHosts.append([m.host])
+    }
+
+    func saw(device: Machine.Device, of m: Machine) {
+        hosts.append(device.host)
+        if let row = deviceHosts.firstIndex(where: { $0.first === m.host }) { deviceHosts[row].append(device.host) }
+    }
+
+    /// The most devices of one machine whose hosts each executed at least `n` requests.
+    public func devicesServed(atLeast n: Int) -> Int {
+        deviceHosts.map { $0.filter { $0.stats.executed >= n }.count }.max() ?? 0
     }
 
     /// Every finding of every machine, by rule.

@@ -14,6 +14,8 @@ public struct Errno: RawRepresentable, Hashable, Sendable, Comparable, CustomStr
     public static let ENOMEM = Errno(rawValue: 12)
     public static let EACCES = Errno(rawValue: 13)
     public static let EFAULT = Errno(rawValue: 14)
+    public static let EBUSY = Errno(rawValue: 16)
+    public static let EEXIST = Errno(rawValue: 17)
     public static let ENODEV = Errno(rawValue: 19)
     public static let EINVAL = Errno(rawValue: 22)
     public static let ENOBUFS = Errno(rawValue: 105)
@@ -24,7 +26,7 @@ public struct Errno: RawRepresentable, Hashable, Sendable, Comparable, CustomStr
 
     static let names: [Int32: String] = [
         0: "0", 1: "EPERM", 4: "EINTR", 5: "EIO", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT",
-        19: "ENODEV", 22: "EINVAL", 105: "ENOBUFS", 110: "ETIMEDOUT", 512: "ERESTARTSYS",
+        16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 22: "EINVAL", 105: "ENOBUFS", 110: "ETIMEDOUT", 512: "ERESTARTSYS",
     ]
 
     /// Parses "EINVAL", "22" or "0".

@@ -19,6 +19,11 @@ public final class BlobVSC: GuestDriver {
     public private(set) var refcount = 0
     public private(set) var freed = false
     public private(set) var miscRegistered = false
+    /// The misc device's name (/dev/<name>): the first device's is azure_blob, another offered
+    /// while it lives gets the lowest free number after it, as the in-tree driver names them.
+    public internal(set) var miscName = "azure_blob"
+    /// The other devices offered to this (loaded) model, each its own instance on its own channel.
+    var peers: [Int: BlobVSC] = [:]
     /// dev->removing (only when behavior.removingFlag).
     public private(set) var removing = false
     /// dev->pending_requests, in queue order.

@@ -16,6 +16,8 @@ struct dentry {
 	int is_dir;
 	int live;
 	int refs;
+	/* the shim's: which offered device's probe created it (slot + 1), 0 for module init */
+	int hvb_device;
 };
 static inline struct dentry *debugfs_create_dir(const char *name, struct dentry *parent)
 {

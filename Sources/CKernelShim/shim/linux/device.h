@@ -38,7 +38,12 @@ struct device {
 	struct device_driver *driver;
 };
 static inline const char *dev_name(const struct device *d) { return d->name; }
-static inline void *dev_get_drvdata(const struct device *d) { return d->driver_data; }
+static inline void *dev_get_drvdata(const struct device *d)
+{
+	/* a freed hv_device (after rescind and remove) is quarantined memory */
+	hvb_check_live(d, "dev_get_drvdata");
+	return d->driver_data;
+}
 static inline void dev_set_drvdata(struct device *d, void *data) { d->driver_data = data; }
 static inline struct device *get_device(struct device *d) { return d; }
 static inline void put_device(struct device *d) { (void)d; }
