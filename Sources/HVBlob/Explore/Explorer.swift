@@ -21,6 +21,9 @@ public struct Explorer {
     public var ignore: [String] = []
     /// Which part of an exhaustive search this explorer runs (`ShardSpec`); nil: all of it.
     public var shard: ShardSpec?
+    /// Tests only: a wrong dependence relation (every two steps independent), to show that
+    /// the pruned-equals-unpruned check can fail.
+    var everyStepIndependent = false
 
     public init(clients: Int, factory: Factory?, behavior: DriverBehavior = .fixed, version: KernelVersion = .default,
                 scenario: Scenario = .rescindInFlight) {

@@ -90,6 +90,7 @@ extension Explorer {
 
         func childSleep(_ n: WalkNode) -> [(String, Footprint)] {
             guard prune else { return [] }
+            if explorer.everyStepIndependent { return n.sleep + n.done }
             return (n.sleep + n.done).filter { $0.1.independent(of: n.footprint) }
         }
 

@@ -191,7 +191,9 @@ extension Explorer {
                 let walker = Walker(e, bound: nil, prune: prune)
                 var left = phase.budget
                 var done = true
-                for tree in try e.subtrees(prune: prune) {
+                let (trees, above) = try e.subtrees(prune: prune)
+                walker.states.formUnion(above)
+                for tree in trees {
                     if left == 0 { done = false; break }
                     let all = try walker.walk(tree, budget: &left) { o in note(o, phase: p); r.schedules += 1 }
                     done = done && all

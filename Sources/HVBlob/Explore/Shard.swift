@@ -44,10 +44,12 @@ public struct ShardSpec: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension Explorer {
-    /// The subtrees of this explorer's shard (the whole tree's root when there is no shard).
-    func subtrees(prune: Bool) throws -> [Subtree] {
+    /// The subtrees of this explorer's shard (the whole tree's root when there is no shard),
+    /// and the state digests of the choice points above them (the first shard counts those).
+    func subtrees(prune: Bool) throws -> (trees: [Subtree], above: Set<UInt64>) {
         let root = Subtree(prefix: [], sleep: [], preemptions: 0)
-        guard let shard, shard.count > 1 else { return [root] }
+        guard let shard, shard.count > 1 else { return ([root], []) }
+        var above = Set<UInt64>()
         let walker = Walker(self, bound: nil, prune: prune)
         var level = [root]
         var depth = 0
@@ -60,6 +62,7 @@ extension Explorer {
                 let options = walker.candidates(names, sleep: t.sleep, before: r.previous, preemptions: t.preemptions)
                 if options.isEmpty { next.append(t); continue }
                 grew = true
+                above.insert(r.key.value)
                 var done: [(String, Footprint)] = []
                 for c in options {
                     let child = try machine(at: t.prefix, tracing: false)
@@ -74,7 +77,7 @@ extension Explorer {
             depth += 1
             if !grew { break }
         }
-        return level.enumerated().filter { $0.offset % shard.count == shard.index - 1 }.map(\.element)
+        return (level.enumerated().filter { $0.offset % shard.count == shard.index - 1 }.map(\.element), shard.index == 1 ? above : [])
     }
 }
 
