@@ -19,13 +19,13 @@ extension Bench {
         let prunedRate = Double(pruned.schedules) / max(pruned.seconds, 1e-9)
         let same = pw.finalStates == fw.finalStates && pw.states == fw.states && full.exhaustive && pruned.exhaustive
         return [
-            Figure(name: "explore pruned, \(label), 1 client, no bound: schedules/s (\(pruned.schedules) schedules, \(pw.cutBySleep + pw.cutBySeen) cut)",
+            Figure(name: "explore pruned, \(label), 1 client, no bound: schedules/s (\(number(Double(pruned.schedules))) schedules, \(number(Double(pw.cutBySleep + pw.cutBySeen))) cut)",
                    value: prunedRate, unit: "/s", baselineName: "the unpruned walk's rate", baseline: fullRate, goal: "—", key: "\(key).pruned.schedules"),
-            Figure(name: "explore pruned, \(label): states/s (\(pw.states) distinct states)",
+            Figure(name: "explore pruned, \(label): states/s (\(number(Double(pw.states))) distinct states)",
                    value: Double(pw.states) / max(pruned.seconds, 1e-9), unit: "/s", baselineName: "the unpruned walk's states/s",
                    baseline: Double(fw.states) / max(full.seconds, 1e-9), goal: "—", key: "\(key).pruned.states"),
-            Figure(name: "explore pruned, \(label): pruning ratio (\(full.schedules) unpruned schedules per \(pruned.schedules); "
-                       + (full.exhaustive && pruned.exhaustive ? "states and end states \(same ? "equal" : "DIFFER")" : "a budget of \(budget) stopped a walk: not comparable") + ")",
+            Figure(name: "explore pruned, \(label): pruning ratio (\(number(Double(full.schedules))) unpruned schedules per \(number(Double(pruned.schedules))); "
+                       + (full.exhaustive && pruned.exhaustive ? "states and end states \(same ? "equal" : "DIFFER")" : "a budget of \(number(Double(budget))) stopped a walk: not comparable") + ")",
                    value: Double(full.schedules) / Double(max(pruned.schedules, 1)), unit: "x", baselineName: "no pruning", baseline: 1,
                    goal: "—", key: "\(key).pruned.ratio"),
         ]
