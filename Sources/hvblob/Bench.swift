@@ -61,6 +61,11 @@ struct Bench: ParsableCommand {
             figures += try fuzzFigures()
             progress("explore, \(schedules) schedules each")
             figures += try HVBlob.Bench.explore(driver: BridgedDriver.explorerFactory(built), version: built.version, schedules: schedules)
+            progress("explore, pruned against unpruned (1 client, no preemption bound)")
+            figures += try HVBlob.Bench.explorePruned(driver: nil, version: built.version, label: "model", key: "explore.model",
+                                                     budget: schedules * 5)
+            figures += try HVBlob.Bench.explorePruned(driver: BridgedDriver.explorerFactory(built), version: built.version, label: "C driver", key: "explore.c",
+                                                     budget: schedules * 5)
             progress("replay")
             let replayModel = try HVBlob.Bench.replay(repeats: replays)
             figures.append(replayModel[0])

@@ -35,8 +35,16 @@ struct Explore: ParsableCommand {
     var clients: Int?
     @Option(help: "dfs (bounded preemptions, exhaustive) | pct | random.")
     var strategy: String = "dfs"
-    @Option(help: "Preemption bound for dfs.")
-    var bound: Int = 2
+    @Option(help: "Preemption bound for dfs, or 'none': every schedule (see --prune).")
+    var bound: String = "2"
+    @Flag(help: "With --bound none (implied): cut reorders of independent steps (sleep sets) and states already explored.")
+    var prune = false
+    @Option(help: "Run part i of n of an exhaustive search (1-based: 1/4 ... 4/4; implies --bound none); needs --result.")
+    var shard: String?
+    @Option(help: "Write the search's result (schedules, states, findings with their schedules, seed, driver hash) to this JSON file.")
+    var result: String?
+    @Option(parsing: .upToNextOption, help: "Combine the --result files of every shard of one search and print the merged result.")
+    var merge: [String] = []
     @Option(help: "Depth for pct.")
     var depth: Int = 3
     @Option(help: "Most schedules to run (per scenario).")
@@ -78,6 +86,18 @@ struct Explore: ParsableCommand {
             }
         }
         if strategy != "dfs" && typed("--bound") { fail("--bound is the dfs strategy's; --strategy \(strategy) does not use it") }
+        if strategy != "dfs" && (prune || shard != nil) {
+            fail("\(prune ? "--prune" : "--shard") is for the exhaustive dfs strategy; --strategy \(strategy) draws its schedules")
+        }
+        if prune && bound != "none" && typed("--bound") {
+            fail("--prune and --bound \(bound) exclude each other: a sleep set with a preemption bound is not sound (give --bound none)")
+        }
+        if shard != nil && bound != "none" && typed("--bound") {
+            fail("--shard splits the search with no preemption bound; --bound \(bound) excludes it (give --bound none)")
+        }
+        if shard != nil && result == nil { fail("--shard needs --result FILE: the merge (--merge) reads each shard's file") }
+        if replay != nil && (prune || shard != nil) { fail("\(prune ? "--prune" : "--shard") and --replay exclude each other") }
+        if let r = result { checkOutputFile(r, option: "--result") }
         if strategy != "pct" && typed("--depth") { fail("--depth is the pct strategy's; --strategy \(strategy) does not use it") }
         if strategy == "dfs" && typed("--seed") { fail("--seed is for --strategy pct or random; dfs is exhaustive and uses no seed") }
         if let d = diagram { checkOutputFile(d, option: "--diagram") }
@@ -92,7 +112,21 @@ struct Explore: ParsableCommand {
         }
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number (decimal or 0x hex)") }
         if let c = clients, !(1...8).contains(c) { fail("--clients: \(c) is outside 1...8") }
-        guard bound >= 0 else { fail("--bound: \(bound) is negative: give a preemption bound of 0 or more") }
+        if !merge.isEmpty { return try runMerge() }
+        let unbounded = bound == "none" || (prune && !typed("--bound")) || (shard != nil && !typed("--bound"))
+        let boundValue: Int
+        if unbounded {
+            boundValue = 0
+        } else if let b = Int(bound) {
+            guard b >= 0 else { fail("--bound: \(b) is negative: give a preemption bound of 0 or more, or none") }
+            boundValue = b
+        } else {
+            fail("--bound: '\(bound)' is not a number or none")
+        }
+        var shardSpec: ShardSpec?
+        if let text = shard {
+            do { shardSpec = try ShardSpec(parsing: text) } catch { fail("--shard: \(error)") }
+        }
         guard depth >= 1 else { fail("--depth: \(depth) is below 1") }
         guard budget >= 1 else { fail("--budget: \(budget) is below 1") }
         checkOptions()
@@ -106,7 +140,7 @@ struct Explore: ParsableCommand {
         }
         let strat: Explorer.Strategy
         switch strategy {
-        case "dfs": strat = .dfs(bound: bound)
+        case "dfs": strat = unbounded ? .exhaustive(prune: prune) : .dfs(bound: boundValue)
         case "pct": strat = .pct(depth: depth, seed: s)
         case "random": strat = .random(seed: s)
         default: fail("--strategy: '\(strategy)' is not dfs, pct or random")
@@ -123,6 +157,8 @@ struct Explore: ParsableCommand {
             factory = BridgedDriver.explorerFactory(built)
         }
         var explorer = Explorer(clients: clients ?? 2, factory: factory, behavior: v5 ? .v5 : .fixed, version: version)
+        explorer.shard = shardSpec
+        var parts: [ShardResult.Part] = []
         explorer.rules = rules.map { $0.split(separator: ",").map(String.init) } ?? []
         explorer.ignore = ignore.map { $0.split(separator: ",").map(String.init) } ?? []
         if let text = replay {
@@ -150,10 +186,15 @@ struct Explore: ParsableCommand {
             let x = try explorer.search([Explorer.Phase(strat, clients: explorer.clients, budget: budget)], progress: progress)
             let p = x.phases.first
             let rate = x.seconds > 0 ? Int(Double(x.schedules) / x.seconds) : x.schedules
-            Out.standardOutput.write("strategy: \(strat)\n")
-            let end = p?.exhausted == true ? "exhaustive within \(bound) preemption(s)"
+            Out.standardOutput.write("strategy: \(strat)\(shardSpec.map { ", shard \($0)" } ?? "")\n")
+            let end = p?.exhausted == true ? (unbounded ? "exhaustive\(shardSpec == nil ? "" : " in this shard")" : "exhaustive within \(bound) preemption(s)")
                 : "not exhaustive: the budget of \(budget) schedules was reached"
             Out.standardOutput.write("schedules: \(x.schedules) run (\(strategy == "dfs" ? end : "budget \(budget)")), \(String(format: "%.2f", x.seconds)) s, \(rate) schedules/s\n")
+            if let w = x.walk {
+                let srate = x.seconds > 0 ? Int(Double(w.states) / x.seconds) : w.states
+                Out.standardOutput.write("cut: \(w.cutBySleep) by sleep sets, \(w.cutBySeen) by states already explored; states: \(w.states) distinct (\(srate)/s), \(w.finalStates.count) distinct end states; steps run: \(w.steps)\n")
+            }
+            parts.append(ShardResult.part(x, clients: explorer.clients))
             Out.standardOutput.write("scenario ran: requests in flight at the \(sc == .removeDrain ? "remove" : "rescind") in \(x.withInFlight) schedules (at most \(x.mostInFlight))"
                                      + (sc == .removeDrain ? "; an ioctl completed while remove ran in \(x.withCompletionDuringRemove)" : "")
                                      + (sc == .hostAccess ? "; a host access after the rescind, before vmbus_close, in \(x.withHostAccessAfterRescind)" : "") + "\n")
@@ -176,8 +217,70 @@ struct Explore: ParsableCommand {
             }
             found += x.findings.count
         }
+        if let path = result {
+            let r = ShardResult(driver: what, driverHash: driverHash(factory: factory), options: canonicalOptions(version: version, unbounded: unbounded),
+                                seed: s, shard: shardSpec, parts: parts)
+            do { try r.json.write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("--result: cannot write \(path): \(error)") }
+            Out.standardOutput.write("result: \(path)\n")
+        }
         if found == 0 {
-            Out.standardOutput.write(strategy == "dfs" ? "verdict: no finding (within \(bound) preemption(s) or the budget)\n" : "verdict: no finding within the budget\n")
+            Out.standardOutput.write(strategy != "dfs" ? "verdict: no finding within the budget\n"
+                                     : unbounded ? "verdict: no finding (in every schedule, or within the budget)\n"
+                                     : "verdict: no finding (within \(bound) preemption(s) or the budget)\n")
+            return
+        }
+        Out.standardOutput.write("verdict: \(found) distinct finding(s)\n")
+        throw ExitCode(1)
+    }
+
+    /// A digest of the code under test: the C driver's library, or the model's behaviour.
+    func driverHash(factory: Explorer.Factory?) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func add(_ bytes: some Sequence<UInt8>) { for b in bytes { h ^= UInt64(b); h &*= 0x100_0000_01b3 } }
+        if let lib = Explore.library.withLock({ $0 }), let data = FileManager.default.contents(atPath: lib) {
+            add(data)
+        } else {
+            add("model \(v5 ? "v5" : "fixed")".utf8)
+        }
+        return String(h, radix: 16)
+    }
+
+    /// Every option that shapes the search, in one canonical string (the shard left out).
+    func canonicalOptions(version: KernelVersion, unbounded: Bool) -> String {
+        ["scenario=\(scenario)", "clients=\(clients ?? 2)", "strategy=\(strategy)", "bound=\(unbounded ? "none" : bound)",
+         "prune=\(prune)", "depth=\(depth)", "budget=\(budget)", "kernel=\(version)", "rules=\(rules ?? "")", "ignore=\(ignore ?? "")"]
+            .joined(separator: " ")
+    }
+
+    /// --merge: the combined result of every shard's file.
+    func runMerge() throws {
+        for o in ["--driver", "--model", "--v5", "--shard", "--replay", "--result", "--scenario", "--clients", "--budget", "--bound", "--prune", "--strategy", "--seed"] where typed(o) {
+            fail("--merge and \(o) exclude each other: the shards' files say what was searched")
+        }
+        var read: [(name: String, result: ShardResult)] = []
+        for path in merge {
+            guard let data = FileManager.default.contents(atPath: path) else { fail("--merge: cannot read '\(path)'") }
+            do { read.append((path, try ShardResult(json: Array(data), name: path))) } catch { fail("--merge: \(error)") }
+        }
+        let m: ShardResult
+        do { m = try ShardResult.merge(read) } catch { fail("--merge: \(error)") }
+        Out.standardOutput.write("merge: \(read.count) result(s) of \(m.shardCount) shard(s): \(m.driver) (driver hash \(m.driverHash)), seed \(m.seed)\n")
+        Out.standardOutput.write("options: \(m.options)\n")
+        var found = 0
+        for p in m.parts {
+            Out.standardOutput.write("scenario \(p.scenario), \(p.clients) client(s): \(p.strategy)\n")
+            Out.standardOutput.write("schedules: \(p.schedules) run (\(p.exhaustive ? "exhaustive" : "not exhaustive: a shard's budget was reached")); cut: \(p.cutBySleep) by sleep sets, \(p.cutBySeen) by states already explored; states: at most \(p.states) distinct, \(p.finalStates.count) distinct end states\n")
+            Out.standardOutput.write("findings: \(p.findings.count) distinct\n")
+            for f in p.findings {
+                say("  \(f.deterministic ? "deterministic" : "schedule-dependent"): \(f.rule) (in \(f.schedules) of \(p.schedules) schedules): \(f.detail)\n")
+                if !f.deterministic {
+                    Out.standardOutput.write("    schedule: \(f.found) (found)\(f.minimised.map { "; minimised: \($0)\(f.replays == true ? " (replays to it)" : " (WARNING: did not replay to it)")" } ?? "")\n")
+                }
+            }
+            found += p.findings.count
+        }
+        if found == 0 {
+            Out.standardOutput.write("verdict: no finding in any shard\n")
             return
         }
         Out.standardOutput.write("verdict: \(found) distinct finding(s)\n")

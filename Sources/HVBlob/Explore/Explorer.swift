@@ -19,6 +19,11 @@ public struct Explorer {
     public var rules: [String] = []
     /// Findings that never make a schedule fail (same syntax).
     public var ignore: [String] = []
+    /// Which part of an exhaustive search this explorer runs (`ShardSpec`); nil: all of it.
+    public var shard: ShardSpec?
+    /// Tests only: a wrong dependence relation (every two steps independent), to show that
+    /// the pruned-equals-unpruned check can fail.
+    var everyStepIndependent = false
 
     public init(clients: Int, factory: Factory?, behavior: DriverBehavior = .fixed, version: KernelVersion = .default,
                 scenario: Scenario = .rescindInFlight) {
@@ -61,6 +66,8 @@ public struct Explorer {
         public let trace: [String]
         public let findings: [Violation]
         public var facts = Facts()
+        /// A digest of the state the schedule ended in (`Run.finalDigest`).
+        public var finalState: UInt64 = 0
         public var failed: Bool { !findings.isEmpty }
         /// The rule that decides "the same failure" when minimising.
         public var signature: Set<Rule> { Set(findings.map(\.rule)) }
@@ -111,209 +118,29 @@ public struct Explorer {
     /// Runs one schedule: `choose` picks among the runnable activities at each step (indices
     /// into the list it is given); `prefix` choices are taken first.
     func run(prefix: [Int], tracing: Bool = true, choose: (Int, [String], String?) -> Int) throws -> Outcome {
-        let machine = Machine(behavior: behavior, version: version, faults: FaultPlan(), seed: 1)
-        if let factory { machine.driver = try factory(machine) }
-        let driver = machine.driver
-        try driver.probe()
-        var facts = Facts()
-        var held: [UInt64: Held] = [:]
-        machine.host.onReceive = { [unowned machine] bytes in
-            facts.hostReceived += 1
-            guard bytes.count >= 16, let p = try? GPADirectPacket.decode(bytes) else { return }
-            let id = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
-            held[id] = Held(packet: p, at: machine.now)
+        let r = try machine(at: prefix, tracing: tracing)
+        while let names = r.enabledNames() {
+            _ = r.take(choose(r.steps, names, r.previous))
         }
-        var trace: [String] = []
-        func say(_ line: @autoclosure () -> String) { if tracing { trace.append(line()) } }
-        var files: [OpenFile] = []
-        var args: [UInt64] = []
-        var guids: [GUID] = []
-        for i in 0..<clients {
-            let space = AddressSpace(pid: 100 + i, memory: machine.memory)
-            let file = try driver.open(space)
-            files.append(file)
-            let text = BlobStore.request("LIST", "c\(i)")
-            let q = space.map(length: text.count, kind: .populated, contents: text)
-            let r = space.map(length: 64, kind: .untouched)
-            guids.append(GUID(UInt32(i), 0, 0, [0, 0, 0, 0, 0, 0, 0, 1]))
-            let req = AzBlobRequestSync(guid: guids[i], requestLen: UInt32(text.count),
-                                        responseLen: 64, requestBuffer: q, responseBuffer: r)
-            args.append(space.map(length: driver.abi.layout.size, kind: .populated, contents: driver.abi.layout.encode(req)))
-        }
-        let clientActs = (0..<clients).map { Activity("client\($0)") }
-        let host = Activity("host")
-        let access = Activity("host-access")
-        let rescind = Activity("rescind")
-        let remove = Activity("remove")
-        let hasAccess = scenario == .hostAccess
-        let hasRescind = scenario != .removeDrain
-        var removeStarted = false
-        var removeFinishedAt: UInt64?
-        var lostWakeupReported = false
-        var choices: [Int] = []
-        var runnableLog: [[String]] = []
-        var ranLog: [String] = []
-        var previous: String?
-        let log = machine.log
+        return r.finish()
+    }
 
-        /// The request the host may touch now: the oldest it holds (received, not completed),
-        /// while the channel is open (until vmbus_close returns).
-        func heldRequest() -> (UInt64, Held)? {
-            guard machine.channel.state == .open else { return nil }
-            let ids = held.keys.filter { machine.host.inFlight[$0] != nil }.sorted()
-            guard let id = ids.first, let h = held[id] else { return nil }
-            return (id, h)
-        }
-
-        func activities() -> [Activity] {
-            var list = clientActs.filter(\.runnable)
-            if !machine.queue.isEmpty { list.append(host) }
-            if hasAccess && !access.done && heldRequest() != nil { list.append(access) }
-            if hasRescind && !rescind.done { list.append(rescind) }
-            if (removeStarted || !hasRescind) && remove.runnable { list.append(remove) }
-            return list
-        }
-
-        /// The host reads the request page and rewrites the response page (same bytes) of
-        /// the request it holds: allowed until vmbus_close returns, so every page must still
-        /// be pinned and its ioctl must not have returned.
-        func touchPages() {
-            access.done = true
-            guard let (id, h) = heldRequest() else { return }
-            facts.hostAccesses += 1
-            if machine.channel.rescinded { facts.hostAccessesAfterRescind += 1 }
-            let r = h.packet.request, pfns = h.packet.pfns
-            func pages(_ offset: UInt32, _ length: UInt32) -> [UInt64] {
-                guard length > 0 else { return [] }
-                let first = Int(offset) / AzBlob.pageSize, last = (Int(offset) + Int(length) - 1) / AzBlob.pageSize
-                return (first...last).compactMap { $0 < pfns.count ? pfns[$0] : nil }
+    /// A machine that has run `prefix` (choices as in `Schedule`): the one place a search gets
+    /// a machine at a choice point. Today it builds a fresh machine and re-runs the prefix;
+    /// a machine checkpoint (`Machine.checkpoint()` / `reset(to:)`, being built on another
+    /// branch) plugs in here: keep a checkpoint per choice point on the DFS stack and reset
+    /// to the deepest one the prefix shares instead of re-running from the start.
+    func machine(at prefix: [Int], tracing: Bool = true) throws -> Run {
+        let r = try Run(self, tracing: tracing)
+        for (i, pick) in prefix.enumerated() {
+            // A schedule longer than its run ends with the run (as a replay always has).
+            guard let names = r.enabledNames() else { break }
+            if pick >= names.count {
+                throw ReplayError(description: "step \(i) expected activity \(pick) runnable; runnable were \(names.enumerated().map { "\($0.offset)=\($0.element)" })")
             }
-            let request = pages(r.requestBufferOffset, r.requestBufferLength)
-            let response = pages(r.responseBufferOffset, r.responseBufferLength)
-            // Request ids are reused; the transaction GUID says whose request this is.
-            let owner = guids.firstIndex(of: r.transactionId).map { clientActs[$0] }
-            let released = (request + response).filter { machine.memory.pinCount($0) == 0 }
-            say("host-access: the host touches the pages of request id \(id) (held since t=\(h.at))")
-            if owner?.done == true || !released.isEmpty {
-                var why: [String] = []
-                if let o = owner, o.done { why.append("\(o.name)'s ioctl already returned \(o.result.map { "\($0)" } ?? "") to user space") }
-                if !released.isEmpty { why.append("PFN(s) \(released.map { hex64($0) }.joined(separator: ", ")) no longer pinned") }
-                log.report("pin.released-before-close",
-                           "request id \(id) (transaction GUID \(r.transactionId)): the host still holds it (no completion sent, vmbus_close not returned\(machine.channel.rescinded ? ", channel rescinded" : "")) and may write its pages, but \(why.joined(separator: " and "))")
-            }
-            var byte: UInt8 = 0
-            for p in request where machine.memory.pinCount(p) > 0 { _ = machine.memory.hostRead(p, offset: 0, into: &byte, count: 1) }
-            for p in response where machine.memory.pinCount(p) > 0 {
-                _ = machine.memory.hostRead(p, offset: 0, into: &byte, count: 1)
-                _ = machine.memory.hostWrite(p, offset: 0, from: &byte, count: 1)
-            }
+            _ = r.take(pick)
         }
-
-        func step(_ a: Activity, _ i: Int?) {
-            if !a.started {
-                a.started = true
-                if let i {
-                    a.call = driver.ioctl(files[i], command: driver.abi.command, argument: args[i])
-                } else if a === remove {
-                    facts.inFlightAtTrigger = clientActs.filter(\.inFlight).count
-                    a.call = driver.remove()
-                    removeStarted = true
-                    say("remove: remove runs (no rescind; the channel stays open)")
-                }
-            }
-            guard let call = a.call else { return }
-            if case .blocked(let until?) = a.last, !call.isReady {
-                // Time passes to the deadline. A drain whose condition already holds (every
-                // ioctl returned, nothing pending) should have been woken by the last one.
-                if a === remove, !lostWakeupReported, clientActs.allSatisfy(\.done), Explorer.waitsOnCondition(call.waitDescription) {
-                    lostWakeupReported = true
-                    log.report("liveness.lost-wakeup",
-                               "\(call.waitDescription) at t=\(machine.now) although every ioctl has returned and no request is pending: nothing woke it when the last completed, only its timeout at t=\(until) ends the wait")
-                }
-                machine.now = max(machine.now, until)
-            }
-            a.last = call.step()
-            switch a.last {
-            case .returned(let e):
-                a.done = true
-                if let i {
-                    a.result = e
-                    if e == .success, removeStarted, removeFinishedAt == nil { facts.completedDuringRemove += 1 }
-                    say("\(a.name): ioctl returned \(e)")
-                    driver.release(files[i])
-                } else {
-                    if a === remove { removeFinishedAt = machine.now }
-                    say("\(a.name): finished")
-                }
-            case .blocked:
-                say("\(a.name): blocked (\(call.waitDescription))")
-            case .running:
-                if let id = call.sentRequestId, tracing, !(trace.last?.contains("sent request id \(id)") ?? false),
-                   !trace.contains("\(a.name): sent request id \(id)") {
-                    say("\(a.name): sent request id \(id)")
-                } else {
-                    say("\(a.name): \(call.lastPoint ?? "step")")
-                }
-            }
-        }
-
-        var steps = 0
-        while steps < 10_000 {
-            let list = activities()
-            if list.isEmpty { break }
-            let names = list.map(\.name)
-            let pick: Int
-            if steps < prefix.count {
-                pick = prefix[steps]
-                if pick >= list.count {
-                    throw ReplayError(description: "step \(steps) expected activity \(pick) runnable; runnable were \(names.enumerated().map { "\($0.offset)=\($0.element)" })")
-                }
-            } else {
-                pick = choose(steps, names, previous)
-            }
-            choices.append(pick)
-            runnableLog.append(names)
-            let a = list[pick]
-            ranLog.append(a.name)
-            previous = a.name
-            if a === host {
-                if let (t, action) = machine.queue.pop() {
-                    machine.now = max(machine.now, t)
-                    action()
-                    say("host: event at t=\(t)")
-                }
-            } else if a === access {
-                touchPages()
-            } else if a === rescind {
-                rescind.done = true
-                facts.inFlightAtTrigger = clientActs.filter(\.inFlight).count
-                machine.host.noteRescind()
-                machine.channel.rescind()
-                remove.call = driver.remove()
-                remove.started = true
-                removeStarted = true
-                say("rescind: host rescinds the channel; remove is queued")
-            } else if let i = clientActs.firstIndex(where: { $0 === a }) {
-                step(a, i)
-            } else {
-                step(a, nil)
-            }
-            steps += 1
-        }
-        // End of the schedule: whoever still waits can never be woken.
-        for a in clientActs where !a.done {
-            log.report("liveness.ioctl-hang", "\(a.name) waits forever: \(a.call?.waitDescription ?? "never ran")")
-        }
-        if removeStarted && !remove.done {
-            log.report("liveness.remove-hang", "remove waits forever: \(remove.call?.waitDescription ?? "")")
-        }
-        let allDone = clientActs.allSatisfy(\.done) && remove.done
-        if allDone {
-            machine.memory.reportLeakedPins()
-            driver.finish(removed: true)
-        }
-        return Outcome(schedule: Schedule(clients: clients, choices: choices, scenario: scenario), runnable: runnableLog, ran: ranLog,
-                       trace: trace, findings: log.violations.filter(counts), facts: facts)
+        return r
     }
 
     /// A wait on a condition someone must signal (not a plain sleep), from its description:

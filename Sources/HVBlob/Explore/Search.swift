@@ -23,12 +23,17 @@ extension Explorer {
         case pct(depth: Int, seed: UInt64)
         /// A seeded random choice at every step.
         case random(seed: UInt64)
+        /// Every schedule, no preemption bound, every runnable activity tried at every choice
+        /// point (`Walker`); with `prune`, sleep sets and seen states cut reorders of
+        /// independent steps. Split into disjoint shards by `Explorer.shard`.
+        case exhaustive(prune: Bool)
 
         public var description: String {
             switch self {
             case .dfs(let b): return "DFS at preemption bound \(b)"
             case .pct(let d, let s): return "PCT depth \(d), seed \(s)"
             case .random(let s): return "random, seed \(s)"
+            case .exhaustive(let p): return "DFS with no preemption bound" + (p ? ", pruned (sleep sets, seen states)" : ", unpruned")
             }
         }
     }
@@ -90,12 +95,19 @@ extension Explorer {
         public internal(set) var withHostAccessAfterRescind = 0
         /// Packets the hosts received, over every schedule.
         public internal(set) var hostReceived = 0
+        /// The exhaustive walk's figures (`Strategy.exhaustive`), summed over its phases.
+        public internal(set) var walk: WalkStats?
 
         public var deterministic: [Finding] { findings.filter(\.deterministic) }
         public var scheduleDependent: [Finding] { findings.filter { !$0.deterministic } }
         /// There was a DFS phase, and every DFS phase ran out of schedules within its bound.
         public var exhaustive: Bool {
-            let dfs = phases.filter { if case .dfs = $0.phase.strategy { return true } else { return false } }
+            let dfs = phases.filter {
+                switch $0.phase.strategy {
+                case .dfs, .exhaustive: return true
+                default: return false
+                }
+            }
             return !dfs.isEmpty && dfs.allSatisfy(\.exhausted)
         }
 
@@ -173,6 +185,29 @@ extension Explorer {
             }
             let base = try e.run(prefix: [], tracing: false, choose: keepGoing)
             baselineKeys.formUnion(base.keys)
+            if case .exhaustive(let prune) = phase.strategy {
+                // The walk runs the unperturbed schedule itself (its leftmost) when it is in
+                // this shard; here it only classifies.
+                let walker = Walker(e, bound: nil, prune: prune)
+                var left = phase.budget
+                var done = true
+                let (trees, above) = try e.subtrees(prune: prune)
+                walker.states.formUnion(above)
+                for tree in trees {
+                    if left == 0 { done = false; break }
+                    let all = try walker.walk(tree, budget: &left) { o in note(o, phase: p); r.schedules += 1 }
+                    done = done && all
+                }
+                r.exhausted = done
+                var w = walker.finish(exhausted: r.exhausted)
+                if let old = x.walk {
+                    w.schedules += old.schedules; w.cutBySleep += old.cutBySleep; w.cutBySeen += old.cutBySeen
+                    w.states += old.states; w.steps += old.steps; w.finalStates.formUnion(old.finalStates)
+                    w.exhausted = w.exhausted && old.exhausted
+                }
+                x.walk = w
+                continue
+            }
             note(base, phase: p)
             r.schedules = 1
             switch phase.strategy {
@@ -195,6 +230,8 @@ extension Explorer {
                     note(o, phase: p)
                     r.schedules += 1
                 }
+            case .exhaustive:
+                break
             case .random(let seed):
                 var rng = SeededRandom(seed: seed).split("explore").split("\(scenario)").split("\(phase.clients)")
                 while r.schedules < phase.budget {

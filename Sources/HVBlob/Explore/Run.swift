@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: Apache-2.0
+
+extension Explorer {
+    /// One schedule in progress: a machine with the scenario's activities, stepped one choice
+    /// at a time (`take`), saying after each step what it touched (`Footprint`) and keeping
+    /// the digest of the schedule's trace so far (`stateKey`). `Explorer.run` drives it with a
+    /// chooser; the pruned search (`Prune.swift`) drives it choice by choice.
+    final class Run {
+        let explorer: Explorer
+        let machine: Machine
+        let driver: GuestDriver
+        let tracing: Bool
+        let isModel: Bool
+        var facts = Facts()
+        var held: [UInt64: Held] = [:]
+        var trace: [String] = []
+        var files: [OpenFile] = []
+        var args: [UInt64] = []
+        var guids: [GUID] = []
+        let clientActs: [Activity]
+        let host = Activity("host")
+        let access = Activity("host-access")
+        let rescind = Activity("rescind")
+        let remove = Activity("remove")
+        let hasAccess: Bool
+        let hasRescind: Bool
+        var removeStarted = false
+        var removeFinishedAt: UInt64?
+        var lostWakeupReported = false
+        var choices: [Int] = []
+        var runnableLog: [[String]] = []
+        var ranLog: [String] = []
+        var previous: String?
+        var steps = 0
+        /// The runnable activities at this choice point (`enabledNames` computes them).
+        private(set) var list: [Activity] = []
+        /// Clients whose request reached the wire at some point (the host may write their pages).
+        var sent = Set<Int>()
+        /// Set by the machine's callback hook: guest code ran inside a host event.
+        var guestRan = false
+        /// The trace digest (see `TraceKey`).
+        var key: TraceKey
+
+        init(_ e: Explorer, tracing: Bool) throws {
+            explorer = e
+            self.tracing = tracing
+            let machine = Machine(behavior: e.behavior, version: e.version, faults: FaultPlan(), seed: 1)
+            if let factory = e.factory { machine.driver = try factory(machine) }
+            self.machine = machine
+            driver = machine.driver
+            isModel = driver is BlobVSC
+            try driver.probe()
+            clientActs = (0..<e.clients).map { Activity("client\($0)") }
+            hasAccess = e.scenario == .hostAccess
+            hasRescind = e.scenario != .removeDrain
+            key = TraceKey(activities: e.clients + 4)
+            machine.host.onReceive = { [unowned self, unowned machine] bytes in
+                self.facts.hostReceived += 1
+                guard bytes.count >= 16, let p = try? GPADirectPacket.decode(bytes) else { return }
+                let id = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+                self.held[id] = Held(packet: p, at: machine.now)
+            }
+            let chained = machine.afterCallback
+            machine.afterCallback = { [unowned self] in self.guestRan = true; chained() }
+            for i in 0..<e.clients {
+                let space = AddressSpace(pid: 100 + i, memory: machine.memory)
+                let file = try driver.open(space)
+                files.append(file)
+                let text = BlobStore.request("LIST", "c\(i)")
+                let q = space.map(length: text.count, kind: .populated, contents: text)
+                let r = space.map(length: 64, kind: .untouched)
+                guids.append(GUID(UInt32(i), 0, 0, [0, 0, 0, 0, 0, 0, 0, 1]))
+                let req = AzBlobRequestSync(guid: guids[i], requestLen: UInt32(text.count),
+                                            responseLen: 64, requestBuffer: q, responseBuffer: r)
+                args.append(space.map(length: driver.abi.layout.size, kind: .populated, contents: driver.abi.layout.encode(req)))
+            }
+        }
+
+        func say(_ line: @autoclosure () -> String) { if tracing { trace.append(line()) } }
+
+        /// The request the host may touch now: the oldest it holds (received, not completed),
+        /// while the channel is open (until vmbus_close returns).
+        func heldRequest() -> (UInt64, Held)? {
+            guard machine.channel.state == .open else { return nil }
+            let ids = held.keys.filter { machine.host.inFlight[$0] != nil }.sorted()
+            guard let id = ids.first, let h = held[id] else { return nil }
+            return (id, h)
+        }
+
+        func activities() -> [Activity] {
+            var list = clientActs.filter(\.runnable)
+            if !machine.queue.isEmpty { list.append(host) }
+            if hasAccess && !access.done && heldRequest() != nil { list.append(access) }
+            if hasRescind && !rescind.done { list.append(rescind) }
+            if (removeStarted || !hasRescind) && remove.runnable { list.append(remove) }
+            return list
+        }
+
+        /// The names of the runnable activities at this choice point, in the fixed order;
+        /// nil at the end of the schedule (nothing runnable, or the step limit).
+        func enabledNames() -> [String]? {
+            guard steps < 10_000 else { return nil }
+            list = activities()
+            return list.isEmpty ? nil : list.map(\.name)
+        }
+
+        /// The index of an activity in `activityNames` order (clients, host, host-access,
+        /// rescind, remove), for footprints.
+        func index(_ a: Activity) -> Int {
+            if let i = clientActs.firstIndex(where: { $0 === a }) { return i }
+            if a === host { return clientActs.count }
+            if a === access { return clientActs.count + 1 }
+            if a === rescind { return clientActs.count + 2 }
+            return clientActs.count + 3
+        }
+
+        /// The host reads the request page and rewrites the response page (same bytes) of
+        /// the request it holds: allowed until vmbus_close returns, so every page must still
+        /// be pinned and its ioctl must not have returned. Returns the owner's client index.
+        func touchPages() -> Int? {
+            access.done = true
+            guard let (id, h) = heldRequest() else { return nil }
+            facts.hostAccesses += 1
+            if machine.channel.rescinded { facts.hostAccessesAfterRescind += 1 }
+            let r = h.packet.request, pfns = h.packet.pfns
+            func pages(_ offset: UInt32, _ length: UInt32) -> [UInt64] {
+                guard length > 0 else { return [] }
+                let first = Int(offset) / AzBlob.pageSize, last = (Int(offset) + Int(length) - 1) / AzBlob.pageSize
+                return (first...last).compactMap { $0 < pfns.count ? pfns[$0] : nil }
+            }
+            let request = pages(r.requestBufferOffset, r.requestBufferLength)
+            let response = pages(r.responseBufferOffset, r.responseBufferLength)
+            // Request ids are reused; the transaction GUID says whose request this is.
+            let ownerIndex = guids.firstIndex(of: r.transactionId)
+            let owner = ownerIndex.map { clientActs[$0] }
+            let released = (request + response).filter { machine.memory.pinCount($0) == 0 }
+            say("host-access: the host touches the pages of request id \(id) (held since t=\(h.at))")
+            if owner?.done == true || !released.isEmpty {
+                var why: [String] = []
+                if let o = owner, o.done { why.append("\(o.name)'s ioctl already returned \(o.result.map { "\($0)" } ?? "") to user space") }
+                if !released.isEmpty { why.append("PFN(s) \(released.map { hex64($0) }.joined(separator: ", ")) no longer pinned") }
+                machine.log.report("pin.released-before-close",
+                                   "request id \(id) (transaction GUID \(r.transactionId)): the host still holds it (no completion sent, vmbus_close not returned\(machine.channel.rescinded ? ", channel rescinded" : "")) and may write its pages, but \(why.joined(separator: " and "))")
+            }
+            var byte: UInt8 = 0
+            for p in request where machine.memory.pinCount(p) > 0 { _ = machine.memory.hostRead(p, offset: 0, into: &byte, count: 1) }
+            for p in response where machine.memory.pinCount(p) > 0 {
+                _ = machine.memory.hostRead(p, offset: 0, into: &byte, count: 1)
+                _ = machine.memory.hostWrite(p, offset: 0, from: &byte, count: 1)
+            }
+            return ownerIndex
+        }
+
+        /// Steps a client (`i`) or remove (`i` nil). Returns whether time moved.
+        func step(_ a: Activity, _ i: Int?) -> Bool {
+            if !a.started {
+                a.started = true
+                if let i {
+                    a.call = driver.ioctl(files[i], command: driver.abi.command, argument: args[i])
+                } else if a === remove {
+                    facts.inFlightAtTrigger = clientActs.filter(\.inFlight).count
+                    a.call = driver.remove()
+                    removeStarted = true
+                    say("remove: remove runs (no rescind; the channel stays open)")
+                }
+            }
+            guard let call = a.call else { return false }
+            var moved = false
+            if case .blocked(let until?) = a.last, !call.isReady {
+                // Time passes to the deadline. A drain whose condition already holds (every
+                // ioctl returned, nothing pending) should have been woken by the last one.
+                if a === remove, !lostWakeupReported, clientActs.allSatisfy(\.done), Explorer.waitsOnCondition(call.waitDescription) {
+                    lostWakeupReported = true
+                    machine.log.report("liveness.lost-wakeup",
+                                       "\(call.waitDescription) at t=\(machine.now) although every ioctl has returned and no request is pending: nothing woke it when the last completed, only its timeout at t=\(until) ends the wait")
+                }
+                moved = until > machine.now
+                machine.now = max(machine.now, until)
+            }
+            a.last = call.step()
+            if let i, call.sentRequestId != nil { sent.insert(i) }
+            switch a.last {
+            case .returned(let e):
+                a.done = true
+                if let i {
+                    a.result = e
+                    if e == .success, removeStarted, removeFinishedAt == nil { facts.completedDuringRemove += 1 }
+                    say("\(a.name): ioctl returned \(e)")
+                    driver.release(files[i])
+                } else {
+                    if a === remove { removeFinishedAt = machine.now }
+                    say("\(a.name): finished")
+                }
+            case .blocked:
+                say("\(a.name): blocked (\(call.waitDescription))")
+            case .running:
+                if let id = call.sentRequestId, tracing, !(trace.last?.contains("sent request id \(id)") ?? false),
+                   !trace.contains("\(a.name): sent request id \(id)") {
+                    say("\(a.name): sent request id \(id)")
+                } else {
+                    say("\(a.name): \(call.lastPoint ?? "step")")
+                }
+            }
+            return moved
+        }
+
+        /// Runs the activity at `pick` in the list `enabledNames` returned, and says what the
+        /// step touched.
+        func take(_ pick: Int) -> Footprint {
+            choices.append(pick)
+            runnableLog.append(list.map(\.name))
+            let a = list[pick]
+            ranLog.append(a.name)
+            previous = a.name
+            let me = index(a)
+            let n = clientActs.count
+            var f: Footprint
+            if a === host {
+                guestRan = false
+                let before = machine.now
+                if let (t, action) = machine.queue.pop() {
+                    machine.now = max(machine.now, t)
+                    action()
+                    say("host: event at t=\(t)")
+                }
+                let moved = machine.now != before
+                f = !isModel ? .everything : guestRan ? Footprint.modelCallback(timeMoved: moved) : Footprint.hostOnly(sent: sent, timeMoved: moved)
+            } else if a === access {
+                let owner = touchPages()
+                f = Footprint.hostAccess(owner: owner)
+            } else if a === rescind {
+                rescind.done = true
+                facts.inFlightAtTrigger = clientActs.filter(\.inFlight).count
+                machine.host.noteRescind()
+                machine.channel.rescind()
+                remove.call = driver.remove()
+                remove.started = true
+                removeStarted = true
+                say("rescind: host rescinds the channel; remove is queued")
+                // The channel's state and callback, the host's note of what was in flight,
+                // which clients were in flight; creating the remove call runs no driver code
+                // in the model (C: it may, so everything).
+                f = isModel ? Footprint(read: Footprint.channel | Footprint.hostState | Footprint.allActivities,
+                                        write: Footprint.channel | Footprint.hostState | Footprint.activity(clientActs.count + 3)) : .everything
+            } else if let i = clientActs.firstIndex(where: { $0 === a }) {
+                let phase = (a.call as? IoctlCall)?.phase ?? .validate
+                let wasInFlight = a.inFlight
+                let moved = step(a, i)
+                f = isModel ? Footprint.modelClient(i, clients: n, phase: phase, behavior: explorer.behavior, returned: a.done, timeMoved: moved) : .everything
+                // Others read whether it is in flight or returned (rescind, remove, host-access).
+                if a.inFlight != wasInFlight || a.done { f.write |= Footprint.activity(me) }
+            } else {
+                let phase = (a.call as? RemoveWork)?.phase ?? .deregister
+                let first = !removeStarted
+                let moved = step(a, nil)
+                f = isModel ? Footprint.modelRemove(phase: phase, clients: n, first: first, timeMoved: moved) : .everything
+                // Clients read whether remove started and finished (the facts).
+                if first || a.done { f.write |= Footprint.activity(me) }
+            }
+            key.note(activity: me, f)
+            steps += 1
+            return f
+        }
+
+        /// Ends the schedule: whoever still waits can never be woken.
+        func finish() -> Outcome {
+            let log = machine.log
+            for a in clientActs where !a.done {
+                log.report("liveness.ioctl-hang", "\(a.name) waits forever: \(a.call?.waitDescription ?? "never ran")")
+            }
+            if removeStarted && !remove.done {
+                log.report("liveness.remove-hang", "remove waits forever: \(remove.call?.waitDescription ?? "")")
+            }
+            let allDone = clientActs.allSatisfy(\.done) && remove.done
+            if allDone {
+                machine.memory.reportLeakedPins()
+                driver.finish(removed: true)
+            }
+            var o = Outcome(schedule: Schedule(clients: explorer.clients, choices: choices, scenario: explorer.scenario),
+                            runnable: runnableLog, ran: ranLog, trace: trace, findings: log.violations.filter(explorer.counts), facts: facts)
+            o.finalState = finalDigest(o)
+            return o
+        }
+
+        /// What the schedule ended in: each ioctl's result, whether remove finished, the
+        /// channel's state, pages still pinned, packets the host received and completed, the
+        /// virtual time, and the finding keys. Two schedules that differ only in the order of
+        /// independent steps end in the same one.
+        func finalDigest(_ o: Outcome) -> UInt64 {
+            var h = Hasher64()
+            for a in clientActs { h.add(a.done ? UInt64(bitPattern: Int64(a.result?.rawValue ?? -1)) : 0xdead) }
+            h.add(remove.done ? 1 : 0)
+            h.add(removeStarted ? 1 : 0)
+            h.add(machine.channel.state == .open ? 1 : machine.channel.state == .closed ? 2 : 3)
+            h.add(machine.channel.rescinded ? 1 : 0)
+            h.add(UInt64(machine.memory.pinnedFrames))
+            h.add(UInt64(machine.host.stats.received))
+            h.add(UInt64(machine.host.stats.completionsSent))
+            h.add(machine.now)
+            for k in Set(o.keys).sorted() { h.add(k) }
+            return h.value
+        }
+    }
+}
+
+/// What one step read and wrote, as sets of shared objects (bits). Two steps are dependent
+/// when one writes what the other reads or writes; independent steps commute (running them
+/// in either order reaches the same state, and neither enables or disables the other), which
+/// is what the partial-order reduction relies on.
+///
+///     bit 0   the driver's pending-request list and context table (for C code: all of the
+///             driver's memory; C steps touch everything)
+///     bit 7   the driver's request contexts: completed, failure, status (and `crashed`)
+///     bit 28  the driver's `removing` flag; bit 29 its misc registration; bit 30 its
+///             reference count and freed flag
+///     bit 1   virtual time
+///     bit 2   the guest->host ring and the request-id table
+///     bit 3   the host->guest ring
+///     bit 4   the channel's state (open, closed, rescinded)
+///     bit 5   the host: what it holds, its random stream, its event queue
+///     bit 6   guest memory's frame allocator (a page faulted in gets the next free PFN)
+///     8+i     client i's memory: its pages, their contents and pins
+///     16+k    activity k's own state (started, returned, in flight; k in `activityNames` order)
+///
+/// Only the Swift model's steps get a footprint narrower than `everything`, from what its
+/// phase does (`IoctlCall`, `RemoveWork`): validate reads the caller's own memory, pin pins
+/// its own pages, queue/send/finish touch the driver's state, the rings and the host. A step
+/// of C code, a host event that ran guest code (the channel callback), a rescind and a
+/// remove's close touch everything. Counters that are only incremented and read after the
+/// run (the model's `ioctlsStarted`, pin-call counts, the explorer's facts) and the violation
+/// log (findings are compared as sets) are left out: their increments commute. Nothing outside the driver's memory tells what C code
+/// read, so every two C steps are dependent (conservative: no pruning is lost to a wrong
+/// guess; state hashing of the driver's memory would be needed to prune there).
+struct Footprint: Sendable, Equatable {
+    var read: UInt64
+    var write: UInt64
+
+    static let driver: UInt64 = 1 << 0
+    static let time: UInt64 = 1 << 1
+    static let outRing: UInt64 = 1 << 2
+    static let inRing: UInt64 = 1 << 3
+    static let channel: UInt64 = 1 << 4
+    static let hostState: UInt64 = 1 << 5
+    static let frames: UInt64 = 1 << 6
+    static let contexts: UInt64 = 1 << 7
+    static let removing: UInt64 = 1 << 28
+    static let misc: UInt64 = 1 << 29
+    static let refs: UInt64 = 1 << 30
+    static func memory(_ i: Int) -> UInt64 { 1 << UInt64(8 + i) }
+    static func activity(_ k: Int) -> UInt64 { 1 << UInt64(16 + k) }
+    static let allMemory: UInt64 = 0xff << 8
+    static let allActivities: UInt64 = 0xfff << 16
+    static let everything = Footprint(read: .max, write: .max)
+
+    func independent(of o: Footprint) -> Bool {
+        write & (o.read | o.write) == 0 && o.write & read == 0
+    }
+
+    static func clients(_ n: Int) -> UInt64 { (0..<n).reduce(0) { $0 | activity($1) } }
+
+    /// A host event that ran no guest code: it read the guest->host ring and the channel's
+    /// state, wrote the host->guest ring and the pages of requests it completed (those of
+    /// clients that sent one), its own state and queue, and maybe moved time.
+    static func hostOnly(sent: Set<Int>, timeMoved: Bool) -> Footprint {
+        var w = outRing | inRing | hostState
+        for i in sent { w |= memory(i) }
+        if timeMoved { w |= time }
+        return Footprint(read: w | channel | time, write: w)
+    }
+
+    /// The host touching a held request's pages: the channel's state, what the host holds,
+    /// the owner's pages and whether its ioctl returned.
+    static func hostAccess(owner: Int?) -> Footprint {
+        var r = channel | hostState
+        var w: UInt64 = 0
+        if let o = owner {
+            r |= memory(o) | activity(o)
+            w |= memory(o)
+        } else {
+            r |= allMemory | allActivities
+            w |= allMemory
+        }
+        return Footprint(read: r | w, write: w)
+    }
+
+    /// The model's channel callback (a host event that ran guest code): it reads the
+    /// host->guest ring, looks request ids up and frees them, completes contexts, wakes
+    /// waiters, may signal the host (room in the ring) and checks what the host meant.
+    static func modelCallback(timeMoved: Bool) -> Footprint {
+        let w = inRing | outRing | driver | contexts | hostState | (timeMoved ? time : 0)
+        return Footprint(read: w | time | channel, write: w)
+    }
+
+    /// One step of the model's ioctl, by the phase it ran (see `IoctlCall`).
+    static func modelClient(_ i: Int, clients: Int, phase: IoctlCall.Phase, behavior: DriverBehavior, returned: Bool, timeMoved: Bool) -> Footprint {
+        let mine = memory(i)
+        // What a send touches: the ring and request-id table, the channel's state, the time
+        // it is stamped with, the host it signals, its own context; on failure the request is
+        // unqueued and its pages released.
+        let send = Footprint(read: driver | outRing | channel | time | hostState | contexts | refs | mine,
+                             write: driver | outRing | hostState | contexts | mine)
+        var f: Footprint
+        switch phase {
+        case .validate: f = Footprint(read: mine, write: 0)
+        // Pinning faults in untouched pages: which PFN a page gets depends on the order.
+        case .pin: f = Footprint(read: mine | frames, write: mine | frames)
+        case .queue:
+            f = Footprint(read: driver | refs | mine | (behavior.removingFlag ? removing : 0), write: driver | contexts | mine)
+            if behavior.removingFlag { f = f.union(send) }
+        case .send: f = send
+        case .wait: f = Footprint(read: contexts, write: 0)
+        case .finish: f = Footprint(read: driver | contexts | refs | mine, write: driver | mine)
+        case .done: f = Footprint(read: 0, write: 0)
+        }
+        if returned {
+            // The release of the file, and whether remove runs (for the facts; rescind
+            // starts remove too, and writes remove's bit).
+            f = f.union(Footprint(read: refs | activity(clients + 3), write: refs))
+        }
+        if timeMoved { f = f.union(Footprint(read: time, write: time)) }
+        return f
+    }
+
+    /// One step of the model's remove, by the phase it ran (see `RemoveWork`); its first
+    /// step reads which clients are in flight (the facts), a step that lets time pass reads
+    /// whether they all returned (the lost wake-up check).
+    static func modelRemove(phase: RemoveWork.Phase, clients: Int, first: Bool, timeMoved: Bool) -> Footprint {
+        var f: Footprint
+        switch phase {
+        case .deregister: f = Footprint(read: 0, write: misc)
+        case .flag: f = Footprint(read: 0, write: removing)
+        case .drain: f = Footprint(read: driver | time, write: 0)
+        case .close: f = Footprint(read: driver | channel, write: channel | contexts)
+        case .put: f = Footprint(read: refs, write: refs)
+        case .done: f = Footprint(read: 0, write: 0)
+        }
+        if first || timeMoved { f.read |= Footprint.clients(clients) }
+        if timeMoved { f = f.union(Footprint(read: time, write: time)) }
+        return f
+    }
+
+    func union(_ o: Footprint) -> Footprint { Footprint(read: read | o.read, write: write | o.write) }
+}
+
+/// A 64-bit FNV-1a style hash, stable across runs and processes (Swift's `Hasher` is seeded
+/// per process).
+struct Hasher64 {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func add(_ x: UInt64) {
+        var v = x
+        for _ in 0..<8 {
+            value ^= v & 0xff
+            value &*= 0x100_0000_01b3
+            v >>= 8
+        }
+    }
+    mutating func add(_ s: String) {
+        for b in s.utf8 { value ^= UInt64(b); value &*= 0x100_0000_01b3 }
+        add(0xff)
+    }
+}
+
+/// The state a schedule prefix reached, as its Mazurkiewicz trace: for every shared object,
+/// the order of the steps that wrote it, and for every step, how many writes of each object
+/// it read came before it; plus each activity's step count. Two prefixes with the same key
+/// differ only in the order of independent steps (`Footprint`), so they reached the same
+/// machine state with the same runnable activities: the same remaining choices. The key is
+/// what the pruned search hashes at every choice point.
+struct TraceKey {
+    private var writers: [UInt64]
+    private var writeCount: [UInt32]
+    private var reads: UInt64 = 0
+    private var stepsOf: [UInt32]
+
+    init(activities: Int) {
+        writers = Array(repeating: 0x9e37_79b9_7f4a_7c15, count: 64)
+        writeCount = Array(repeating: 0, count: 64)
+        stepsOf = Array(repeating: 0, count: activities)
+    }
+
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9e37_79b9_7f4a_7c15
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    mutating func note(activity a: Int, _ f: Footprint) {
+        let event = UInt64(a) << 32 | UInt64(stepsOf[a])
+        stepsOf[a] += 1
+        var r = f.read & ~f.write
+        while r != 0 {
+            let o = r.trailingZeroBitCount
+            r &= r - 1
+            // Commutative over steps: reads of the same object between two writes commute.
+            reads = reads &+ TraceKey.mix(event ^ UInt64(o) << 56 ^ UInt64(writeCount[o]) << 40)
+        }
+        var w = f.write
+        while w != 0 {
+            let o = w.trailingZeroBitCount
+            w &= w - 1
+            writers[o] = TraceKey.mix(writers[o] ^ event)
+            writeCount[o] += 1
+        }
+    }
+
+    var value: UInt64 {
+        var h = Hasher64()
+        for x in writers { h.add(x) }
+        h.add(reads)
+        for s in stepsOf { h.add(UInt64(s)) }
+        return h.value
+    }
+}
