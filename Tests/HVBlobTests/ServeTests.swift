@@ -55,11 +55,11 @@ struct ServeTests {
         return r?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }()
 
-    /// Examples/NAME.c built with cc (once per run).
-    static func built(_ name: String) throws -> String {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-\(name)-\(getpid())").path
+    /// Examples/NAME.c built with cc (once per run); `static`: linked with -static.
+    static func built(_ name: String, static linkStatic: Bool = false) throws -> String {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-\(name)\(linkStatic ? "-static" : "")-\(getpid())").path
         if !FileManager.default.fileExists(atPath: out) {
-            let r = try runProcess(["cc", "-O2", "-Wall", "-Werror", "-o", out, repoRoot.appendingPathComponent("Examples/\(name).c").path])
+            let r = try runProcess(["cc", "-O2", "-Wall", "-Werror"] + (linkStatic ? ["-static"] : []) + ["-o", out, repoRoot.appendingPathComponent("Examples/\(name).c").path])
             try #require(r.status == 0, "cc \(name).c: \(r.output)")
         }
         return out
@@ -67,13 +67,20 @@ struct ServeTests {
 
     /// Runs a client under the preload against `daemon`, killed after `timeout` seconds (a
     /// hang is a failure, not a stuck test).
-    static func client(_ argv: [String], _ daemon: Daemon?, socket: String? = nil, timeout: Double = 60) throws -> (status: Int32, stdout: String, stderr: String) {
-        try #require(FileManager.default.fileExists(atPath: ServeTests.preload), "no preload library: hvblob serve --print-preload-path said '\(ServeTests.preload)'")
+    static func client(_ argv: [String], _ daemon: Daemon?, socket: String? = nil, timeout: Double = 60,
+                       device: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = argv
         var env = ProcessInfo.processInfo.environment
-        env["LD_PRELOAD"] = ServeTests.preload
+        if let device {
+            // The FUSE file: no preload at all.
+            env["LD_PRELOAD"] = nil
+            env["HVBLOB_DEVICE"] = device
+        } else {
+            try #require(FileManager.default.fileExists(atPath: ServeTests.preload), "no preload library: hvblob serve --print-preload-path said '\(ServeTests.preload)'")
+            env["LD_PRELOAD"] = ServeTests.preload
+        }
         env["HVBLOB_SOCKET"] = socket ?? daemon!.socket
         p.environment = env
         let out = Pipe(), err = Pipe()
@@ -261,6 +268,61 @@ struct ServeTests {
         #expect(stale["status"]?.int == 412 && stale["errorCode"]?.string == "ConditionNotMet")
         #expect(try call(#"{"operation":"getProperties","path":"zz"}"#)["errorCode"]?.string == "BlobNotFound")
         #expect(try call("not json")["status"]?.int == 400)
+    }
+
+    /// A FUSE mount can be tried: root (the mount needs CAP_SYS_ADMIN, or fusermount3),
+    /// /dev/fuse, libfuse3's header for the helper, and a static libc for the client.
+    static let fuseUsable: Bool = getuid() == 0 && access("/dev/fuse", R_OK | W_OK) == 0
+        && FileManager.default.fileExists(atPath: "/usr/include/fuse3/fuse_lowlevel.h")
+        && runningStaticLibc
+
+    static var runningStaticLibc: Bool {
+        ["/usr/lib/x86_64-linux-gnu/libc.a", "/usr/lib/aarch64-linux-gnu/libc.a", "/usr/lib/libc.a"].contains { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// Whether a mount is at `path` (in this process's mount namespace).
+    static func mounted(_ path: String) -> Bool {
+        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return table.split(separator: "\n").contains { $0.split(separator: " ").dropFirst(4).first.map(String.init) == path }
+    }
+
+    @Test("serve.fuse: statically linked clients (cc -static, no preload) through the FUSE file: bytes checked, EFAULT, fork; a killed daemon is EIO and the mount goes",
+          .enabled(if: ServeTests.fuseUsable, "needs root, /dev/fuse, libfuse3-dev and a static libc"))
+    func fuse() throws {
+        let bytes = ServeTests.blob(70_001, seed: 9)
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-fuse-\(UUID().uuidString)").path
+        let reader = try ServeTests.built("blob_read", static: true), faults = try ServeTests.built("blob_faults", static: true)
+        do {
+            let d = try Daemon(extra: ["--fuse", base], blobs: ["delta": bytes])
+            try #require(d.output.contains("fuse: \(base) "), "\(d.output)")
+            #expect(ServeTests.mounted(base), "no mount at \(base)")
+            let c = try ServeTests.client([reader, "delta", d.dir + "/delta", "16384", "2"], d, device: base)
+            #expect(c.status == 0 && c.stdout.contains("delta: 10 reads, 140002 bytes, every byte matched"), "\(c.stdout) \(c.stderr)")
+            let ro = try ServeTests.client([faults, "readonly-response", "delta"], d, device: base)
+            #expect(ro.status == 0 && ro.stdout.contains("errno=EFAULT"), "\(ro.stdout) \(ro.stderr)")
+            let forked = try ServeTests.client([faults, "fork", "delta", "5"], d, device: base)
+            #expect(forked.status == 0 && forked.stdout.components(separatedBy: "errno=0 status=0x0 http=200").count - 1 == 10, "\(forked.stdout) \(forked.stderr)")
+            let out = d.stop()
+            // open + 10 reads + close; the read-only response; open + 5 + 5 getProperties.
+            #expect(out.contains("summary: 24 ioctls from 4 process(es), 3 open(s); results: 0=23 EFAULT=1"), "\(out.suffix(600))")
+            #expect(!ServeTests.mounted(base) && !FileManager.default.fileExists(atPath: base), "the mount at \(base) outlived the daemon")
+        }
+        do {
+            let d = try Daemon(faults: "never-complete=1", extra: ["--fuse", base], blobs: ["delta": bytes])
+            let killer = Thread {
+                usleep(1_500_000)
+                kill(d.process.processIdentifier, SIGKILL)
+            }
+            killer.start()
+            let r = try ServeTests.client([faults, "loop", "1", "delta"], d, timeout: 20, device: base)
+            #expect(r.stdout.contains("errno=EIO"), "\(r.stdout) \(r.stderr)")
+            d.process.waitUntilExit()
+            #expect(d.process.terminationReason == .uncaughtSignal)
+            // The helper unmounts when the daemon's end of its stdin closes.
+            for _ in 0..<200 where ServeTests.mounted(base) { usleep(10_000) }
+            #expect(!ServeTests.mounted(base), "the mount at \(base) outlived a killed daemon")
+            unlink(base)
+        }
     }
 
     @Test("serve.bad-input: a fault the daemon does not know is exit 2 naming it and where")

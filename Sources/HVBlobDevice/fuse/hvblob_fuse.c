@@ -46,13 +46,20 @@ static void leave(int sig)
 	_exit(0);
 }
 
-/* The daemon holds our stdin: when it exits (even by SIGKILL) the mount goes with it. */
+/* Ioctls forwarded and not yet answered. */
+static int in_flight;
+
+/* The daemon holds our stdin: when it exits (even by SIGKILL) the mount goes with it. The
+ * ioctls it was serving see their sockets close at the same time and are answered EIO first
+ * (within a second), so the caller gets that and not the aborted connection's error. */
 static void *watch_daemon(void *unused)
 {
 	char b;
 	(void)unused;
 	while (read(0, &b, 1) > 0)
 		;
+	for (int i = 0; i < 1000 && __atomic_load_n(&in_flight, __ATOMIC_ACQUIRE) > 0; i++)
+		usleep(1000);
 	leave(0);
 	return NULL;
 }
@@ -186,6 +193,7 @@ static void hv_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	pid_t pid = tgid_of(ctx->pid);
 	struct hvbd_msg m = { HVBD_MAGIC, HVBD_VERSION, HVBD_IOCTL, pid, ctx->pid, (uint64_t)(uintptr_t)arg, cmd };
+	__atomic_add_fetch(&in_flight, 1, __ATOMIC_ACQ_REL);
 	pthread_mutex_lock(&f->lock);
 	int r = exchange(f->sock, &m);
 	pthread_mutex_unlock(&f->lock);
@@ -193,6 +201,7 @@ static void hv_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		r = -m.tid_or_result;
 	if (r < 0) {
 		fuse_reply_err(req, -r);
+		__atomic_sub_fetch(&in_flight, 1, __ATOMIC_ACQ_REL);
 		return;
 	}
 	char out[4096];
@@ -202,10 +211,12 @@ static void hv_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		struct iovec local = { out, out_bufsz }, remote = { arg, out_bufsz };
 		if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)out_bufsz) {
 			fuse_reply_err(req, EFAULT);
+			__atomic_sub_fetch(&in_flight, 1, __ATOMIC_ACQ_REL);
 			return;
 		}
 	}
 	fuse_reply_ioctl(req, (int)m.a, out_bufsz ? out : NULL, out_bufsz);
+	__atomic_sub_fetch(&in_flight, 1, __ATOMIC_ACQ_REL);
 }
 
 static const struct fuse_lowlevel_ops ops = {
