@@ -36,6 +36,8 @@ let package = Package(
         .target(
             name: "HVBlobDevice",
             path: "Sources/HVBlobDevice",
+            // fuse/: `hvblob serve --fuse`'s helper, built with cc against libfuse3 when asked for.
+            exclude: ["fuse"],
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
             // swift build links the Swift runtime into it too; `hvblob serve --print-preload-path`
             // builds one with cc that needs only libc.

@@ -2,7 +2,8 @@
 //
 // `hvblob bench`'s client: N ioctls, timed, printed as "ioctls=N seconds=S".
 //
-//     blob_bench device N BLOB   N 4 KiB reads of BLOB through /dev/azure_blob (run under the preload)
+//     blob_bench device N BLOB   N 4 KiB reads of BLOB through /dev/azure_blob (run under the
+//                                preload; HVBLOB_DEVICE=PATH opens a FUSE file instead)
 //     blob_bench null N          N plain ioctls on /dev/null (the baseline)
 #include <errno.h>
 #include <fcntl.h>
@@ -86,7 +87,8 @@ int main(int argc, char **argv)
 	}
 	if (argc < 4)
 		return 2;
-	int fd = open("/dev/azure_blob", O_RDWR);
+	const char *path = getenv("HVBLOB_DEVICE") && *getenv("HVBLOB_DEVICE") ? getenv("HVBLOB_DEVICE") : "/dev/azure_blob";
+	int fd = open(path, O_RDWR);
 	if (fd < 0)
 		return 1;
 	char json[512], h[64], tok[64], etag[64];

@@ -105,7 +105,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: blob_faults loop N BLOB [TIMEOUT_MS] | readonly-response BLOB | unmapped-data BLOB | fork BLOB N\n");
 		return 2;
 	}
-	int dev = open("/dev/azure_blob", O_RDWR);
+	/* The device's path: /dev/azure_blob, or where HVBLOB_DEVICE says (a FUSE file). */
+	const char *path = getenv("HVBLOB_DEVICE") && *getenv("HVBLOB_DEVICE") ? getenv("HVBLOB_DEVICE") : "/dev/azure_blob";
+	int dev = open(path, O_RDWR);
 	if (dev < 0) {
 		printf("open errno=%s\n", errname(errno));
 		return 1;

@@ -3,7 +3,8 @@
 // An unmodified fast-path client: opens /dev/azure_blob, opens a blob through the Blob
 // service's JSON (hvblob's format, README "Serving /dev/azure_blob"), reads it in ranges into
 // a data buffer with the three-buffer ioctl, and checks every byte against a local copy.
-// No hvblob code: run it under LD_PRELOAD=libhvblob-device.so against `hvblob serve`.
+// No hvblob code: run it under LD_PRELOAD=libhvblob-device.so against `hvblob serve`, or
+// statically linked (cc -static) against `hvblob serve --fuse PATH` with HVBLOB_DEVICE=PATH.
 //
 //     blob_read BLOB LOCAL_COPY [RANGE_BYTES [ROUNDS]]
 //
@@ -121,9 +122,11 @@ int main(int argc, char **argv)
 	}
 	fclose(f);
 
-	dev = open("/dev/azure_blob", O_RDWR);
+	/* The device's path: /dev/azure_blob, or where HVBLOB_DEVICE says (a FUSE file). */
+	const char *path = getenv("HVBLOB_DEVICE") && *getenv("HVBLOB_DEVICE") ? getenv("HVBLOB_DEVICE") : "/dev/azure_blob";
+	dev = open(path, O_RDWR);
 	if (dev < 0) {
-		perror("open /dev/azure_blob");
+		perror(path);
 		return 1;
 	}
 	char json[1024], etag[128], token[128], handle[128], status[16];

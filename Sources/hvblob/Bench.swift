@@ -36,6 +36,8 @@ struct Bench: ParsableCommand {
 
     @Option(help: "4 KiB reads through the preload path (hvblob serve) per client; 0 skips those rows.")
     var preloadRequests: Int = 20_000
+    @Flag(name: .customLong("serve-only"), help: "Only the rows of hvblob serve (preload path, FUSE file) beside their /dev/null baseline.")
+    var serveOnly = false
 
     func progress(_ s: String) { Out.standardError.write("bench: \(s)\n") }
 
@@ -48,6 +50,11 @@ struct Bench: ParsableCommand {
         do {
             if allocationsChild { try runAllocationsChild(); return }
             var figures: [HVBlob.Bench.Figure] = []
+            if serveOnly {
+                figures = try serveFigures()
+                Out.standardOutput.write(json ? HVBlob.Bench.json(figures, context: [("build", Bench.buildKind)]) : HVBlob.Bench.render(figures))
+                return
+            }
             progress("4 KiB round trips, model")
             let models = try HVBlob.Bench.roundTrips(count: roundTrips)
             figures.append(models[0])
@@ -72,14 +79,7 @@ struct Bench: ParsableCommand {
             figures += try HVBlob.Bench.replay(repeats: replays, factory: bridged, version: built.version, label: "C driver").prefix(1)
             progress("allocations per round trip (a child run with a counting malloc)")
             figures += allocationFigures()
-            if preloadRequests > 0 {
-                progress("ioctls through the preload path (hvblob serve)")
-                figures += try ServeBench.run(requests: preloadRequests).map {
-                    HVBlob.Bench.Figure(name: "ioctls through the preload path (hvblob serve, \($0.label))", value: $0.perSecond, unit: "/s",
-                                        baselineName: "a plain ioctl on /dev/null", baseline: $0.baseline, goal: ">= 100,000/s for one client",
-                                        key: "serve.preload.\($0.clients)")
-                }
-            }
+            figures += try serveFigures()
             progress("round trips against an out-of-process host (the C reference host, hvblob host --attach)")
             figures += try BenchHost.rows(count: max(200, roundTrips / 100))
             progress("ring packets, 32 MiB requests, capture parsing, Blob store backend")
@@ -96,6 +96,18 @@ struct Bench: ParsableCommand {
         } catch {
             Out.standardError.write("hvblob: \(error)\n")
             throw ExitCode(1)
+        }
+    }
+
+    func serveFigures() throws -> [HVBlob.Bench.Figure] {
+        guard preloadRequests > 0 else { return [] }
+        progress("ioctls through the preload path (hvblob serve)")
+        return try ServeBench.run(requests: preloadRequests, progress: progress).map {
+            HVBlob.Bench.Figure(name: "ioctls through \($0.label)",
+                                value: $0.perSecond, unit: "/s",
+                                baselineName: "a plain ioctl on /dev/null", baseline: $0.baseline,
+                                goal: $0.clients == 1 ? ">= 100,000/s for one client" : "—",
+                                key: $0.clients == 0 ? "serve.fuse.1" : "serve.preload.\($0.clients)")
         }
     }
 

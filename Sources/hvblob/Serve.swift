@@ -18,11 +18,15 @@ enum DeviceWire {
     struct Frame {
         var magic: UInt32, version: UInt16, op: UInt16, pid: Int32, tidOrResult: Int32, a: UInt64, b: UInt64
         init(_ bytes: ArraySlice<UInt8>) {
-            let b = Array(bytes)
-            func u(_ at: Int, _ n: Int) -> UInt64 { (0..<n).reduce(0) { $0 | UInt64(b[at + $1]) << (8 * $1) } }
-            magic = UInt32(u(0, 4)); version = UInt16(u(4, 2)); op = UInt16(u(6, 2))
-            pid = Int32(truncatingIfNeeded: u(8, 4)); tidOrResult = Int32(truncatingIfNeeded: u(12, 4))
-            a = u(16, 8); self.b = u(24, 8)
+            (magic, version, op, pid, tidOrResult, a, b) = bytes.withUnsafeBytes { r in
+                (UInt32(littleEndian: r.loadUnaligned(fromByteOffset: 0, as: UInt32.self)),
+                 UInt16(littleEndian: r.loadUnaligned(fromByteOffset: 4, as: UInt16.self)),
+                 UInt16(littleEndian: r.loadUnaligned(fromByteOffset: 6, as: UInt16.self)),
+                 Int32(littleEndian: r.loadUnaligned(fromByteOffset: 8, as: Int32.self)),
+                 Int32(littleEndian: r.loadUnaligned(fromByteOffset: 12, as: Int32.self)),
+                 UInt64(littleEndian: r.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+                 UInt64(littleEndian: r.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+            }
         }
         static func reply(op: UInt16, result: Int32, a: UInt64 = 0) -> [UInt8] {
             var w = [UInt8]()
@@ -51,6 +55,88 @@ enum RemoteMemory {
         var local = iovec(iov_base: UnsafeMutableRawPointer(mutating: src), iov_len: count)
         var remote = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address)), iov_len: count)
         return writev(pid, &local, 1, &remote, 1, 0) == count
+    }
+
+    /// One process_vm_readv/writev call (IOV_MAX iovecs at a time) for many ranges of `pid`;
+    /// which of them were transferred whole. The kernel stops at the first range it cannot
+    /// transfer, so the call is repeated past each failing one: the result is the same as one
+    /// call per range.
+    static func transfer(_ pid: Int32, local: [iovec], remote: [iovec], write: Bool) -> [Bool] {
+        var done = [Bool](repeating: false, count: remote.count)
+        var i = 0
+        while i < remote.count {
+            let n = min(remote.count - i, 1024)
+            let moved = local.withUnsafeBufferPointer { l in
+                remote.withUnsafeBufferPointer { r in
+                    (write ? writev : readv)(pid, l.baseAddress! + i, UInt(n), r.baseAddress! + i, UInt(n), 0)
+                }
+            }
+            var left = max(moved, 0)
+            var k = i
+            while k < i + n && left >= remote[k].iov_len {
+                left -= remote[k].iov_len
+                done[k] = true
+                k += 1
+            }
+            // k failed (or was cut short): go on after it.
+            i = k == i + n ? k : k + 1
+        }
+        return done
+    }
+
+    /// Which pages of `pid` are mapped with write permission: PROCMAP_QUERY (Linux 6.11) on an
+    /// open /proc/PID/maps, one query per VMA; on an older kernel the text of /proc/PID/maps.
+    /// The answer is what the VMA's flags are now: nothing is cached between ioctls.
+    final class Permissions {
+        let pid: Int32
+        private var fd: Int32 = -1
+        private var noQuery = false
+        init(pid: Int32) { self.pid = pid }
+        deinit { if fd >= 0 { Glibc.close(fd) } }
+
+        /// PROCMAP_QUERY = _IOWR('f', 17, struct procmap_query) (104 bytes); VMA_WRITABLE = 2.
+        static let query: UInt = 0xC068_6611
+
+        func writable(_ addresses: [UInt64]) -> [Bool] {
+            if !noQuery, let r = queried(addresses) { return r }
+            noQuery = true
+            let ranges = RemoteMemory.writableRanges(pid)
+            return addresses.map { a in ranges.contains { $0.0 <= a && a < $0.1 } }
+        }
+
+        /// nil when the kernel has no PROCMAP_QUERY.
+        private func queried(_ addresses: [UInt64]) -> [Bool]? {
+            var out: [Bool] = []
+            out.reserveCapacity(addresses.count)
+            var vma: (start: UInt64, end: UInt64, writable: Bool)?
+            var q = [UInt64](repeating: 0, count: 13)
+            for a in addresses {
+                if let v = vma, v.start <= a && a < v.end { out.append(v.writable); continue }
+                var reopened = false
+                while true {
+                    if fd < 0 { fd = Glibc.open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC) }
+                    if fd < 0 { return nil }
+                    for k in q.indices { q[k] = 0 }
+                    q[0] = 104
+                    q[2] = a
+                    let r = q.withUnsafeMutableBytes { Glibc.ioctl(fd, Permissions.query, $0.baseAddress!) }
+                    if r == 0 {
+                        vma = (q[3], q[4], q[5] & 2 != 0)
+                        out.append(q[5] & 2 != 0)
+                        break
+                    }
+                    let e = errno
+                    if e == ENOENT { out.append(false); vma = nil; break }
+                    if e == ENOTTY || e == EINVAL { return nil }
+                    // ESRCH: the process this descriptor was opened for is gone (a pid reused).
+                    Glibc.close(fd)
+                    fd = -1
+                    if reopened { out.append(false); break }
+                    reopened = true
+                }
+            }
+            return out
+        }
     }
 
     /// /proc/PID/maps: the writable ranges, sorted.
@@ -110,6 +196,8 @@ struct Serve: ParsableCommand {
     var record: String?
     @Flag(help: "One line per request on stdout.")
     var verbose = false
+    @Option(help: "Also serve the device without a preload: a FUSE file mounted at this path (created if missing; needs /dev/fuse and root or fusermount3). Statically linked programs open it; bind-mount it at /dev/azure_blob to put it at the device's path.")
+    var fuse: String?
     @Flag(name: .customLong("print-preload-path"), help: "Print the path of libhvblob-device.so (building it if needed) and exit.")
     var printPreloadPath = false
 
@@ -123,23 +211,40 @@ struct Serve: ParsableCommand {
     /// source's hash (no dependency but libc; the one swift build puts next to this executable
     /// also links the Swift runtime, and is the fallback without cc).
     static func preloadPath() -> String {
-        let src = DriverBuild.repositoryRoot.appendingPathComponent("Sources/HVBlobDevice")
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let beside = exe.deletingLastPathComponent().appendingPathComponent("libhvblob-device.so").path
-        guard let c = FileManager.default.contents(atPath: src.path + "/hvblob_device.c"),
-              let h = FileManager.default.contents(atPath: src.path + "/include/hvblob_device.h") else {
+        do {
+            return try cachedBuild("libhvblob-device.so", sources: ["hvblob_device.c", "include/hvblob_device.h"],
+                                   flags: ["-shared", "-fPIC", "-O2", "-Wall"], libraries: ["-ldl", "-lpthread"])
+        } catch {
             if FileManager.default.fileExists(atPath: beside) { return beside }
-            fail("--print-preload-path: neither \(src.path) nor \(beside) exists")
+            fail("--print-preload-path: \(error)")
         }
-        let key = String(FNV1a.hash(Array(c) + Array(h)), radix: 16)
-        let dir = "/tmp/hvblob-device-\(getuid())/\(key)"
-        let out = dir + "/libhvblob-device.so"
+    }
+
+    /// hvblob-fuse (Sources/HVBlobDevice/fuse), built with cc against libfuse3.
+    static func fuseHelperPath() throws -> String {
+        try cachedBuild("hvblob-fuse", sources: ["fuse/hvblob_fuse.c", "include/hvblob_device.h"],
+                        flags: ["-O2", "-Wall", "-I/usr/include/fuse3"], libraries: ["-lfuse3", "-lpthread"])
+    }
+
+    /// Builds `sources` (under Sources/HVBlobDevice; the first is compiled) with cc into
+    /// /tmp/hvblob-device-UID/HASH/NAME, once per source hash.
+    static func cachedBuild(_ name: String, sources: [String], flags: [String], libraries: [String]) throws -> String {
+        let src = DriverBuild.repositoryRoot.appendingPathComponent("Sources/HVBlobDevice")
+        var bytes: [UInt8] = Array((flags + libraries).joined(separator: " ").utf8)
+        for f in sources {
+            guard let c = FileManager.default.contents(atPath: src.path + "/" + f) else { throw InputError("\(src.path)/\(f) does not exist") }
+            bytes += Array(c)
+        }
+        let dir = "/tmp/hvblob-device-\(getuid())/\(String(FNV1a.hash(bytes), radix: 16))"
+        let out = dir + "/" + name
         if FileManager.default.fileExists(atPath: out) { return out }
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let tmp = out + ".\(getpid())"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["cc", "-shared", "-fPIC", "-O2", "-Wall", "-I", src.path + "/include", src.path + "/hvblob_device.c", "-o", tmp, "-ldl", "-lpthread"]
+        p.arguments = ["cc"] + flags + ["-I", src.path + "/include", src.path + "/" + sources[0], "-o", tmp] + libraries
         let errors = Pipe()
         p.standardError = errors
         let ok = (try? p.run()) != nil
@@ -149,8 +254,7 @@ struct Serve: ParsableCommand {
             p.waitUntilExit()
         }
         guard ok, p.terminationStatus == 0, rename(tmp, out) == 0 else {
-            if FileManager.default.fileExists(atPath: beside) { return beside }
-            fail("--print-preload-path: cc could not build \(out) from \(src.path): \(String(decoding: output, as: UTF8.self))")
+            throw InputError("cc could not build \(out) from \(src.path)/\(sources[0]): \(String(decoding: output, as: UTF8.self))")
         }
         return out
     }
@@ -232,6 +336,7 @@ struct Serve: ParsableCommand {
         let path = socket ?? Serve.defaultSocket()
         let server = DeviceServer(machine: machine, service: service, verbose: verbose, recorder: recorder)
         try server.listen(path)
+        let mount = fuse.map { FuseMount(at: $0, socket: path) }
         let abi = machine.driver.abi
         Out.standardOutput.write("""
             hvblob serve: seed=\(s) faults=\(plan)\(blobFaults == BlobServiceFaults() ? "" : ",\(blobFaults)") driver=\(machine.driver.name) kernel=\(version)
@@ -239,15 +344,63 @@ struct Serve: ParsableCommand {
             backend: \(backend)\(service.map { " (\($0.state.blobs.count) blobs\(blobs.map { " from \($0)" } ?? " generated from the seed"))" } ?? "")
             socket: \(path)
             run a program: HVBLOB_SOCKET=\(path) LD_PRELOAD=\(Serve.preloadPath()) PROGRAM
-
+            \(mount.map { "fuse: \($0.path) (a FUSE file: programs open it without LD_PRELOAD)\n" } ?? "")
             """)
         server.serve()
+        mount?.unmount()
         Out.standardOutput.write(server.summary())
         if let path = record, let recorder {
             writeFile(path, recorder.capture.pcapng(), what: "--record")
             Out.standardOutput.write("recorded: \(recorder.capture.records.count) records to \(path)\n")
         }
         if !machine.log.counts.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// `--fuse PATH`: hvblob-fuse mounted at PATH, forwarding each open and ioctl to the socket
+/// with the caller's pid. It holds a pipe from us as stdin: when we exit (even killed) it unmounts.
+final class FuseMount {
+    let path: String
+    let helper = Process()
+    let lifeline = Pipe()
+    /// We made the file the mount covers: it goes when the mount does.
+    var created = false
+
+    init(at path: String, socket: String) {
+        self.path = path
+        let exe: String
+        do { exe = try Serve.fuseHelperPath() } catch { fail("--fuse: \(error)") }
+        var st = stat()
+        if stat(path, &st) != 0 {
+            let e = errno
+            let fd = e == ENOENT ? Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o666) : -1
+            if fd < 0 {
+                let why = String(cString: strerror(e == ENOENT ? errno : e))
+                fail("--fuse: cannot create \(path): \(why)\(e == ENOTCONN ? " (a FUSE mount left by a daemon that died: umount \(path))" : "")")
+            }
+            Glibc.close(fd)
+            created = true
+        } else if (st.st_mode & S_IFMT) != S_IFREG {
+            fail("--fuse: \(path) is not a regular file (a FUSE file is mounted over a file)")
+        }
+        helper.executableURL = URL(fileURLWithPath: exe)
+        helper.arguments = [path, socket]
+        helper.standardInput = lifeline
+        let out = Pipe()
+        helper.standardOutput = out
+        do { try helper.run() } catch { fail("--fuse: cannot start \(exe): \(error)") }
+        // It prints "mounted PATH" once the mount is there, or says why not and exits 1.
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        guard line.hasPrefix("mounted ") else {
+            helper.waitUntilExit()
+            fail("--fuse: no FUSE file at \(path): hvblob-fuse exited with status \(helper.terminationStatus) (its message above)")
+        }
+    }
+
+    func unmount() {
+        try? lifeline.fileHandleForWriting.close()
+        helper.waitUntilExit()
+        if created { unlink(path) }
     }
 }
 
@@ -324,6 +477,10 @@ final class DeviceServer {
     var opens = 0
     var pids = Set<Int32>()
     var protocolErrors = 0
+    var maps: [Int32: RemoteMemory.Permissions] = [:]
+    var scratchBuffer: UnsafeMutableRawPointer?
+    var scratchSize = 0
+    var receiveBuffer = [UInt8](repeating: 0, count: 4096)
 
     init(machine: Machine, service: BlobService?, verbose: Bool, recorder: CaptureRecorder?) {
         self.machine = machine
@@ -413,11 +570,13 @@ final class DeviceServer {
     }
 
     func readFrom(_ c: Connection) {
-        var buf = [UInt8](repeating: 0, count: 4096)
         while !c.closed {
-            let n = buf.withUnsafeMutableBytes { Glibc.recv(c.fd, $0.baseAddress, 4096, 0) }
+            let n = receiveBuffer.withUnsafeMutableBytes { Glibc.recv(c.fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
-                c.input += buf[0..<n]
+                c.input += receiveBuffer[0..<n]
+                // A whole frame: handle it now (poll says if more follows), sparing a recv
+                // that would only say EAGAIN.
+                if c.input.count >= DeviceWire.frameSize { break }
                 continue
             }
             if n < 0 && (errno == EAGAIN || errno == EINTR) { break }
@@ -437,6 +596,7 @@ final class DeviceServer {
         c.closed = true
         Glibc.close(c.fd)
         connections[c.fd] = nil
+        if !connections.values.contains(where: { $0.pid == c.pid }) { maps[c.pid] = nil }
         if let f = c.file { unref(f, pid: c.pid) }
     }
 
@@ -520,58 +680,89 @@ final class DeviceServer {
             add(r.responseBuffer, min(Int(r.responseLen), cap))
             add(r.dataBuffer, min(Int(r.dataLen), cap))
         }
-        let writable = RemoteMemory.writableRanges(p.pid)
-        func isWritable(_ a: UInt64) -> Bool {
-            var lo = 0, hi = writable.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if writable[mid].1 <= a { lo = mid + 1 } else { hi = mid }
-            }
-            return lo < writable.count && writable[lo].0 <= a
-        }
-        var page = [UInt8](repeating: 0, count: AzBlob.pageSize)
+        var fresh: [UInt64] = []
         for v in vpns.sorted() {
-            let address = v << 12
             if var entry = p.file.pages[v] {
                 entry.refs += 1
                 p.file.pages[v] = entry
                 p.vpns.append(v)
-                continue
+            } else {
+                fresh.append(v)
             }
-            let ok = page.withUnsafeMutableBytes { RemoteMemory.read(p.pid, address, AzBlob.pageSize, into: $0.baseAddress!) }
-            guard ok else { continue }
-            page.withUnsafeBytes { p.file.space.mapPage(at: address, writable: isWritable(address), contents: $0.baseAddress!) }
-            p.file.pages[v] = (1, page)
+        }
+        guard !fresh.isEmpty else { return true }
+        let page = AzBlob.pageSize
+        let writable = permissions(p.pid).writable(fresh.map { $0 << 12 })
+        let buffer = scratch(fresh.count * page)
+        let local = fresh.indices.map { iovec(iov_base: buffer + $0 * page, iov_len: page) }
+        let remote = fresh.map { iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt($0 << 12)), iov_len: page) }
+        let read = RemoteMemory.transfer(p.pid, local: local, remote: remote, write: false)
+        for (k, v) in fresh.enumerated() where read[k] {
+            let contents = UnsafeRawPointer(buffer + k * page)
+            p.file.space.mapPage(at: v << 12, writable: writable[k], contents: contents)
+            p.file.pages[v] = (1, Array(UnsafeRawBufferPointer(start: contents, count: page)))
             p.vpns.append(v)
         }
         return true
     }
 
+    /// Process_vm_readv's view of who may be written: one per process with an ioctl in flight.
+    func permissions(_ pid: Int32) -> RemoteMemory.Permissions {
+        if let m = maps[pid] { return m }
+        if maps.count > 256 { maps.removeAll() }
+        let m = RemoteMemory.Permissions(pid: pid)
+        maps[pid] = m
+        return m
+    }
+
+    /// A buffer of at least `count` bytes, reused between ioctls.
+    func scratch(_ count: Int) -> UnsafeMutableRawPointer {
+        if scratchSize < count {
+            scratchBuffer?.deallocate()
+            scratchSize = max(count, 4 * AzBlob.pageSize)
+            scratchBuffer = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 4096)
+        }
+        return scratchBuffer!
+    }
+
     /// Writes back, byte run by byte run, what the driver and the host changed in the mirrored
-    /// pages, and unmaps the pages no other ioctl in flight uses.
+    /// pages (one process_vm_writev for all the runs), and unmaps the pages no other ioctl in
+    /// flight uses.
     func writeBack(_ p: Pending) {
-        for v in p.vpns {
+        let page = AzBlob.pageSize
+        let now = scratch(p.vpns.count * page)
+        var local: [iovec] = [], remote: [iovec] = []
+        for (k, v) in p.vpns.enumerated() {
             guard var entry = p.file.pages[v] else { continue }
             let address = v << 12
-            if let now = try? p.file.space.read(address, count: AzBlob.pageSize), now != entry.snapshot {
-                var i = 0
-                while i < now.count {
-                    if now[i] == entry.snapshot[i] { i += 1; continue }
-                    var j = i
-                    while j < now.count && now[j] != entry.snapshot[j] { j += 1 }
-                    now.withUnsafeBytes { _ = RemoteMemory.write(p.pid, address + UInt64(i), $0.baseAddress! + i, j - i) }
-                    i = j
+            let mine = now + k * page
+            if (try? p.file.space.read(address, into: mine, count: page)) != nil {
+                let changed = entry.snapshot.withUnsafeBytes { snap -> Bool in
+                    let old = snap.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    let new = UnsafePointer(mine.assumingMemoryBound(to: UInt8.self))
+                    guard memcmp(old, new, page) != 0 else { return false }
+                    var i = 0
+                    while i < page {
+                        if new[i] == old[i] { i += 1; continue }
+                        var j = i
+                        while j < page && new[j] != old[j] { j += 1 }
+                        local.append(iovec(iov_base: mine + i, iov_len: j - i))
+                        remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address) + UInt(i)), iov_len: j - i))
+                        i = j
+                    }
+                    return true
                 }
-                entry.snapshot = now
+                if changed { entry.snapshot = Array(UnsafeRawBufferPointer(start: mine, count: page)) }
             }
             entry.refs -= 1
             if entry.refs == 0 {
                 p.file.pages[v] = nil
-                p.file.space.unmap(address, length: AzBlob.pageSize)
+                p.file.space.unmap(address, length: page)
             } else {
                 p.file.pages[v] = entry
             }
         }
+        if !remote.isEmpty { _ = RemoteMemory.transfer(p.pid, local: local, remote: remote, write: true) }
     }
 
     // MARK: ioctls

@@ -17,11 +17,11 @@ enum ServeBench {
         let perSecond: Double
         let baseline: Double
         var description: String {
-            "ioctls/s through the preload path (hvblob serve, \(label)): \(String(format: "%.1f", perSecond)) /s | baseline a plain ioctl on /dev/null: \(String(format: "%.1f", baseline)) /s | ratio \(String(format: "%.5f", perSecond / baseline)) | goal >= 100,000/s for one client"
+            "ioctls/s through \(label): \(String(format: "%.1f", perSecond)) /s | baseline a plain ioctl on /dev/null: \(String(format: "%.1f", baseline)) /s | ratio \(String(format: "%.5f", perSecond / baseline)) | goal >= 100,000/s for one client"
         }
     }
 
-    static func run(requests: Int) throws -> [Row] {
+    static func run(requests: Int, progress: (String) -> Void = { _ in }) throws -> [Row] {
         let root = DriverBuild.repositoryRoot
         let exe = "/tmp/hvblob-blob-bench-\(getpid())"
         defer { unlink(exe) }
@@ -29,13 +29,16 @@ enum ServeBench {
             throw InputError("bench: cc could not build Examples/blob_bench.c")
         }
         let socket = "/tmp/hvblob-bench-\(getpid()).sock"
-        let daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        daemon.arguments = ["serve", "--socket", socket]
-        daemon.standardOutput = FileHandle.nullDevice
-        try daemon.run()
+        let fuse = "/tmp/hvblob-bench-\(getpid()).dev"
+        // The FUSE file too where it can be mounted (root, /dev/fuse); else only the preload.
+        var withFuse = getuid() == 0 && access("/dev/fuse", R_OK | W_OK) == 0
+        var daemon = try start(socket: socket, fuse: withFuse ? fuse : nil)
+        if withFuse && !daemon.isRunning {
+            progress("no FUSE row: hvblob serve --fuse \(fuse) exited with status \(daemon.terminationStatus)")
+            withFuse = false
+            daemon = try start(socket: socket, fuse: nil)
+        }
         defer { daemon.terminate(); daemon.waitUntilExit() }
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) { usleep(10_000) }
         let preload = Serve.preloadPath()
         let null = try timed([exe, "null", "\(requests * 10)"], env: [:]).first!
         var rows: [Row] = []
@@ -44,9 +47,37 @@ enum ServeBench {
             let start = Date()
             _ = try timed(Array(repeating: [exe, "device", "\(each)", "blob-0"], count: clients).flatMap { $0 }, env: ["LD_PRELOAD": preload, "HVBLOB_SOCKET": socket], parallel: clients, argc: 4)
             let wall = Date().timeIntervalSince(start)
-            rows.append(Row(label: "4 KiB reads, \(clients) client\(clients == 1 ? "" : "s")", clients: clients, perSecond: Double(each * clients) / wall, baseline: null))
+            rows.append(Row(label: "the preload path (hvblob serve, 4 KiB reads, \(clients) client\(clients == 1 ? "" : "s"))", clients: clients, perSecond: Double(each * clients) / wall, baseline: null))
+        }
+        if withFuse {
+            // The same client without the preload, through the FUSE file.
+            let each = max(1, requests / 4)
+            let start = Date()
+            _ = try timed([exe, "device", "\(each)", "blob-0"], env: ["HVBLOB_DEVICE": fuse, "LD_PRELOAD": ""], argc: 4)
+            rows.append(Row(label: "the FUSE file (hvblob serve --fuse, 4 KiB reads, 1 client, no preload)", clients: 0,
+                            perSecond: Double(each) / Date().timeIntervalSince(start), baseline: null))
         }
         return rows
+    }
+
+    /// `hvblob serve` (this binary) on `socket`, once it listens or has exited.
+    static func start(socket: String, fuse: String?) throws -> Process {
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        daemon.arguments = ["serve", "--socket", socket] + (fuse.map { ["--fuse", $0] } ?? [])
+        daemon.standardOutput = FileHandle.nullDevice
+        try daemon.run()
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) && daemon.isRunning { usleep(10_000) }
+        // --fuse: the socket exists before the mount does; the mount is there when the file's
+        // device differs from its directory's.
+        if let f = fuse {
+            for _ in 0..<500 where daemon.isRunning {
+                var a = stat(), b = stat()
+                if stat(f, &a) == 0, stat("/tmp", &b) == 0, a.st_dev != b.st_dev { break }
+                usleep(10_000)
+            }
+        }
+        return daemon
     }
 
     static func status(_ argv: [String]) throws -> Int32 {

@@ -55,11 +55,11 @@ struct ServeTests {
         return r?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }()
 
-    /// Examples/NAME.c built with cc (once per run).
-    static func built(_ name: String) throws -> String {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-\(name)-\(getpid())").path
+    /// Examples/NAME.c built with cc (once per run); `static`: linked with -static.
+    static func built(_ name: String, static linkStatic: Bool = false) throws -> String {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-\(name)\(linkStatic ? "-static" : "")-\(getpid())").path
         if !FileManager.default.fileExists(atPath: out) {
-            let r = try runProcess(["cc", "-O2", "-Wall", "-Werror", "-o", out, repoRoot.appendingPathComponent("Examples/\(name).c").path])
+            let r = try runProcess(["cc", "-O2", "-Wall", "-Werror"] + (linkStatic ? ["-static"] : []) + ["-o", out, repoRoot.appendingPathComponent("Examples/\(name).c").path])
             try #require(r.status == 0, "cc \(name).c: \(r.output)")
         }
         return out
@@ -67,13 +67,20 @@ struct ServeTests {
 
     /// Runs a client under the preload against `daemon`, killed after `timeout` seconds (a
     /// hang is a failure, not a stuck test).
-    static func client(_ argv: [String], _ daemon: Daemon?, socket: String? = nil, timeout: Double = 60) throws -> (status: Int32, stdout: String, stderr: String) {
-        try #require(FileManager.default.fileExists(atPath: ServeTests.preload), "no preload library: hvblob serve --print-preload-path said '\(ServeTests.preload)'")
+    static func client(_ argv: [String], _ daemon: Daemon?, socket: String? = nil, timeout: Double = 60,
+                       device: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = argv
         var env = ProcessInfo.processInfo.environment
-        env["LD_PRELOAD"] = ServeTests.preload
+        if let device {
+            // The FUSE file: no preload at all.
+            env["LD_PRELOAD"] = nil
+            env["HVBLOB_DEVICE"] = device
+        } else {
+            try #require(FileManager.default.fileExists(atPath: ServeTests.preload), "no preload library: hvblob serve --print-preload-path said '\(ServeTests.preload)'")
+            env["LD_PRELOAD"] = ServeTests.preload
+        }
         env["HVBLOB_SOCKET"] = socket ?? daemon!.socket
         p.environment = env
         let out = Pipe(), err = Pipe()
@@ -102,7 +109,9 @@ struct ServeTests {
     @Test("serve.clients: the C and the Python example read a blob in ranges under LD_PRELOAD, every byte checked; the summary counts them")
     func examples() throws {
         let bytes = ServeTests.blob(300_001, seed: 7)
-        let d = try Daemon(blobs: ["alpha": bytes])
+        let capture = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-serve-\(UUID().uuidString).pcapng").path
+        defer { unlink(capture) }
+        let d = try Daemon(extra: ["--record", capture], blobs: ["alpha": bytes])
         let copy = d.dir + "/alpha"
         let c = try ServeTests.client([try ServeTests.built("blob_read"), "alpha", copy, "65536", "2"], d)
         #expect(c.status == 0, "C client: \(c.stdout) \(c.stderr)")
@@ -114,10 +123,14 @@ struct ServeTests {
         // open + 10 reads + close, open + 74 reads + close.
         #expect(out.contains("summary: 88 ioctls from 2 process(es), 2 open(s); results: 0=88"), "\(out)")
         #expect(out.contains("verdict: clean"), "\(out)")
+        // The README's third command: the capture of what was served, replayed.
+        #expect(out.contains("records to \(capture)"), "\(out.suffix(400))")
+        let replay = try runProcess([ServeTests.binary, "replay", capture])
+        #expect(replay.status == 0, "\(replay.output)")
+        #expect(replay.output.contains("ioctls: 88 replayed, 88 returns matched") && replay.output.contains("verdict: clean"), "\(replay.output)")
     }
 
-    // 16 x 1,026 takes 14-26 s in a debug build on two shared cores: 16 x 514 here.
-    @Test("serve.concurrent: 16 processes x 514 requests at once, every byte checked")
+    @Test("serve.concurrent: 16 processes x 1,026 requests at once, every byte checked")
     func concurrent() throws {
         let bytes = ServeTests.blob(262_144, seed: 11)
         let d = try Daemon(blobs: ["beta": bytes])
@@ -125,14 +138,14 @@ struct ServeTests {
         let results = Box([(status: Int32, stdout: String, stderr: String)?](repeating: nil, count: 16))
         let socket = d.socket, copy = d.dir + "/beta"
         DispatchQueue.concurrentPerform(iterations: 16) { i in
-            let r = try? ServeTests.client([exe, "beta", copy, "4096", "8"], nil, socket: socket, timeout: 120)
+            let r = try? ServeTests.client([exe, "beta", copy, "4096", "16"], nil, socket: socket, timeout: 120)
             results.update { $0[i] = r }
         }
         for (i, r) in results.value.enumerated() {
-            #expect(r?.status == 0 && r?.stdout.contains("512 reads, 2097152 bytes, every byte matched") == true, "client \(i): \(String(describing: r))")
+            #expect(r?.status == 0 && r?.stdout.contains("1024 reads, 4194304 bytes, every byte matched") == true, "client \(i): \(String(describing: r))")
         }
         let out = d.stop()
-        #expect(out.contains("summary: 8224 ioctls from 16 process(es), 16 open(s); results: 0=8224"), "\(out.suffix(800))")
+        #expect(out.contains("summary: 16416 ioctls from 16 process(es), 16 open(s); results: 0=16416"), "\(out.suffix(800))")
     }
 
     @Test("serve.faults: EIO (short completions), ENODEV after a rescind, the timeout status, 503 ServerBusy, 404 BlobNotFound")
@@ -261,6 +274,61 @@ struct ServeTests {
         #expect(stale["status"]?.int == 412 && stale["errorCode"]?.string == "ConditionNotMet")
         #expect(try call(#"{"operation":"getProperties","path":"zz"}"#)["errorCode"]?.string == "BlobNotFound")
         #expect(try call("not json")["status"]?.int == 400)
+    }
+
+    /// A FUSE mount can be tried: root (the mount needs CAP_SYS_ADMIN, or fusermount3),
+    /// /dev/fuse, libfuse3's header for the helper, and a static libc for the client.
+    static let fuseUsable: Bool = getuid() == 0 && access("/dev/fuse", R_OK | W_OK) == 0
+        && FileManager.default.fileExists(atPath: "/usr/include/fuse3/fuse_lowlevel.h")
+        && runningStaticLibc
+
+    static var runningStaticLibc: Bool {
+        ["/usr/lib/x86_64-linux-gnu/libc.a", "/usr/lib/aarch64-linux-gnu/libc.a", "/usr/lib/libc.a"].contains { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// Whether a mount is at `path` (in this process's mount namespace).
+    static func mounted(_ path: String) -> Bool {
+        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return table.split(separator: "\n").contains { $0.split(separator: " ").dropFirst(4).first.map(String.init) == path }
+    }
+
+    @Test("serve.fuse: statically linked clients (cc -static, no preload) through the FUSE file: bytes checked, EFAULT, fork; a killed daemon is EIO and the mount goes",
+          .enabled(if: ServeTests.fuseUsable, "needs root, /dev/fuse, libfuse3-dev and a static libc"))
+    func fuse() throws {
+        let bytes = ServeTests.blob(70_001, seed: 9)
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-fuse-\(UUID().uuidString)").path
+        let reader = try ServeTests.built("blob_read", static: true), faults = try ServeTests.built("blob_faults", static: true)
+        do {
+            let d = try Daemon(extra: ["--fuse", base], blobs: ["delta": bytes])
+            try #require(d.output.contains("fuse: \(base) "), "\(d.output)")
+            #expect(ServeTests.mounted(base), "no mount at \(base)")
+            let c = try ServeTests.client([reader, "delta", d.dir + "/delta", "16384", "2"], d, device: base)
+            #expect(c.status == 0 && c.stdout.contains("delta: 10 reads, 140002 bytes, every byte matched"), "\(c.stdout) \(c.stderr)")
+            let ro = try ServeTests.client([faults, "readonly-response", "delta"], d, device: base)
+            #expect(ro.status == 0 && ro.stdout.contains("errno=EFAULT"), "\(ro.stdout) \(ro.stderr)")
+            let forked = try ServeTests.client([faults, "fork", "delta", "5"], d, device: base)
+            #expect(forked.status == 0 && forked.stdout.components(separatedBy: "errno=0 status=0x0 http=200").count - 1 == 10, "\(forked.stdout) \(forked.stderr)")
+            let out = d.stop()
+            // open + 10 reads + close; the read-only response; 5 + 5 getProperties from parent and child.
+            #expect(out.contains("summary: 23 ioctls from 4 process(es), 3 open(s); results: 0=22 EFAULT=1"), "\(out.suffix(600))")
+            #expect(!ServeTests.mounted(base) && !FileManager.default.fileExists(atPath: base), "the mount at \(base) outlived the daemon")
+        }
+        do {
+            let d = try Daemon(faults: "never-complete=1", extra: ["--fuse", base], blobs: ["delta": bytes])
+            let killer = Thread {
+                usleep(1_500_000)
+                kill(d.process.processIdentifier, SIGKILL)
+            }
+            killer.start()
+            let r = try ServeTests.client([faults, "loop", "1", "delta"], d, timeout: 20, device: base)
+            #expect(r.stdout.contains("errno=EIO"), "\(r.stdout) \(r.stderr)")
+            d.process.waitUntilExit()
+            #expect(d.process.terminationReason == .uncaughtSignal)
+            // The helper unmounts when the daemon's end of its stdin closes.
+            for _ in 0..<200 where ServeTests.mounted(base) { usleep(10_000) }
+            #expect(!ServeTests.mounted(base), "the mount at \(base) outlived a killed daemon")
+            unlink(base)
+        }
     }
 
     @Test("serve.bad-input: a fault the daemon does not know is exit 2 naming it and where")

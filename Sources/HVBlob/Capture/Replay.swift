@@ -468,19 +468,51 @@ final class ChannelReplay {
         // far (its ioctl must fail before pinning), so a hostile capture cannot exhaust memory.
         let cap = AzBlob.pageSize * (AzBlob.maxPages + 1)
         var mapped: [(UInt64, Int)] = []
-        func place(_ address: UInt64, _ length: UInt32, _ kind: MappingKind, _ contents: [UInt8] = []) -> UInt64 {
-            guard address != 0 else { return 0 }
-            let n = min(max(Int(length), 1), cap)
-            let a = space.map(length: n, pageOffset: Int(address & page), kind: kind, contents: contents)
-            mapped.append((a, n))
-            return a
-        }
         var req = c.request
         let want = Int(req.requestLen)
         let text = c.requestBytes + [UInt8](repeating: 0, count: max(0, min(want, 1 << 16) - c.requestBytes.count))
-        req.requestBuffer = place(req.requestBuffer, req.requestLen, .populated, text)
-        req.responseBuffer = place(req.responseBuffer, req.responseLen, .untouched)
-        req.dataBuffer = place(req.dataBuffer, req.dataLen, req.dataValid > 0 ? .populated : .untouched)
+        // Buffers that shared a page in the captured process share one here too (a program's
+        // small heap buffers often do: `hvblob serve` captures them so), else the page's one
+        // PFN would stand for two in the replay.
+        struct Buffer { let address: UInt64; let length: Int; let populated: Bool; let contents: [UInt8]; var placed: UInt64 = 0 }
+        var buffers = [Buffer(address: req.requestBuffer, length: min(max(Int(req.requestLen), 1), cap), populated: true, contents: text),
+                       Buffer(address: req.responseBuffer, length: min(max(Int(req.responseLen), 1), cap), populated: false, contents: []),
+                       Buffer(address: req.dataBuffer, length: min(max(Int(req.dataLen), 1), cap), populated: req.dataValid > 0, contents: [])]
+        func pages(_ b: Buffer) -> ClosedRange<UInt64> {
+            (b.address >> 12)...((b.address &+ UInt64(b.length) &- 1) >> 12)
+        }
+        var done = [Bool](repeating: false, count: 3)
+        for k in 0..<3 where buffers[k].address != 0 && !done[k] {
+            // This buffer and every other one whose pages meet its group's.
+            var group = [k]
+            var span = pages(buffers[k])
+            var grew = true
+            while grew {
+                grew = false
+                for j in 0..<3 where buffers[j].address != 0 && !group.contains(j) && pages(buffers[j]).overlaps(span) {
+                    group.append(j)
+                    span = min(span.lowerBound, pages(buffers[j]).lowerBound)...max(span.upperBound, pages(buffers[j]).upperBound)
+                    grew = true
+                }
+            }
+            if group.count == 1 {
+                let b = buffers[k]
+                buffers[k].placed = space.map(length: b.length, pageOffset: Int(b.address & page), kind: b.populated ? .populated : .untouched, contents: b.contents)
+                mapped.append((buffers[k].placed, b.length))
+            } else {
+                let length = Int(span.upperBound - span.lowerBound + 1) * AzBlob.pageSize
+                let base = space.map(length: length, kind: group.contains { buffers[$0].populated } ? .populated : .untouched)
+                mapped.append((base, length))
+                for j in group {
+                    buffers[j].placed = base + (buffers[j].address - (span.lowerBound << 12))
+                    if !buffers[j].contents.isEmpty { try? space.write(buffers[j].placed, buffers[j].contents) }
+                }
+            }
+            for j in group { done[j] = true }
+        }
+        req.requestBuffer = buffers[0].placed
+        req.responseBuffer = buffers[1].placed
+        req.dataBuffer = buffers[2].placed
         let layout = m.driver.abi.layout
         let arg = space.map(length: layout.size, pageOffset: Int(c.argument & page), kind: .populated, contents: layout.encode(req))
         mapped.append((arg, layout.size))
