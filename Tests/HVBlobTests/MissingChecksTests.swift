@@ -113,8 +113,8 @@ struct MissingChecksTests {
         // mapped), only the boundary pair with an unmapped data buffer shows the order.
         let late = try Self.brokenCopy("data-valid-late", [
             ("\tif (r->data_len && r->data_len < r->data_valid)\n\t\treturn -EINVAL;\n", ""),
-            ("\tif (ret)\n\t\tgoto unpin;\n\n\tif (b[AZ_BLOB_DATA].nr_pages",
-             "\tif (!ret && ctx.request.data_len &&\n\t    ctx.request.data_len < ctx.request.data_valid)\n\t\tret = -EINVAL;\n\tif (ret)\n\t\tgoto unpin;\n\n\tif (b[AZ_BLOB_DATA].nr_pages"),
+            ("\tif (ret)\n\t\tgoto put;\n\n\tif (ctx->b[AZ_BLOB_DATA].nr_pages",
+             "\tif (!ret && request.data_len &&\n\t    request.data_len < request.data_valid)\n\t\tret = -EINVAL;\n\tif (ret)\n\t\tgoto put;\n\n\tif (ctx->b[AZ_BLOB_DATA].nr_pages"),
         ])
         var out = try Self.verify(late, only: ["ioctl.data-valid", "ioctl.rule-order"])
         #expect(Self.line(out.output, "ioctl.data-valid").hasPrefix("PASS"), "\(out.output.suffix(1500))")
