@@ -95,6 +95,10 @@ public enum HostReplay {
         report.channels = channels.count
         let monitor = session.monitor
         let seen = monitor.log.violations.count
+        // A host may ignore a malformed packet: while requests are in flight and the guest has
+        // nothing to do, wait half a second for an answer, not the whole --host-timeout-ms.
+        session.idleTimeoutMs = min(500, session.timeoutMs)
+        defer { session.idleTimeoutMs = nil }
         var withoutData = 0
         for ch in channels {
             let records = capture.records.enumerated().filter { $0.element.channel == ch }.map { (index: $0.offset, record: $0.element) }
