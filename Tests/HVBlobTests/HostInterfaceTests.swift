@@ -247,6 +247,12 @@ struct HostInterfaceTests {
         #expect(shown.status == 1 && shown.output.contains("finding: vsp.completion.exactly-once") && shown.output.contains("capture says: hvblob fuzz-host case \(seed)"), "\(shown.output)")
         let fixed = try runProcess([Self.hvblob, "guest", "--replay", file, "--host-exec", good])
         #expect(!fixed.output.contains("finding:") && fixed.output.contains("the capture's host 1, this host 0"), "\(fixed.output)")
+        // A crash: a copy that dies on a rangecount other than 1; its reproducer kills it again, at the same packet.
+        let crashing = try Self.buildCHost(["BROKEN_CRASHES_ON_RANGECOUNT"])
+        let c = try runProcess([Self.hvblob, "fuzz-host", "--host-exec", crashing, "--case", "0xad0fe24978787fe8", "--reproducers", dir])
+        #expect(c.status == 1 && c.output.contains("case 0xad0fe24978787fe8: crash: the host closed the control socket"), "\(c.output)")
+        let died = try runProcess([Self.hvblob, "guest", "--replay", "\(dir)/case-0xad0fe24978787fe8.pcapng", "--host-exec", crashing])
+        #expect(died.status == 1 && died.output.contains("the host died") && died.output.contains("at record 2 (file byte"), "\(died.output)")
     }
 
     @Test("verify-host.formats: verify's report formats; a failing rule with its findings and seed, inconclusive never a pass or a skip")

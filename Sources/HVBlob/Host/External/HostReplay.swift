@@ -139,9 +139,16 @@ public enum HostReplay {
             while !memory.isValid(pfn) { _ = memory.allocateFrame() }
             return memory.pointer(pfn)
         }
+        // An asynchronous host is waited for (up to the idle timeout) once after each packet
+        // sent, not again at every record while a packet it ignores stays in flight.
+        let waitForHost = g.machine.waitForHost
+        var waitedAfter = -1
         for (i, r) in records {
             // The host's timers and the guest's callbacks up to the record's time.
+            g.machine.waitForHost = waitedAfter == sent.count ? nil : waitForHost
+            waitedAfter = sent.count
             g.machine.run(until: r.time, maxEvents: 5_000_000)
+            g.machine.waitForHost = waitForHost
             if g.machine.now < r.time { g.machine.now = r.time }
             if let f = session.failure { fail(i, f); return }
             switch r.kind {
