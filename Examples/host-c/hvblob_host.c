@@ -271,6 +271,11 @@ static void handle_packet(const uint8_t *pkt, uint32_t len)
 	uint64_t id = h->d.trans_id;
 	uint32_t off = h->d.offset8 * 8u;
 	struct az_blob_vsp_request r;
+#ifdef BROKEN_CRASHES_ON_RANGECOUNT
+	/* A deliberately broken host (fuzz-host's test): trusts rangecount and dies on a bad one. */
+	if (len >= sizeof(*h) && h->rangecount != 1)
+		abort();
+#endif
 	if (h->d.type != VM_PKT_DATA_USING_GPA_DIRECT || !(h->d.flags & 1) || id == 0)
 		return; /* not a request this device takes, or no completion wanted: ignore */
 	/* Validate in layers: the descriptor, then the range and its PFN list, then the payload. */

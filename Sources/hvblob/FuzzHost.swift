@@ -3,6 +3,10 @@ import ArgumentParser
 import Foundation
 import HVBlob
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `hvblob fuzz-host`: mutated guest packets and ring states against an out-of-process host.
 struct FuzzHost: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,6 +27,8 @@ struct FuzzHost: ParsableCommand {
     var runs: Int = 200
     @Option(name: .customLong("case"), help: "Replay the case with this seed only.")
     var caseSeed: String?
+    @Option(help: "Write each finding's reproducer (a pcapng capture of the case: its packets, pages and ring states, with the seed) into this directory (default: $TMPDIR/hvblob-fuzz-host).")
+    var reproducers: String?
 
     func run() throws {
         guard host.given else { fail("give the host: --host-exec CMD or --host-socket PATH") }
@@ -36,6 +42,11 @@ struct FuzzHost: ParsableCommand {
             seeds = (0..<runs).map { i in (s &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(i) &* 0xBF58_476D_1CE4_E5B9) }
         }
         let how = host.hostExec.map { "--host-exec '\($0)'" } ?? "--host-socket \(host.hostSocket ?? "")"
+        let dir = reproducers ?? (NSTemporaryDirectory() + "hvblob-fuzz-host").replacingOccurrences(of: "//", with: "/")
+        if reproducers != nil {
+            if !isDirectory(dir) { fail("--reproducers: \(dir) is not a directory") }
+            if access(dir, W_OK) != 0 { fail("--reproducers: \(dir) is not writable") }
+        }
         var conn: HostTarget.Connected? = host.connect()
         Out.standardOutput.write("fuzz-host: \(conn!.session.offer.name) (\(how)), seed=\(s), \(seeds.count) case(s)\n")
         var tally: [String: Int] = [:]
@@ -61,6 +72,12 @@ struct FuzzHost: ParsableCommand {
                 if firstBad == nil { firstBad = (cs, c) }
                 Out.standardOutput.write("case 0x\(String(cs, radix: 16)): \(c.outcome)\n  mutations: \(c.mutations.joined(separator: ", "))\n")
                 Out.standardOutput.write("  reproduce: hvblob fuzz-host \(how) --case 0x\(String(cs, radix: 16))\n")
+                var cap = c.capture
+                cap.comment = "hvblob fuzz-host case 0x\(String(cs, radix: 16)) (--seed \(s)): \(c.outcome); mutations: \(c.mutations.joined(separator: ", "))"
+                if !isDirectory(dir) { _ = try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+                let file = "\(dir)/case-0x\(String(cs, radix: 16)).pcapng"
+                writeFile(file, cap.pcapng(), what: "--reproducers")
+                Out.standardOutput.write("  reproducer: \(file) (\(cap.records.count) records)\n  replay: hvblob guest --replay \(file) \(how)\n")
             }
             if kind == "crash" || kind == "hang" {
                 _ = conn?.finish()

@@ -43,8 +43,21 @@ struct GuestCommand: ParsableCommand {
     var kernelVersion: String?
     @Option(help: "Write the full trace to this file.")
     var trace: String?
+    @Option(help: "Record the run as a pcapng capture (as 'hvblob record' writes, plus the guest-data records a replay against a host needs).")
+    var record: String?
+    @Option(help: "Replay this capture's guest side against the host and report, request by request, where its answers differ from the capture's.")
+    var replay: String?
 
     func run() throws {
+        if let file = replay {
+            guard host.given else { fail("--replay: give the host to replay against: --host-exec CMD or --host-socket PATH") }
+            let workload = ["--model", "--record", "--trace", "--seed", "--clients", "--requests", "--sizes", "--faults", "--behavior", "--kernel-version",
+                            "--driver", "--tree", "--patch", "--include"].filter(typed)
+            if !workload.isEmpty { fail("--replay and \(workload.joined(separator: ", ")) exclude each other: a replay's guest side is the capture's") }
+            return try replayCapture(file)
+        }
+        if let r = record { checkOutputFile(r, option: "--record") }
+        if let t = trace, let r = record, t == r { fail("--trace and --record name the same file \(t)") }
         let config = guestConfig(seed: seed, clients: clients, requests: requests, sizes: sizes, faults: faults,
                                  behavior: behavior, kernelVersion: kernelVersion)
         var cfg = config
@@ -59,7 +72,7 @@ struct GuestCommand: ParsableCommand {
         // The host's own fault plan is the host's: the guest's line shows only what acts here.
         let line = "\(cfg)".replacingOccurrences(of: "faults=\(cfg.faults)", with: "faults=\(cfg.faults.rescindAt.map { "rescind=\($0)" } ?? "none")")
         Out.standardOutput.write("\(line) host=\(conn.session.offer.name)\n")
-        let report = runGuest(cfg, built: built, session: conn.session)
+        let (report, capture) = runGuest(cfg, built: built, session: conn.session, record: record != nil)
         var text = report.render()
         if let first = text.firstIndex(of: "\n") { text = String(text[text.index(after: first)...]) }
         Out.standardOutput.write(text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
@@ -70,10 +83,38 @@ struct GuestCommand: ParsableCommand {
             fputs(report.trace.joined(separator: "\n") + "\n", f)
             fclose(f)
         }
+        if let path = record, let capture {
+            writeFile(path, capture.pcapng(), what: "--record")
+            Out.standardOutput.write("recorded: \(capture.records.count) records to \(path)\n")
+        }
         if let status = conn.finish(), status != 0 {
             Out.standardOutput.write("host process exited with status \(status)\n")
         }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// --replay FILE: the capture's guest side against the host; exit 1 when an answer differs,
+    /// the host breaks a rule, dies or hangs.
+    func replayCapture(_ file: String) throws {
+        if isDirectory(file) { fail("--replay: \(file): is a directory; give a capture file (pcapng)") }
+        let bytes = readFile(file, what: "--replay")
+        let capture: Capture
+        do { capture = try Capture.parse(bytes) } catch {
+            var e = error
+            e.file = file
+            fail("--replay: \(e)")
+        }
+        guard capture.records.contains(where: { $0.kind == .ringPacket && $0.direction == .guestToHost }) else {
+            fail("--replay: \(file): the capture holds no guest->host packet: nothing to replay against a host")
+        }
+        let conn = host.connect()
+        let report = HostReplay.run(capture, session: conn.session)
+        let how = host.hostExec.map { "--host-exec '\($0)'" } ?? "--host-socket \(host.hostSocket ?? "")"
+        Out.standardOutput.write(report.render(file: file, host: "\(conn.session.offer.name) (\(how))"))
+        if let status = conn.finish(), status != 0 {
+            Out.standardOutput.write("host process exited with status \(status)\n")
+        }
+        if !report.clean { throw ExitCode(1) }
     }
 }
 
@@ -86,14 +127,18 @@ func buildGuestDriver(_ input: DriverInput, kernelVersion: String?) -> DriverBui
     }
 }
 
-/// A simulation run with every machine attached to `session`'s host.
-func runGuest(_ config: SimulationConfig, built: DriverBuild.Built?, session: ExternalHostSession) -> SimulationReport {
+/// A simulation run with every machine attached to `session`'s host; `record`: with its capture
+/// (guest data included, so that it replays against a host).
+func runGuest(_ config: SimulationConfig, built: DriverBuild.Built?, session: ExternalHostSession,
+              record: Bool = false) -> (SimulationReport, Capture?) {
     ExternalHostSession.$current.withValue(session) {
         var loadError: Error?
         let sim = Simulation(config, driver: built.map { b in { machine in
             do { return try BridgedDriver(b, machine: machine) } catch { loadError = error; return machine.vsc }
         } })
         if let e = loadError { fail("\(e)") }
+        let recorder = record ? sim.machine.startRecording() : nil
+        recorder?.recordGuestData = true
         var r = sim.run()
         session.detach()
         // The in-process host saw nothing; what reached the external host, seen in the rings.
@@ -101,7 +146,7 @@ func runGuest(_ config: SimulationConfig, built: DriverBuild.Built?, session: Ex
         r.host.completionsSent = session.monitor.completionsSeen
         r.host.executed = session.monitor.completionsSeen
         if session.sent[.rescind, default: 0] > 0 { r.host.inFlightAtRescind = session.monitor.inFlightAtRescind ?? 0 }
-        return r
+        return (r, recorder?.capture)
     }
 }
 

@@ -30,15 +30,18 @@ struct VerifyHost: ParsableCommand {
     var only: String?
     @Flag(help: "Print every finding, not the first three per rule.")
     var verbose = false
-    @Option(help: "Report format: text | json.")
+    @Option(help: "Print the verdict as a report instead of the running text: \(ConformanceReport.formats.joined(separator: " | ")) (the running text then goes to standard error), as verify does.")
     var format: String = "text"
-    @Option(name: .short, help: "Write the report to this file instead of standard output.")
+    @Option(name: .customLong("report"), help: "Also write the report to this file, in the format its name says: .json, .xml (JUnit), .ktap, .html, .txt (repeatable).")
+    var reports: [String] = []
+    @Option(name: .short, help: "Write what standard output would get (the running text, or --format's report) to this file instead.")
     var output: String?
 
     func run() throws {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number") }
         guard host.given else { fail("give the host: --host-exec CMD or --host-socket PATH") }
-        guard ["text", "json"].contains(format) else { fail("--format: '\(format)' is not one of text, json") }
+        let reportFormats = checkReportOptions(format: format, reports: reports)
+        if let o = output { checkOutputFile(o, option: "-o") }
         let faults: [String]
         switch guestFaults {
         case "all": faults = HostileGuest.kinds.map(\.name)
@@ -102,11 +105,7 @@ struct VerifyHost: ParsableCommand {
             } else if v.outcome == .fail {
                 for f in (verbose ? v.findings : Array(v.findings.prefix(3))) { out += "      ! \(f)\n" }
                 if !verbose && v.findings.count > 3 { out += "      ! ... \(v.findings.count - 3) more (--verbose)\n" }
-                let sc = Set(v.findings.compactMap { f -> String? in
-                    guard f.hasPrefix("["), let end = f.firstIndex(of: "]") else { return nil }
-                    return String(f[f.index(after: f.startIndex)..<end])
-                }).sorted()
-                out += "      reproduce: hvblob verify-host \(how) --seed \(s) --only \(sc.joined(separator: ","))\n"
+                out += "      reproduce: hvblob verify-host \(how) --seed \(s) --only \(HostConformance.failingScenarios(v).joined(separator: ","))\n"
             } else {
                 out += "      -> inconclusive: \(v.evidence)\n"
             }
@@ -119,8 +118,16 @@ struct VerifyHost: ParsableCommand {
             let must = fails.filter { $0.rule.level == .must }.count
             out += "verdict: does not conform: \(fails.count) rule(s) fail (\(must) MUST, \(fails.count - must) SHOULD), \(inconclusive.count) inconclusive, \(pass) pass\n"
         }
-        if format == "json" {
-            out = HostConformance.json(verdicts, host: hostName, seed: s, conforms: fails.isEmpty && inconclusive.isEmpty)
+        if format != "text" || !reports.isEmpty {
+            let report = HostConformance.report(verdicts, host: hostName, how: how, seed: s, hash: hostHash())
+            for (path, f) in zip(reports, reportFormats) {
+                writeFile(path, Array((report.render(f) ?? "").utf8), what: "--report")
+                Out.standardError.write("report: \(path) (\(f))\n")
+            }
+            if format != "text" {
+                Out.standardError.write(out)
+                out = report.render(format) ?? ""
+            }
         }
         if let path = output {
             writeFile(path, Array(out.utf8), what: "-o")
@@ -128,5 +135,11 @@ struct VerifyHost: ParsableCommand {
             Out.standardOutput.write(out)
         }
         if !(fails.isEmpty && inconclusive.isEmpty) { throw ExitCode(1) }
+    }
+
+    /// FNV-1a of the host's executable when --host-exec names a file (which host text a report is about).
+    func hostHash() -> String? {
+        guard let cmd = host.hostExec, let first = cmd.split(separator: " ").first, !cmd.hasPrefix("hvblob") else { return nil }
+        return sourceHash(String(first))
     }
 }

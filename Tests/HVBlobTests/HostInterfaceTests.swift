@@ -235,19 +235,159 @@ struct HostInterfaceTests {
         let seed = try #require(line.split(separator: " ").last)
         let again = try runProcess([Self.hvblob, "fuzz-host", "--host-exec", bad, "--case", String(seed)])
         #expect(again.status == 1 && again.output.contains("case \(seed): rule broken: vsp.completion.exactly-once"), "\(again.output)")
+        // The reproducer replays against the host and shows the same finding; the good host has none.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-fh-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try runProcess([Self.hvblob, "fuzz-host", "--host-exec", bad, "--case", String(seed), "--reproducers", dir])
+        let replay = try #require(f.output.split(separator: "\n").first { $0.hasPrefix("  replay: hvblob guest --replay \(dir)/") })
+        let file = String(replay.split(separator: " ")[4])
+        #expect(replay.hasSuffix("--host-exec '\(bad)'"), "\(replay)")
+        let shown = try runProcess([Self.hvblob, "guest", "--replay", file, "--host-exec", bad])
+        #expect(shown.status == 1 && shown.output.contains("finding: vsp.completion.exactly-once") && shown.output.contains("capture says: hvblob fuzz-host case \(seed)"), "\(shown.output)")
+        let fixed = try runProcess([Self.hvblob, "guest", "--replay", file, "--host-exec", good])
+        #expect(!fixed.output.contains("finding:") && fixed.output.contains("the capture's host 1, this host 0"), "\(fixed.output)")
+        // A crash: a copy that dies on a rangecount other than 1; its reproducer kills it again, at the same packet.
+        let crashing = try Self.buildCHost(["BROKEN_CRASHES_ON_RANGECOUNT"])
+        let c = try runProcess([Self.hvblob, "fuzz-host", "--host-exec", crashing, "--case", "0xad0fe24978787fe8", "--reproducers", dir])
+        #expect(c.status == 1 && c.output.contains("case 0xad0fe24978787fe8: crash: the host closed the control socket"), "\(c.output)")
+        let died = try runProcess([Self.hvblob, "guest", "--replay", "\(dir)/case-0xad0fe24978787fe8.pcapng", "--host-exec", crashing])
+        #expect(died.status == 1 && died.output.contains("the host died") && died.output.contains("at record 2 (file byte"), "\(died.output)")
     }
 
-    @Test("verify-host.formats: the verdicts as JSON, a failing rule with its findings")
+    @Test("verify-host.formats: verify's report formats; a failing rule with its findings and seed, inconclusive never a pass or a skip")
     func verifyHostFormats() throws {
         let bad = try Self.buildCHost(["BROKEN_WRITES_REQUEST"])
-        let j = try runProcess([Self.hvblob, "verify-host", "--host-exec", bad, "--only", "workload", "--guest-faults", "none", "--format", "json"])
-        #expect(j.status == 1, "\(j.output)")
-        let doc = try JSONParser.parse(Array(j.output.utf8))
-        let rules = try #require(doc["rules"]?.array)
-        #expect(rules.count == HostConformance.rules.count)
-        let row = try #require(rules.first { $0["id"]?.string == "vsp.write.request-buffer" })
-        #expect(row["verdict"]?.string == "FAIL" && (row["findings"]?.array?.count ?? 0) > 0, "\(j.output)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-vh-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Only the workload runs: its rules pass or fail, every other rule's scenario never happened.
+        let j = try Self.runSplit([Self.hvblob, "verify-host", "--host-exec", bad, "--only", "workload", "--guest-faults", "none", "--format", "json",
+                                   "--report", "\(dir)/r.xml", "--report", "\(dir)/r.ktap", "--report", "\(dir)/r.html"])
+        #expect(j.status == 1, "\(j.stderr)")
+        let doc = try JSONParser.parse(Array(j.stdout.utf8))
+        let rows = try #require(doc["results"]?.array)
+        #expect(rows.count == HostConformance.rules.count)
+        let row = try #require(rows.first { $0["rule"]?.string == "vsp.write.request-buffer" })
+        #expect(row["verdict"]?.string == "fail" && row["level"]?.string == "MUST", "\(j.stdout)")
+        let detail = row["evidence"]?.array?.first?["detail"]?.string ?? ""
+        #expect(detail.contains("request buffer") && detail.contains("reproduce: hvblob verify-host --host-exec '\(bad)' --seed 1 --only workload"), "\(detail)")
+        let pending = try #require(rows.first { $0["rule"]?.string == "vsp.ring.pending-send-sz" })
+        #expect(pending["verdict"]?.string == "inconclusive", "\(j.stdout)")
+        #expect(doc["conforms"]?.bool == false)
+        // The running text went to standard error, as verify's does.
+        #expect(j.stderr.contains("FAIL         MUST   vsp.write.request-buffer"), "\(j.stderr)")
+        let junit = try String(contentsOfFile: "\(dir)/r.xml", encoding: .utf8)
+        let inconclusive = HostConformance.rules.count - rows.filter { ["pass", "fail"].contains($0["verdict"]?.string ?? "") }.count
+        #expect(inconclusive > 0 && junit.components(separatedBy: "<error type=\"inconclusive\"").count - 1 == inconclusive, "\(junit)")
+        #expect(junit.contains("<failure type=\"fail\"") && !junit.contains("<skipped"))
+        let ktap = try String(contentsOfFile: "\(dir)/r.ktap", encoding: .utf8)
+        #expect(ktap.hasPrefix("KTAP version 1\n") && !ktap.contains("# SKIP") && ktap.contains("not ok") && ktap.contains("# host: hvblob_host.c"), "\(ktap)")
+        let failed = rows.filter { $0["verdict"]?.string == "fail" }.count
+        #expect(ktap.split(separator: "\n").filter { $0.hasPrefix("not ok ") }.count == inconclusive + failed, "\(ktap)")
+        let html = try String(contentsOfFile: "\(dir)/r.html", encoding: .utf8)
+        #expect(html.contains("<!DOCTYPE html>") && html.contains("vsp.write.request-buffer") && html.contains("seed 1: hvblob verify-host"))
         let bogus = try runProcess([Self.hvblob, "verify-host", "--host-exec", bad, "--format", "xml"])
         #expect(bogus.status == 2 && bogus.output.contains("'xml'"))
+        let ext = try runProcess([Self.hvblob, "verify-host", "--host-exec", bad, "--report", "\(dir)/r.pdf"])
+        #expect(ext.status == 2 && ext.output.contains("r.pdf"), "\(ext.output)")
+    }
+
+    /// Runs a process with standard output and standard error apart (standard error through a file).
+    static func runSplit(_ argv: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-stderr-\(getpid()).txt").path
+        #expect(FileManager.default.createFile(atPath: errPath, contents: nil))
+        defer { unlink(errPath) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let e = FileManager.default.contents(atPath: errPath) ?? Data()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    // MARK: capture and replay out of process
+
+    @Test("capture.out-of-process: hvblob guest's capture is the in-process capture, record for record; host writes as the bytes they changed")
+    func captureOutOfProcess() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.hvblob), "no hvblob binary at \(Self.hvblob): run swift build first")
+        func record(_ external: Bool) throws -> Capture {
+            func run() -> Capture {
+                let sim = Simulation(config(seed: 11))
+                let r = sim.machine.startRecording()
+                r.recordGuestData = true
+                let report = sim.run()
+                #expect(report.clean && report.requestsReturned == 36, "\(report.render())")
+                return r.capture
+            }
+            return external ? try Self.withHost([Self.hvblob, "host", "--attach"]) { _ in run() } : run()
+        }
+        let inProcess = try record(false), outOfProcess = try record(true)
+        let a = inProcess.records.filter { $0.kind != .hostWrite }, b = outOfProcess.records.filter { $0.kind != .hostWrite }
+        #expect(a.count == b.count && a.count > 100)
+        #expect(a.contains { $0.kind == .ringPacket && $0.direction == .hostToGuest } && a.contains { $0.kind == .guestData })
+        for (x, y) in zip(a, b) where x != y {
+            Issue.record("first differing record: in process \(x.summary), out of process \(y.summary)")
+            break
+        }
+        // Host writes: what the host wrote, page by page, just before the record they precede;
+        // out of process each is the span of bytes it changed.
+        func segments(_ c: Capture) -> [[CaptureRecord.HostWrite]] {
+            var out: [[CaptureRecord.HostWrite]] = [[]]
+            for r in c.records { if let w = r.hostWrite { out[out.count - 1].append(w) } else { out.append([]) } }
+            return out
+        }
+        var total = 0, seen = 0, wrong = 0
+        for (x, y) in zip(segments(inProcess), segments(outOfProcess)) {
+            var written: [UInt64: [Int: UInt8]] = [:]
+            for w in x { for (k, v) in w.bytes.enumerated() { written[w.pfn, default: [:]][w.offset + k] = v }; total += w.bytes.count }
+            for w in y {
+                for (k, v) in w.bytes.enumerated() where written[w.pfn]?[w.offset + k] != v { wrong += 1 }
+                seen += w.bytes.count
+            }
+        }
+        #expect(wrong == 0 && seen > 0 && Double(seen) > 0.98 * Double(total), "\(seen) of \(total) bytes seen, \(wrong) not written in process")
+        // The file round-trips and the dissector reads the new kinds.
+        let bytes = outOfProcess.pcapng()
+        #expect(try Capture.parse(bytes).records == outOfProcess.records)
+        guard (try? runProcess(["sh", "-c", "command -v tshark"]))?.status == 0 else {
+            #expect(!runningUnderCI, "tshark is not installed; CI must install it (apt-get install tshark)")
+            return
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-oop-\(getpid()).pcapng").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        defer { unlink(path) }
+        let lua = Self.repo.appendingPathComponent("Tools/wireshark/hvblob.lua").path
+        let t = try runProcess(["tshark", "-X", "lua_script:\(lua)", "-r", path, "-T", "fields", "-e", "hvblob.kind", "-e", "hvblob.hostwrite.length"])
+        let lines = t.output.split(separator: "\n").filter { !$0.hasPrefix("Running as user") }
+        #expect(t.status == 0 && lines.count == outOfProcess.records.count, "\(t.output.prefix(500))")
+        for (line, r) in zip(lines, outOfProcess.records) where r.kind == .guestData {
+            #expect(line == "11\t\(r.guestData!.bytes.count)", "\(line)")
+        }
+    }
+
+    @Test("guest.replay: a guest --record capture replays against the hosts; a host that completes twice is shown request by request")
+    func guestReplay() throws {
+        let good = try Self.buildCHost(), twice = try Self.buildCHost(["BROKEN_COMPLETES_TWICE"])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-replay-\(getpid()).pcapng").path
+        defer { unlink(path) }
+        let rec = try runProcess([Self.hvblob, "guest", "--model", "--host-exec", "hvblob host --attach", "--seed", "4", "--clients", "2",
+                                  "--requests", "8", "--sizes", "4096,65536", "--record", path])
+        #expect(rec.status == 0 && rec.output.contains("recorded: "), "\(rec.output)")
+        for host in [good, "hvblob host --attach"] {
+            let r = try runProcess([Self.hvblob, "guest", "--replay", path, "--host-exec", host])
+            #expect(r.status == 0 && r.output.contains("requests compared: 16, 16 answered as in the capture"), "\(r.output)")
+        }
+        let r = try runProcess([Self.hvblob, "guest", "--replay", path, "--host-exec", twice])
+        #expect(r.status == 1 && r.output.contains("finding: vsp.completion.exactly-once") && r.output.contains("packets beyond one answer per request: the capture's host 0"), "\(r.output)")
+        let mixed = try runProcess([Self.hvblob, "guest", "--replay", path, "--host-exec", good, "--clients", "3"])
+        #expect(mixed.status == 2 && mixed.output.contains("--clients"), "\(mixed.output)")
+        let missing = try runProcess([Self.hvblob, "guest", "--replay", "/tmp/no-such-capture.pcapng", "--host-exec", good])
+        #expect(missing.status == 2 && missing.output.contains("no-such-capture"), "\(missing.output)")
     }
 }

@@ -14,7 +14,7 @@ local p = Proto("hvblob", "hvblob VMBus Azure Blob capture record")
 local kinds = {
 	[1] = "ring packet", [2] = "ioctl call", [3] = "ioctl return", [4] = "host write",
 	[5] = "rescind", [6] = "channel open", [7] = "channel close", [8] = "guest read",
-	[9] = "release", [10] = "remove",
+	[9] = "release", [10] = "remove", [11] = "guest data", [12] = "ring state",
 }
 local directions = { [0] = "guest->host", [1] = "host->guest", [0xff] = "none" }
 local packet_types = {
@@ -88,6 +88,9 @@ f.hw_pfn = ProtoField.uint64("hvblob.hostwrite.pfn", "PFN", base.HEX)
 f.hw_offset = ProtoField.uint32("hvblob.hostwrite.offset", "Offset in page")
 f.hw_length = ProtoField.uint32("hvblob.hostwrite.length", "Length")
 f.ring_size = ProtoField.uint32("hvblob.open.ring_size", "Ring size")
+f.rs_interrupt_mask = ProtoField.uint32("hvblob.ringstate.interrupt_mask", "interrupt_mask")
+f.rs_pending_send_sz = ProtoField.uint32("hvblob.ringstate.pending_send_sz", "pending_send_sz")
+f.hostile = ProtoField.bool("hvblob.flags.hostile", "Malformed on purpose (hostile guest)", 8, nil, 0x04)
 
 local e_short = ProtoExpert.new("hvblob.short", "hvblob.short", expert.group.MALFORMED, expert.severity.ERROR)
 p.experts = { e_short }
@@ -190,7 +193,8 @@ function p.dissector(tvb, pinfo, tree)
 	t:add(f.version, tvb(0, 1))
 	t:add(f.kind, tvb(1, 1))
 	t:add(f.direction, tvb(2, 1))
-	t:add(f.flags, tvb(3, 1))
+	local ft = t:add(f.flags, tvb(3, 1))
+	ft:add(f.hostile, tvb(3, 1))
 	t:add_le(f.channel, tvb(4, 4))
 	t:add_le(f.ring_before, tvb(8, 4))
 	t:add_le(f.ring_after, tvb(12, 4))
@@ -225,9 +229,24 @@ function p.dissector(tvb, pinfo, tree)
 		t:add_le(f.hw_length, body(12, 4))
 		pinfo.cols.info:set(string.format("host write PFN 0x%x +%d, %d bytes", body(0, 8):le_uint64():tonumber(),
 			body(8, 4):le_uint(), body(12, 4):le_uint()))
+	elseif kind == 11 and bn >= 16 then
+		t:add_le(f.hw_pfn, body(0, 8))
+		t:add_le(f.hw_offset, body(8, 4))
+		t:add_le(f.hw_length, body(12, 4))
+		pinfo.cols.src:set("guest")
+		pinfo.cols.dst:set("host")
+		pinfo.cols.info:set(string.format("guest data PFN 0x%x +%d, %d bytes", body(0, 8):le_uint64():tonumber(),
+			body(8, 4):le_uint(), body(12, 4):le_uint()))
+	elseif kind == 12 and bn == 8 then
+		t:add_le(f.rs_interrupt_mask, body(0, 4))
+		t:add_le(f.rs_pending_send_sz, body(4, 4))
+		pinfo.cols.src:set("guest")
+		pinfo.cols.dst:set("-")
+		pinfo.cols.info:set(string.format("ring state %s: interrupt_mask %d, pending_send_sz %d", directions[dir] or "?",
+			body(0, 4):le_uint(), body(4, 4):le_uint()))
 	elseif kind == 6 and bn == 4 then
 		t:add_le(f.ring_size, body(0, 4))
-	elseif body ~= nil and (kind == 1 or kind == 2 or kind == 3 or kind == 4 or kind == 6) then
+	elseif body ~= nil and (kind == 1 or kind == 2 or kind == 3 or kind == 4 or kind == 6 or kind == 11 or kind == 12) then
 		t:add_proto_expert_info(e_short, "body too short for its kind")
 	end
 end

@@ -37,9 +37,10 @@ public struct CaptureError: Error, Hashable, Sendable, CustomStringConvertible {
 /// Layout (little-endian, 24-byte header then `body_len` bytes):
 ///
 ///     0  u8   version      1
-///     1  u8   kind         CaptureRecord.Kind (1...10)
+///     1  u8   kind         CaptureRecord.Kind (1...12)
 ///     2  u8   direction    0 guest->host (outbound ring), 1 host->guest (inbound ring), 0xff none
-///     3  u8   flags        bit 0: ring offsets known; bit 1: request id not known (0 on record)
+///     3  u8   flags        bit 0: ring offsets known; bit 1: request id not known (0 on record);
+///                          bit 2: a guest packet made malformed on purpose (hvblob's hostile guest)
 ///     4  u32  channel      the channel's relid (the simulator uses 1)
 ///     8  u32  ring_before  the ring's write_index before the packet
 ///    12  u32  ring_after   ... and after it (trailer included)
@@ -53,6 +54,9 @@ public struct CaptureRecord: Hashable, Sendable {
     public static let headerSize = 24
     public static let flagRingOffsets: UInt8 = 1
     public static let flagRequestIdUnknown: UInt8 = 2
+    /// A guest->host packet hvblob made malformed on purpose (verify-host's and fuzz-host's
+    /// hostile guest): a host may answer it with an error or not at all.
+    public static let flagHostile: UInt8 = 4
 
     public enum Kind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         /// Body: the packet as written into the ring (descriptor first, no trailer).
@@ -77,6 +81,16 @@ public struct CaptureRecord: Hashable, Sendable {
         case release = 9
         /// The device's remove started (after a rescind, or a module unload). No body.
         case remove = 10
+        /// Body as host-write: bytes of a page the guest handed the host with the guest->host
+        /// packet recorded next (its request buffer and the valid part of its data buffer), as
+        /// they stood when the packet was sent. Recorded by `hvblob guest --record` and
+        /// fuzz-host reproducers, so that a capture replays against a host
+        /// (`hvblob guest --replay`); replaying a guest ignores it.
+        case guestData = 11
+        /// The guest set its ring-header fields of the ring `direction` names (interrupt_mask
+        /// of the host->guest ring, pending_send_sz of the guest->host ring). Body: u32
+        /// interrupt_mask, u32 pending_send_sz.
+        case ringState = 12
 
         public var description: String {
             switch self {
@@ -90,6 +104,8 @@ public struct CaptureRecord: Hashable, Sendable {
             case .guestRead: return "guest-read"
             case .release: return "release"
             case .remove: return "remove"
+            case .guestData: return "guest-data"
+            case .ringState: return "ring-state"
             }
         }
     }
@@ -154,7 +170,7 @@ public struct CaptureRecord: Hashable, Sendable {
             throw CaptureError(.badRecord, offset: base, "record version \(u8(0)), expected \(version)")
         }
         guard let kind = Kind(rawValue: u8(1)) else {
-            throw CaptureError(.badRecord, offset: base + 1, "record kind \(u8(1)) is not one of 1...10")
+            throw CaptureError(.badRecord, offset: base + 1, "record kind \(u8(1)) is not one of 1...12")
         }
         guard let direction = Direction(rawValue: u8(2)) else {
             throw CaptureError(.badRecord, offset: base + 2, "direction \(u8(2)) is not 0, 1 or 0xff")
@@ -184,14 +200,14 @@ public struct CaptureRecord: Hashable, Sendable {
             try need(n >= CaptureRecord.callFixedSize, "needs at least \(CaptureRecord.callFixedSize) bytes (cmd, argument, az_blob_request_sync)")
         case .ioctlReturn:
             try need(n == 12, "must be 12 bytes (return value, status, response_len)")
-        case .hostWrite:
+        case .hostWrite, .guestData:
             try need(n >= 16, "needs the 16-byte PFN/offset/length header")
             let off = Int(body.u32(8)), len = Int(body.u32(12))
             if len != n - 16 {
-                throw CaptureError(.badRecord, offset: base + 12, "host-write length \(len) but \(n - 16) bytes follow")
+                throw CaptureError(.badRecord, offset: base + 12, "\(kind) length \(len) but \(n - 16) bytes follow")
             }
             if off + len > AzBlob.pageSize {
-                throw CaptureError(.badRecord, offset: base + 8, "host-write of \(len) bytes at page offset \(off) crosses the page end")
+                throw CaptureError(.badRecord, offset: base + 8, "\(kind) of \(len) bytes at page offset \(off) crosses the page end")
             }
         case .rescind, .close, .release, .remove:
             try need(n == 0, "carries no body")
@@ -200,6 +216,9 @@ public struct CaptureRecord: Hashable, Sendable {
             try need(direction == .hostToGuest, "a guest read is on the host->guest ring")
         case .open:
             try need(n == 4, "must be 4 bytes (ring size)")
+        case .ringState:
+            try need(n == 8, "must be 8 bytes (interrupt_mask, pending_send_sz)")
+            try need(direction != .none, "a ring state names its ring")
         }
     }
 
@@ -252,6 +271,28 @@ extension CaptureRecord {
         return HostWrite(pfn: body.u64(0), offset: Int(body.u32(8)), bytes: Array(body[16...]))
     }
 
+    /// A guest-data record's page bytes (the same shape as a host write's).
+    public var guestData: HostWrite? {
+        guard kind == .guestData, body.count >= 16 else { return nil }
+        return HostWrite(pfn: body.u64(0), offset: Int(body.u32(8)), bytes: Array(body[16...]))
+    }
+
+    /// The body of a host-write or guest-data record.
+    public static func pageBytesBody(pfn: UInt64, offset: Int, bytes: [UInt8]) -> [UInt8] {
+        var w = WireWriter(capacity: 16 + bytes.count)
+        w.u64(pfn); w.u32(UInt32(offset)); w.u32(UInt32(bytes.count))
+        w.bytes(bytes)
+        return w.bytes
+    }
+
+    /// A ring-state record's (interrupt_mask, pending_send_sz).
+    public var ringState: (interruptMask: UInt32, pendingSendSize: UInt32)? {
+        guard kind == .ringState, body.count == 8 else { return nil }
+        return (body.u32(0), body.u32(4))
+    }
+
+    public var hostile: Bool { flags & CaptureRecord.flagHostile != 0 }
+
     public static func ioctlCallBody(command: UInt32, argument: UInt64, request: [UInt8], requestBytes: [UInt8]) -> [UInt8] {
         var w = WireWriter(capacity: callFixedSize + requestBytes.count)
         w.u32(command); w.u32(0); w.u64(argument)
@@ -275,6 +316,7 @@ extension CaptureRecord {
         case .ringPacket:
             s += " \(body.count) bytes type \(body.count >= 2 ? String(UInt16(body[0]) | UInt16(body[1]) << 8) : "?")"
             if body.count >= 16 { s += " trans_id \(body.u64(8))" }
+            if hostile { s += " (malformed on purpose)" }
         case .ioctlCall:
             if let c = ioctlCall {
                 s += " pid \(pid) request_len \(c.request.requestLen) response_len \(c.request.responseLen) data_len \(c.request.dataLen) data_valid \(c.request.dataValid)"
@@ -283,6 +325,10 @@ extension CaptureRecord {
             if let r = ioctlReturn { s += " pid \(pid) -> \(r.errno) status \(r.status) response_len \(r.responseLength)" }
         case .hostWrite:
             if let h = hostWrite { s += " PFN \(hex64(h.pfn)) +\(h.offset) \(h.bytes.count) bytes" }
+        case .guestData:
+            if let h = guestData { s += " PFN \(hex64(h.pfn)) +\(h.offset) \(h.bytes.count) bytes" }
+        case .ringState:
+            if let st = ringState { s += " interrupt_mask \(st.interruptMask) pending_send_sz \(st.pendingSendSize)" }
         case .open:
             if body.count == 4 { s += " ring size \(body.u32(0))" }
         case .release:

@@ -25,9 +25,48 @@ public final class CaptureRecorder {
         onRecord?(r)
     }
 
-    func ringPacket(_ direction: CaptureRecord.Direction, before: UInt32, after: UInt32, bytes: [UInt8]) {
-        add(CaptureRecord(time: clock(), kind: .ringPacket, direction: direction, flags: CaptureRecord.flagRingOffsets,
+    func ringPacket(_ direction: CaptureRecord.Direction, before: UInt32, after: UInt32, bytes: [UInt8], hostile: Bool = false) {
+        if recordGuestData && direction == .guestToHost { guestData(of: bytes) }
+        add(CaptureRecord(time: clock(), kind: .ringPacket, direction: direction,
+                          flags: CaptureRecord.flagRingOffsets | (hostile ? CaptureRecord.flagHostile : 0),
                           channel: channelId, ringBefore: before, ringAfter: after, body: bytes))
+    }
+
+    /// Guest-data records before each guest->host packet (off by default): the bytes a host
+    /// reads of it — its request buffer and the valid part of its data buffer — so the capture
+    /// can be replayed against a host (`hvblob guest --record`, `--replay`).
+    public var recordGuestData = false
+    /// The memory those bytes are read from (the machine sets it).
+    weak var memory: GuestMemory?
+
+    private func guestData(of bytes: [UInt8]) {
+        guard let memory, let pkt = try? GPADirectPacket.decode(bytes) else { return }
+        let r = pkt.request
+        let ranges = [(r.requestBufferOffset, r.requestBufferLength), (r.dataBufferOffset, min(r.dataBufferValid, r.dataBufferLength))]
+        for (off, len) in ranges where len > 0 {
+            var at = Int(off), left = Int(len)
+            while left > 0 {
+                let page = at / AzBlob.pageSize, inPage = at % AzBlob.pageSize
+                guard page < pkt.pfns.count, let p = memory.pointer(pkt.pfns[page]) else { break }
+                let n = min(left, AzBlob.pageSize - inPage)
+                guestData(pkt.pfns[page], offset: inPage, bytes: Array(UnsafeRawBufferPointer(start: p + inPage, count: n)))
+                at += n
+                left -= n
+            }
+        }
+    }
+
+    /// One guest-data record: bytes of a page the guest hands the host with its next packet.
+    func guestData(_ pfn: UInt64, offset: Int, bytes: [UInt8]) {
+        add(CaptureRecord(time: clock(), kind: .guestData, direction: .guestToHost, channel: channelId,
+                          body: CaptureRecord.pageBytesBody(pfn: pfn, offset: offset, bytes: bytes)))
+    }
+
+    /// The guest set its fields of a ring header (`direction` names the ring).
+    func ringState(_ direction: CaptureRecord.Direction, interruptMask: UInt32, pendingSendSize: UInt32) {
+        var w = WireWriter(capacity: 8)
+        w.u32(interruptMask); w.u32(pendingSendSize)
+        add(CaptureRecord(time: clock(), kind: .ringState, direction: direction, channel: channelId, body: w.bytes))
     }
 
     func ringRead(before: UInt32, after: UInt32) {

@@ -10,6 +10,9 @@ public struct Capture: Sendable, Equatable {
     public var offsets: [Int] = []
     /// Who wrote it (shb_userappl), when known.
     public var application: String? = nil
+    /// The section's comment (opt_comment), when there is one: a fuzz-host reproducer says
+    /// there which case, seed and finding it holds.
+    public var comment: String? = nil
 
     public init(records: [CaptureRecord] = []) { self.records = records }
 
@@ -35,6 +38,7 @@ public struct Capture: Sendable, Equatable {
         }
         var shb = WireWriter(capacity: 64)
         shb.u32(Capture.byteOrderMagic); shb.u16(1); shb.u16(0); shb.u64(UInt64.max)
+        if let comment { shb.bytes(option(1, Array(comment.utf8))) }
         shb.bytes(option(4, Array(application.utf8)))
         shb.bytes(option(0, []))
         block(Capture.shbType, shb.bytes)
@@ -107,6 +111,7 @@ public struct Capture: Sendable, Equatable {
                 interfaces = []
                 let opts = try options(bytes, from: body + 16, to: bodyEnd)
                 if let app = opts[4] { capture.application = String(decoding: app, as: UTF8.self) }
+                if let c = opts[1] { capture.comment = String(decoding: c, as: UTF8.self) }
             case idbType:
                 guard bodyEnd - body >= 8 else {
                     throw CaptureError(.truncated, offset: body, "interface description body needs 8 bytes")

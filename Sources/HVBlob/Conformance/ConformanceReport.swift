@@ -58,6 +58,8 @@ public struct ConformanceReport: Sendable {
         public var era: String
         public var hvblob: String
         public var seed: String
+        /// What was verified: "driver" (verify), or "host" (verify-host: `driver` then names the host).
+        public var subject = "driver"
         public init(driver: String, hash: String?, era: String, hvblob: String = ConformanceReport.hvblobVersion, seed: String) {
             self.driver = driver
             self.hash = hash
@@ -66,7 +68,7 @@ public struct ConformanceReport: Sendable {
             self.seed = seed
         }
         var fields: [(String, String)] {
-            [("driver", driver), ("hash", hash ?? "n/a (the Swift model)"), ("era", era), ("hvblob", hvblob), ("seed", seed)]
+            [(subject, driver), ("hash", hash ?? (subject == "driver" ? "n/a (the Swift model)" : "n/a")), ("era", era), ("hvblob", hvblob), ("seed", seed)]
         }
     }
 
@@ -436,7 +438,7 @@ public struct ConformanceReport: Sendable {
 
             """
         if let hd = header {
-            let labels = ["driver": "Driver", "hash": "Source hash", "era": "API era", "hvblob": "hvblob version", "seed": "Seed"]
+            let labels = ["driver": "Driver", "host": "Host", "hash": "Source hash", "era": "API era", "hvblob": "hvblob version", "seed": "Seed"]
             for (k, v) in hd.fields { s += "<tr><th>\(labels[k] ?? k)</th><td><code>\(h(v))</code></td></tr>\n" }
         }
         s += "</tbody></table>\n"

@@ -348,7 +348,7 @@ public enum FuzzTargets {
                     r.body = w.bytes
                 case .guestRead:
                     r.direction = .hostToGuest
-                case .rescind, .close, .release, .remove:
+                case .rescind, .close, .release, .remove, .guestData, .ringState:
                     break
                 }
                 records.append(r)

@@ -28,6 +28,7 @@ public final class Machine {
         didSet {
             channel.recorder = recorder
             memory.recorder = recorder
+            recorder?.memory = memory
             recorder?.abi = driver.abi
         }
     }

@@ -41,6 +41,7 @@ public final class ExternalHostLink {
                 guard self.ringPFNs.count == 2, let out = ch.outbound else { return }
                 let o = HostMessage.Open(ringSize: UInt32(out.size), outboundPFN: self.ringPFNs[0], inboundPFN: self.ringPFNs[1])
                 self.session.monitor.guestLog = machine.log
+                self.session.monitor.recorder = machine.recorder
                 self.session.monitor.opened(outbound: out, inbound: ch.inbound!, memory: machine.memory, shared: self.memory)
                 self.request { HostMessage.open(o, seq: $0, time: $1) }
             case .close: self.request { HostMessage(.close, seq: $0, time: $1) }

@@ -258,7 +258,7 @@ public enum HostConformance {
         defer { session.idleTimeoutMs = nil }
         let bad = k.make(g, 0xBAD)
         m.hostile.insert(0xBAD)
-        _ = g.write(bad, id: 0xBAD, signal: true)
+        _ = g.write(bad, id: 0xBAD, signal: true, hostile: true)
         g.settle()
         let alive = session.failure == nil
         if !alive { m.report("vsp.hostile.survives", "\(k.what): \(session.failure ?? "")") }
@@ -311,10 +311,14 @@ final class RawGuest {
         if r.close(inb) { machine.channel.signalRoomToHost() }
     }
 
+    /// The request page of each request id built here, with its text (recorded as guest data).
+    private var requestPages: [UInt64: (pfn: UInt64, bytes: [UInt8])] = [:]
+
     /// A valid request: one request page holding `text`, one 4 KiB response page.
     func request(id: UInt64, text: String) -> [UInt8] {
         let req = machine.memory.allocateFrame(), resp = machine.memory.allocateFrame()
         let bytes = Array(text.utf8)
+        requestPages[id] = (req, bytes)
         bytes.withUnsafeBytes { machine.memory.copyIn(req, offset: 0, from: $0.baseAddress!, count: $0.count) }
         var g = [UInt8](repeating: 0, count: 16)
         withUnsafeBytes(of: id.littleEndian) { for i in 0..<8 { g[i] = $0[i] } }
@@ -324,12 +328,20 @@ final class RawGuest {
     }
 
     /// Puts a packet in the guest->host ring; `signal`: as Linux's send does (empty -> non-empty).
-    func write(_ packet: [UInt8], id: UInt64, signal: Bool) -> Bool {
+    /// A recording machine records the request's page (guest data) and the packet, `hostile`
+    /// when hvblob made it malformed on purpose.
+    func write(_ packet: [UInt8], id: UInt64, signal: Bool, hostile: Bool = false) -> Bool {
         guard let out = machine.channel.outbound else { return false }
         var padded = packet
         while padded.count % 8 != 0 { padded.append(0) }
+        if padded.count >= 16 { withUnsafeBytes(of: id.littleEndian) { padded.replaceSubrange(8..<16, with: $0) } }
+        let before = out.writeIndex
         switch out.write(padded, transId: { id }) {
         case .written(_, let s):
+            if let r = machine.recorder {
+                if let page = requestPages[id], !page.bytes.isEmpty { r.guestData(page.pfn, offset: 0, bytes: page.bytes) }
+                r.ringPacket(.guestToHost, before: before, after: out.writeIndex, bytes: padded, hostile: hostile)
+            }
             if signal && s { self.signal() }
             return true
         default: return false
@@ -398,14 +410,41 @@ public enum HostileGuest {
 }
 
 extension HostConformance {
-    /// The verdicts as JSON (`verify-host --format json`): one object per rule.
-    public static func json(_ verdicts: [Verdict], host: String, seed: UInt64, conforms: Bool) -> String {
-        func q(_ s: String) -> String { JSON.quote(s) }
-        var out = "{\n  \"host\": \(q(host)),\n  \"seed\": \(seed),\n  \"conforms\": \(conforms),\n  \"rules\": ["
-        out += verdicts.enumerated().map { i, v in
-            "\n    {\"id\": \(q(v.rule.id)), \"level\": \(q(v.rule.level.rawValue)), \"verdict\": \(q(v.outcome.rawValue)), \"summary\": \(q(v.rule.summary)), "
-                + "\"scenarios\": [\(v.scenarios.map(q).joined(separator: ", "))], \"evidence\": \(q(v.evidence)), \"findings\": [\(v.findings.map(q).joined(separator: ", "))]}"
-        }.joined(separator: ",")
-        return out + "\n  ]\n}\n"
+    /// The scenarios whose findings a failing verdict names ("[workload] ..." -> workload).
+    public static func failingScenarios(_ v: Verdict) -> [String] {
+        Set(v.findings.compactMap { f -> String? in
+            guard f.hasPrefix("["), let end = f.firstIndex(of: "]") else { return nil }
+            return String(f[f.index(after: f.startIndex)..<end])
+        }).sorted()
+    }
+
+    /// The verdicts as the conformance report `verify` writes (text, JSON, JUnit, KTAP, HTML):
+    /// one row per rule, its evidence one check whose counts say which scenarios showed it and
+    /// the command that replays them with the seed; inconclusive stays inconclusive (JUnit
+    /// <error>, KTAP not ok). `how` is how the host was given (--host-exec 'CMD').
+    public static func report(_ verdicts: [Verdict], host: String, how: String, seed: UInt64, hash: String? = nil) -> ConformanceReport {
+        let results: [Conformance.Result] = verdicts.map { v in
+            let level: Conformance.Level = v.rule.level == .must ? .must : .should
+            let check = Conformance.Check(id: v.rule.id, level: level, summary: v.rule.summary, needs: [], direct: [v.rule.id])
+            let scenarios = v.outcome == .fail ? failingScenarios(v) : v.scenarios
+            let replay = "hvblob verify-host \(how) --seed \(seed) --only \((scenarios.isEmpty ? v.scenarios : scenarios).joined(separator: ","))"
+            var counts = ["scenarios: \(v.scenarios.joined(separator: ", "))"]
+            if v.outcome == .pass { counts.append("shown by \(v.evidence)") }
+            counts.append("seed \(seed): \(replay)")
+            let verdict: Conformance.Verdict = v.outcome == .pass ? .pass : v.outcome == .fail ? .fail : .inconclusive
+            let detail: String
+            switch v.outcome {
+            case .pass: detail = ""
+            case .fail: detail = (v.findings + ["reproduce: \(replay)"]).joined(separator: "\n")
+            case .inconclusive: detail = v.evidence
+            }
+            return Conformance.Result(check: check, verdict: verdict, detail: detail, evidence: counts,
+                                      findings: v.outcome == .fail ? [v.rule.id: v.findings.count] : [:],
+                                      firstFindings: v.findings.first.map { [v.rule.id: $0] } ?? [:],
+                                      failedOn: v.outcome == .fail ? [v.rule.id] : [], hostPackets: 0)
+        }
+        var header = ConformanceReport.Header(driver: "\(host) (\(how))", hash: hash, era: "host interface v\(HostMessage.version)", seed: "\(seed)")
+        header.subject = "host"
+        return ConformanceReport(target: "host \(host)", checks: results, vectors: [], header: header)
     }
 }

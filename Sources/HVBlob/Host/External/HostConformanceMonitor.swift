@@ -70,6 +70,45 @@ public final class HostConformanceMonitor {
 
     public var inFlightCount: Int { inFlight.count }
 
+    /// The guest machine's recorder, when it records (`hvblob guest --record`): what the host
+    /// did becomes capture records as the in-process host's do — its packets as ring-packet
+    /// records, and before each completion the bytes it changed in that request's response and
+    /// data buffers as host-write records (one per page, from the first to the last byte that
+    /// changed: a byte the host rewrote with the value already there is not seen).
+    public weak var recorder: CaptureRecorder?
+    /// Each request's writable buffers as the guest handed them over, page by page.
+    private var writable: [UInt64: [(pfn: UInt64, offset: Int, bytes: [UInt8])]] = [:]
+
+    private func snapshotWritable(_ id: UInt64, _ pkt: GPADirectPacket) {
+        guard let shared else { return }
+        let r = pkt.request
+        var pieces: [(pfn: UInt64, offset: Int, bytes: [UInt8])] = []
+        for (off, len) in [(r.dataBufferOffset, r.dataBufferLength), (r.responseBufferOffset, r.responseBufferLength)] where len > 0 {
+            var at = Int(off), left = Int(len)
+            while left > 0 {
+                let page = at / AzBlob.pageSize, inPage = at % AzBlob.pageSize
+                guard page < pkt.pfns.count, let p = shared.page(pkt.pfns[page]) else { break }
+                let n = min(left, AzBlob.pageSize - inPage)
+                pieces.append((pkt.pfns[page], inPage, Array(UnsafeRawBufferPointer(start: p + inPage, count: n))))
+                at += n
+                left -= n
+            }
+        }
+        writable[id] = pieces
+    }
+
+    /// Host-write records for what the host changed in request `id`'s buffers.
+    private func recordWrites(_ id: UInt64) {
+        guard let recorder, let shared, let pieces = writable.removeValue(forKey: id) else { return }
+        for piece in pieces {
+            guard let p = shared.page(piece.pfn) else { continue }
+            let now = UnsafeRawBufferPointer(start: p + piece.offset, count: piece.bytes.count)
+            guard let first = piece.bytes.indices.first(where: { piece.bytes[$0] != now[$0] }),
+                  let last = piece.bytes.indices.last(where: { piece.bytes[$0] != now[$0] }) else { continue }
+            recorder.hostWrite(piece.pfn, offset: piece.offset + first, from: p + piece.offset + first, count: last - first + 1)
+        }
+    }
+
     func opened(outbound: RingBuffer, inbound: RingBuffer, memory: GuestMemory, shared: SharedGuestMemory) {
         self.outbound = outbound
         self.inbound = inbound
@@ -79,6 +118,7 @@ public final class HostConformanceMonitor {
         lastInWrite = inbound.writeIndex
         inFlight = [:]
         completed = [:]
+        writable = [:]
         hostile = []
         hostileAnswered = [:]
         hostileAccepted = []
@@ -113,6 +153,7 @@ public final class HostConformanceMonitor {
             if flags & PacketFlags.completionRequested != 0 {
                 requestsSeen += 1
                 inFlight[id] = Sent(requestId: id, pfns: pkt?.pfns ?? [], request: pkt?.request, wellFormed: pkt != nil && !hostile.contains(id))
+                if recorder != nil, let pkt { snapshotWritable(id, pkt) }
             }
             if !framed { break }
             p = UInt32((Int(p) + len + RingBuffer.trailerSize) % ring.dataSize)
@@ -246,8 +287,15 @@ public final class HostConformanceMonitor {
             if trailer != UInt64(p) << 32 {
                 report("vsp.ring.trailer", "the trailer after the packet at offset \(p) is \(hex64(trailer)), expected \(hex64(UInt64(p) << 32)) (the packet's offset << 32)")
             }
+            let next = UInt32((Int(p) + len + RingBuffer.trailerSize) % ring.dataSize)
+            if let recorder {
+                if type == PacketType.completion.rawValue && inFlight[id] != nil { recordWrites(id) }
+                var bytes = [UInt8](repeating: 0, count: len)
+                bytes.withUnsafeMutableBytes { ring.copyOut(at: Int(p), into: $0.baseAddress!, count: len) }
+                recorder.ringPacket(.hostToGuest, before: p, after: next, bytes: bytes)
+            }
             completion(at: Int(p), type: type, off8: off8, len8: len8, id: id, ring: ring)
-            p = UInt32((Int(p) + len + RingBuffer.trailerSize) % ring.dataSize)
+            p = next
         }
         lastInWrite = w
     }

@@ -26,6 +26,10 @@ public enum HostFuzz {
         public let seed: UInt64
         public let mutations: [String]
         public let outcome: Outcome
+        /// What the guest did in the case, as a capture (its packets with their pages as guest
+        /// data, the ring states it set, what the host answered): the reproducer
+        /// `hvblob guest --replay` replays against a host.
+        public var capture = Capture()
     }
 
     /// (offset, width, name) of the fields a mutation may overwrite, in a two-PFN request packet
@@ -51,8 +55,11 @@ public enum HostFuzz {
         mon.memoryChecks = true
         let (seenBefore, countsBefore) = (mon.log.violations.count, mon.log.counts)
         var mutations: [String] = []
+        var recorded = Capture()
         let outcome: Outcome = ExternalHostSession.$current.withValue(session) {
             let g = RawGuest(seed: seed)
+            let recorder = g.machine.startRecording()
+            defer { recorded = recorder.capture }
             guard g.open() else { return .crash(session.failure ?? "the channel did not open") }
             session.idleTimeoutMs = min(500, session.timeoutMs)
             defer { session.idleTimeoutMs = nil }
@@ -65,14 +72,16 @@ public enum HostFuzz {
             }
             if rng.chance(0.2), let inb = g.machine.channel.inbound {
                 inb.interruptMask = 1
+                g.machine.recorder?.ringState(.hostToGuest, interruptMask: 1, pendingSendSize: inb.pendingSendSize)
                 mutations.append("host->guest interrupt_mask=1")
             }
             if rng.chance(0.2), let out = g.machine.channel.outbound {
                 out.pendingSendSize = UInt32(rng.int(in: 1...out.dataSize))
+                g.machine.recorder?.ringState(.guestToHost, interruptMask: out.interruptMask, pendingSendSize: out.pendingSendSize)
                 mutations.append("guest->host pending_send_sz=\(out.pendingSendSize)")
             }
             mon.hostile.insert(0xF00D)
-            _ = g.write(p, id: 0xF00D, signal: true)
+            _ = g.write(p, id: 0xF00D, signal: true, hostile: true)
             g.settle()
             if session.failure == nil {
                 _ = g.write(g.request(id: 0xF00E, text: "DELETE after\n"), id: 0xF00E, signal: true)
@@ -90,9 +99,10 @@ public enum HostFuzz {
             let new = mon.log.violations.dropFirst(seenBefore).filter { v in v.rule.rawValue.hasPrefix("vsp.") }
             let grew = mon.log.counts.filter { $0.value > countsBefore[$0.key, default: 0] }.keys
             if !grew.isEmpty {
-                return Case(seed: seed, mutations: mutations, outcome: .rule(new.isEmpty ? grew.map(\.rawValue).sorted() : new.map { "\($0.rule): \($0.detail)" }))
+                return Case(seed: seed, mutations: mutations, outcome: .rule(new.isEmpty ? grew.map(\.rawValue).sorted() : new.map { "\($0.rule): \($0.detail)" }),
+                            capture: recorded)
             }
         }
-        return Case(seed: seed, mutations: mutations, outcome: outcome)
+        return Case(seed: seed, mutations: mutations, outcome: outcome, capture: recorded)
     }
 }
