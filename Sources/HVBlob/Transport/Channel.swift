@@ -195,4 +195,52 @@ public final class Channel {
         interruptsToHost += 1
         signalHost()
     }
+
+    // MARK: checkpoint and reset
+
+    /// Everything of the channel at a checkpoint: its state, the request-id table (a value),
+    /// its rings (the same objects, their bytes restored chunk by chunk) and its callbacks.
+    struct Checkpoint {
+        let state: State
+        let rescinded: Bool
+        let requestorSize: Int
+        let usesRequestIdCallbacks: Bool
+        let requestor: RequestIdTable?
+        let outbound: RingBuffer?, inbound: RingBuffer?
+        let outboundImage: RingBuffer.Checkpoint?, inboundImage: RingBuffer.Checkpoint?
+        let callback: (() -> Void)?
+        let signalHost: () -> Void, signalGuest: () -> Void
+        let counters: (Int, Int, Int, Int)
+        let recorder: CaptureRecorder?
+        let ringFactory: ((Int) -> RingBuffer)?
+        let onLifecycle: ((LifecycleStep) -> Void)?
+    }
+
+    func checkpoint() -> Checkpoint {
+        Checkpoint(state: state, rescinded: rescinded, requestorSize: requestorSize, usesRequestIdCallbacks: usesRequestIdCallbacks,
+                   requestor: requestor, outbound: outbound, inbound: inbound,
+                   outboundImage: outbound?.checkpoint(), inboundImage: inbound?.checkpoint(),
+                   callback: callback, signalHost: signalHost, signalGuest: signalGuest,
+                   counters: (outFullTotal, interruptsToHost, interruptsToGuest, packetsSent),
+                   recorder: recorder, ringFactory: ringFactory, onLifecycle: onLifecycle)
+    }
+
+    func restore(_ c: Checkpoint) {
+        state = c.state
+        rescinded = c.rescinded
+        requestorSize = c.requestorSize
+        usesRequestIdCallbacks = c.usesRequestIdCallbacks
+        requestor = c.requestor
+        outbound = c.outbound
+        inbound = c.inbound
+        if let r = c.outbound, let i = c.outboundImage { r.restore(i) }
+        if let r = c.inbound, let i = c.inboundImage { r.restore(i) }
+        callback = c.callback
+        signalHost = c.signalHost
+        signalGuest = c.signalGuest
+        (outFullTotal, interruptsToHost, interruptsToGuest, packetsSent) = c.counters
+        recorder = c.recorder
+        ringFactory = c.ringFactory
+        onLifecycle = c.onLifecycle
+    }
 }
