@@ -99,4 +99,25 @@ struct ResetTests {
         #expect(rig.machine.resetCost == (0, 0) || rig.machine.resetCost.frames == 0)
         #expect(rig.machine.memory.pinnedFrames == 0 && rig.log.total == 0)
     }
+
+    @Test("reset.replay: a capture replayed on a pooled machine (reset between replays) gives the same report as on a fresh machine")
+    func replayOnReusedMachines() throws {
+        var c = SimulationConfig()
+        c.clients = 3
+        c.requestsPerClient = 4
+        c.sizes = [4096, 65536]
+        c.seed = 99
+        c.faults = try FaultPlan(spec: "delay=1-6,rescind=40")
+        let sim = Simulation(c)
+        let rec = sim.machine.startRecording()
+        _ = sim.run()
+        let capture = rec.capture
+        // A witness makes every machine fresh (it must see them being built).
+        let fresh = MachineWitness.$current.withValue(MachineWitness()) { Replayer(capture: capture).run() }
+        let before = RigPool.shared.resets
+        let pooled = (0..<3).map { _ in Replayer(capture: capture).run() }
+        #expect(fresh.clean && fresh.guestPacketsMatched > 0, "\(fresh.render(driver: "the model"))")
+        for p in pooled { #expect(p.render(driver: "the model") == fresh.render(driver: "the model")) }
+        #expect(RigPool.shared.resets - before >= 2, "the replays reused no machine")
+    }
 }

@@ -36,6 +36,40 @@ public final class RigPool: @unchecked Sendable {
             || Conformance.Scope.current != nil
     }
 
+    private final class MachineEntry: @unchecked Sendable {
+        let machine: Machine
+        let start: MachineCheckpoint
+        init(_ m: Machine, _ c: MachineCheckpoint) { machine = m; start = c }
+    }
+    private struct MachineKey: Hashable, Sendable {
+        let version: KernelVersion
+        let behavior: DriverBehavior
+    }
+    private let freeMachines = Mutex<[MachineKey: [MachineEntry]]>([:])
+
+    /// Runs `body` on a machine of the model as `Machine(behavior:version:faults:seed:)` makes
+    /// it (not probed; no faults, seed 1): a reused one reset to that point, or a new one.
+    public func withMachine<T>(behavior: DriverBehavior = .fixed, version: KernelVersion, _ body: (Machine) -> T) -> T {
+        if RigPool.watched { return body(Machine(behavior: behavior, version: version, faults: .none, seed: 1)) }
+        let key = MachineKey(version: version, behavior: behavior)
+        let entry: MachineEntry
+        if let e = freeMachines.withLock({ $0[key]?.popLast() }) {
+            e.machine.reset(to: e.start)
+            counters.withLock { $0.reset += 1 }
+            entry = e
+        } else {
+            let m = Machine(behavior: behavior, version: version, faults: .none, seed: 1)
+            guard let start = try? m.checkpoint() else { return body(m) }
+            counters.withLock { $0.built += 1 }
+            entry = MachineEntry(m, start)
+        }
+        let result = body(entry.machine)
+        freeMachines.withLock { pool in
+            if pool[key, default: []].count < 8 { pool[key, default: []].append(entry) }
+        }
+        return result
+    }
+
     /// Runs `body` on a rig of the model for `version` and `faults` (seed 1), probed with one
     /// file open: a reused one reset to that point, or a new one. nil when the rig could not be
     /// set up (probe or open failed).
