@@ -128,11 +128,13 @@ public enum Bench {
     /// from a fixed pattern: the transport's own cost, without the store's text parsing.
     public struct FillBackend: BlobBackend {
         let pattern: [UInt8]
+        /// "OK 0", one array for every request (the backend's own allocation is not the transport's).
+        static let ok: [UInt8] = [79, 75, 32, 48]
         public init(size: Int) { pattern = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) } }
         public mutating func execute(request: [UInt8], data: GuestBuffer) -> BlobResult {
             let n = min(pattern.count, data.count)
             data.write(pattern[0..<n])
-            return BlobResult(response: [79, 75, 32, 48], dataWritten: n)
+            return BlobResult(response: FillBackend.ok, dataWritten: n)
         }
     }
 

@@ -140,6 +140,7 @@ public final class IoctlCall: DriverCall {
         guard let r = request else { return finish(.EINVAL) }
         let b = vsc.behavior
         let space = file.process
+        pins.reserveCapacity(3)
         do {
             pins.append(try space.pin(r.requestBuffer, length: Int(r.requestLen), writeIntent: b.requestWriteIntent))
             pins.append(try space.pin(r.responseBuffer, length: Int(r.responseLen), writeIntent: b.responseWriteIntent))
@@ -183,10 +184,13 @@ public final class IoctlCall: DriverCall {
             ret = f
         } else {
             let len = vsc.behavior.boundsResponseLen ? min(ctx.responseLen, r.responseLen) : ctx.responseLen
-            var w = WireWriter(capacity: 8)
-            w.u32(ctx.status)
-            w.u32(len)
-            do { try file.process.write(argument + UInt64(AzBlobRequestSync.responseOffset), w.bytes) } catch { ret = .EFAULT }
+            // status, response_len: little-endian, from the stack (no heap buffer per request).
+            var back = (ctx.status.littleEndian, len.littleEndian)
+            do {
+                try withUnsafeBytes(of: &back) { (raw) throws(Errno) in
+                    try file.process.write(argument + UInt64(AzBlobRequestSync.responseOffset), from: raw.baseAddress!, count: 8)
+                }
+            } catch { ret = .EFAULT }
         }
         vsc.dequeue(ctx)
         vsc.releasePins(ctx, file: file)
