@@ -42,6 +42,8 @@ public final class Channel {
     public var onLifecycle: ((LifecycleStep) -> Void)?
     public enum LifecycleStep: Sendable { case open, close, rescind }
 
+    private var receiveBuffer: [UInt8] = []
+
     public init(version: KernelVersion, log: ViolationLog) {
         self.version = version
         self.log = log
@@ -152,8 +154,12 @@ public final class Channel {
             log.report("host.ring.len8", "guest->host packet at ring offset \(start) claims \(len) bytes, \(avail) available")
             return nil
         }
-        var bytes = [UInt8](repeating: 0, count: len)
-        bytes.withUnsafeMutableBytes { ring.copyOut(at: start, into: $0.baseAddress!, count: len) }
+        // One buffer reused packet after packet: unique again once the caller let go of the last
+        // packet (one who keeps it gets its own copy on the next receive).
+        receiveBuffer.removeAll(keepingCapacity: true)
+        receiveBuffer.append(contentsOf: repeatElement(0, count: len))
+        receiveBuffer.withUnsafeMutableBytes { ring.copyOut(at: start, into: $0.baseAddress!, count: len) }
+        let bytes = receiveBuffer
         let trailer = ring.loadU64(at: (start + len) % ring.dataSize)
         if trailer != UInt64(start) << 32 {
             log.report("host.ring.trailer", "trailer after packet at \(start) is \(hex64(trailer)), expected \(hex64(UInt64(start) << 32))")

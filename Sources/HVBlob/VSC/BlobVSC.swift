@@ -34,6 +34,8 @@ public final class BlobVSC: GuestDriver {
     /// Statistics.
     public private(set) var completionsIgnored = 0
     public private(set) var ioctlsStarted = 0
+    /// Where the ioctl copies its argument from user space (one per device, reused).
+    var argumentBuffer = [UInt8](repeating: 0, count: AzBlobRequestSync.wireSize)
 
     public init(channel: Channel, memory: GuestMemory, log: ViolationLog, behavior: DriverBehavior) {
         self.channel = channel

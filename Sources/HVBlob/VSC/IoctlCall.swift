@@ -123,10 +123,15 @@ public final class IoctlCall: DriverCall {
     private func validate() -> StepResult {
         guard command == .azBlobUserRequest else { return finish(.EINVAL) }
         if file.credentials != file.process.credentials { return finish(.EACCES) }
-        let bytes: [UInt8]
-        do { bytes = try file.process.read(argument, count: AzBlobRequestSync.wireSize) } catch { return finish(.EFAULT) }
+        // copy_from_user into the device's one argument buffer (no heap buffer per request).
+        var faulted = false
+        let space = file.process, at = argument
+        vsc.argumentBuffer.withUnsafeMutableBytes { raw in
+            do { try space.read(at, into: raw.baseAddress!, count: AzBlobRequestSync.wireSize) } catch { faulted = true }
+        }
+        if faulted { return finish(.EFAULT) }
         let r: AzBlobRequestSync
-        do { r = try AzBlobRequestSync.decode(bytes) } catch { return finish(.EFAULT) }
+        do { r = try AzBlobRequestSync.decode(vsc.argumentBuffer) } catch { return finish(.EFAULT) }
         if r.requestLen == 0 || r.responseLen == 0 { return finish(.EINVAL) }
         if r.dataLen != 0 && r.dataLen < r.dataValid { return finish(.EINVAL) }
         let limit = UInt32(AzBlob.pageSize * AzBlob.maxPages)
