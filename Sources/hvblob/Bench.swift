@@ -12,7 +12,8 @@ struct Bench: ParsableCommand {
             Rows: 4 KiB round trips (model; the in-tree C driver through the bridge), allocations per \
             round trip (counted by a malloc interposer the bench compiles and preloads into a child \
             run of itself), explore schedules/s (model and C, a fixed schedule count), replay ring \
-            packets/s (model and C), fuzz-target execs/s in process against a trivial target, ring \
+            packets/s (model and C), machine resets/s against fresh machines/s (idle, and with one 4 KiB \
+            round trip per input), fuzz-target execs/s in process against a trivial target, ring \
             packets, 32 MiB requests. --json prints the same figures for tracking.
             """
     )
@@ -64,6 +65,8 @@ struct Bench: ParsableCommand {
             progress("4 KiB round trips, C driver through the bridge")
             figures.append(try HVBlob.Bench.driverRoundTrips(count: roundTrips, factory: bridged, version: built.version,
                                                              label: "C driver through the bridge"))
+            progress("machine resets against fresh machines")
+            figures += try HVBlob.Bench.resets(count: max(100, roundTrips / 20))
             progress("fuzz targets, in process")
             figures += try fuzzFigures()
             progress("explore, \(schedules) schedules each")

@@ -29,6 +29,8 @@ struct BenchTests {
         ("replay.c", "replay, ring packets/s, C driver"),
         ("allocations.model", "allocations per 4 KiB round trip, model"),
         ("allocations.c", "allocations per 4 KiB round trip, C driver"),
+        ("reset.idle", "machine resets/s"),
+        ("reset.input", "inputs/s on a reset machine"),
     ]
 
     @Test("bench: the table has every row of issue 12 with its baseline, ratio and issue 12's figure")

@@ -169,7 +169,21 @@ final class ChannelReplay {
             report.pfnsIdentical += identical
             report.pfnsRenamed += renamed
         }
-        let m = Machine(behavior: .fixed, version: version, faults: .none, seed: 1)
+        if factory == nil {
+            // The model replays on a machine of the pool, reset to how a fresh one starts.
+            RigPool.shared.withMachine(version: version) { m in
+                run(&report, on: m)
+                // What this replay made lives in the machine until its reset: let it go first.
+                activities.removeAll()
+                processes.removeAll()
+                machine = nil
+            }
+        } else {
+            run(&report, on: Machine(behavior: .fixed, version: version, faults: .none, seed: 1))
+        }
+    }
+
+    func run(_ report: inout ReplayReport, on m: Machine) {
         machine = m
         if let factory {
             do { m.driver = try factory(m) } catch {

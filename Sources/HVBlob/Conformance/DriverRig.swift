@@ -81,6 +81,47 @@ public final class DriverRig {
         if settles { settle() }
     }
 
+    // MARK: checkpoint and reset
+
+    /// The rig at a quiescent point: its machine, the process's page tables, the open file.
+    public final class Checkpoint {
+        fileprivate let machine: MachineCheckpoint
+        fileprivate let space: AddressSpace.Checkpoint
+        fileprivate let fileReleased: Bool
+        fileprivate let packets: [[UInt8]]
+        fileprivate let removed: Bool, closed: Bool
+        fileprivate let baseline: UInt64
+        fileprivate init(_ r: DriverRig, _ m: MachineCheckpoint) {
+            machine = m
+            space = r.space.checkpoint()
+            fileReleased = r.file.released
+            packets = r.packets
+            removed = r.removed
+            closed = r.closed
+            baseline = r.baseline
+        }
+    }
+
+    /// A checkpoint of the rig (see `Machine.checkpoint()`): no call in flight, the driver the
+    /// Swift model. Take it right after `init` (probed, file open) to run input after input on
+    /// one rig: `reset(to:)` before each.
+    public func checkpoint() throws(CheckpointError) -> Checkpoint {
+        if !inFlight.isEmpty { throw CheckpointError(description: "cannot checkpoint the rig: \(inFlight.count) call(s) in flight") }
+        return Checkpoint(self, try machine.checkpoint())
+    }
+
+    /// Back to `c`, optionally with another seed for the host's random choices and another fault plan.
+    public func reset(to c: Checkpoint, seed: UInt64? = nil, faults: FaultPlan? = nil) {
+        machine.reset(to: c.machine, seed: seed, faults: faults)
+        space.reset(to: c.space)
+        file.released = c.fileReleased
+        if c.packets.isEmpty { packets.removeAll(keepingCapacity: true) } else { packets = c.packets }
+        inFlight.removeAll()
+        removed = c.removed
+        closed = c.closed
+        baseline = c.baseline
+    }
+
     /// Lays out request/response/data buffers and the argument; returns the argument address.
     public func argument(requestLen: Int = 32, requestOffset: Int = 0, requestKind: MappingKind = .populated,
                          responseLen: Int = 64, responseOffset: Int = 0, responseKind: MappingKind = .untouched,

@@ -109,9 +109,20 @@ public enum FuzzTargets {
         public var findings: [String]
     }
 
-    /// Runs the scenario through `factory`'s driver (nil: the model) on a fresh machine.
-    public static func observe(_ s: ValidationScenario, factory: DriverRig.Factory?, version: KernelVersion = .default) -> Observation? {
+    /// Runs the scenario through `factory`'s driver (nil: the model). The model runs on a rig
+    /// of `RigPool.shared`, reset to right after probe and open (`reuse: false`: a fresh rig);
+    /// another driver on a fresh machine.
+    public static func observe(_ s: ValidationScenario, factory: DriverRig.Factory?, version: KernelVersion = .default,
+                               reuse: Bool = true) -> Observation? {
+        if factory == nil && reuse {
+            return RigPool.shared.withRig(version: version) { observe(s, on: $0) } ?? nil
+        }
         guard let rig = try? DriverRig(factory: factory, version: version) else { return nil }
+        return observe(s, on: rig)
+    }
+
+    /// The scenario on `rig` (probed, file open, nothing run yet).
+    static func observe(_ s: ValidationScenario, on rig: DriverRig) -> Observation? {
         func map(_ len: UInt32, _ off: Int, _ kind: MappingKind?) -> UInt64 {
             guard let kind else { return 0x1000 + UInt64(off) }
             guard len <= 64 * 1024 else { return 0x7e00_0000_0000 + UInt64(off) }
@@ -177,13 +188,23 @@ public enum FuzzTargets {
     }
 
     /// The same against any driver (`factory`, built for one of `versions`).
+    /// The model runs on a rig of `RigPool.shared` (`reuse: false`: a fresh one).
     public static func hostileHost(_ data: [UInt8], factory: DriverRig.Factory?, versions: [KernelVersion],
-                                   describe: ((String) -> Void)? = nil) -> String? {
+                                   reuse: Bool = true, describe: ((String) -> Void)? = nil) -> String? {
         var input = Input(data)
         let version = input.pick(versions)
-        guard let rig = try? DriverRig(factory: factory, version: version, faults: FaultPlan(spec: "never-complete=1")) else {
+        let faults = (try? FaultPlan(spec: "never-complete=1")) ?? FaultPlan()
+        if factory == nil && reuse {
+            return RigPool.shared.withRig(version: version, faults: faults) { hostileHost(&input, rig: $0, version: version, describe: describe) }
+                ?? "could not set up the model"
+        }
+        guard let rig = try? DriverRig(factory: factory, version: version, faults: faults) else {
             return "could not set up the model"
         }
+        return hostileHost(&input, rig: rig, version: version, describe: describe)
+    }
+
+    static func hostileHost(_ input: inout Input, rig: DriverRig, version: KernelVersion, describe: ((String) -> Void)?) -> String? {
         var calls: [DriverCall] = []
         for _ in 0..<2 {
             let (arg, _) = rig.argument(dataLen: 100, dataValid: 0)

@@ -51,7 +51,7 @@ public final class SimulatedVSP {
     let channel: Channel
     let memory: GuestMemory
     let log: ViolationLog
-    public let faults: FaultPlan
+    public internal(set) var faults: FaultPlan
     var rng: SeededRandom
     public var backend: BlobBackend
     /// A strict host rejects every packet that breaks a rule; the default host reports a broken
@@ -397,4 +397,44 @@ public final class SimulatedVSP {
 
     /// Completions waiting for room in the host->guest ring.
     public var blockedSendCount: Int { blockedSends.count }
+
+    // MARK: checkpoint and reset
+
+    /// The host's state at a checkpoint (taken with nothing in flight): all values.
+    struct Checkpoint {
+        let faults: FaultPlan
+        let rng: SeededRandom
+        let backend: BlobBackend
+        let strict: Bool
+        let stats: Stats
+        let intents: [UInt32: Intent]
+        let onReceive: (([UInt8]) -> Void)?
+        let finishedByHost: Set<GUID>
+        let returnedEarly: [GUID: Errno]
+        let misdelivered: Set<GUID>
+        let stalledUntil: UInt64
+        let pollScheduled: Bool
+    }
+
+    /// Why the host cannot be checkpointed now, nil when it can.
+    var notQuiescent: String? {
+        if !inFlight.isEmpty { return "\(inFlight.count) request(s) in flight at the host" }
+        if !blockedSends.isEmpty { return "\(blockedSends.count) completion(s) wait for room in the ring" }
+        return nil
+    }
+
+    func checkpoint() -> Checkpoint {
+        Checkpoint(faults: faults, rng: rng, backend: backend, strict: strict, stats: stats, intents: intents, onReceive: onReceive,
+                   finishedByHost: finishedByHost, returnedEarly: returnedEarly, misdelivered: misdeliveredTransactions,
+                   stalledUntil: stalledUntil, pollScheduled: pollScheduled)
+    }
+
+    func restore(_ c: Checkpoint) {
+        faults = c.faults; rng = c.rng; backend = c.backend; strict = c.strict; stats = c.stats
+        intents = c.intents; onReceive = c.onReceive
+        finishedByHost = c.finishedByHost; returnedEarly = c.returnedEarly; misdeliveredTransactions = c.misdelivered
+        stalledUntil = c.stalledUntil; pollScheduled = c.pollScheduled
+        inFlight.removeAll(keepingCapacity: true)
+        blockedSends.removeAll(keepingCapacity: true)
+    }
 }

@@ -128,11 +128,13 @@ public enum Bench {
     /// from a fixed pattern: the transport's own cost, without the store's text parsing.
     public struct FillBackend: BlobBackend {
         let pattern: [UInt8]
+        /// "OK 0", one array for every request (the backend's own allocation is not the transport's).
+        static let ok: [UInt8] = [79, 75, 32, 48]
         public init(size: Int) { pattern = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) } }
         public mutating func execute(request: [UInt8], data: GuestBuffer) -> BlobResult {
             let n = min(pattern.count, data.count)
             data.write(pattern[0..<n])
-            return BlobResult(response: [79, 75, 32, 48], dataWritten: n)
+            return BlobResult(response: FillBackend.ok, dataWritten: n)
         }
     }
 
@@ -250,6 +252,47 @@ public enum Bench {
         }
         blackHole(ok)
         return Double(count) / t
+    }
+
+    // MARK: reset against rebuild
+
+    /// Machines reset per second against machines built per second, each ready for the next
+    /// input (probed, one file open): with nothing run since the checkpoint, and after one
+    /// 4 KiB round trip (the reset then restores what the request wrote: its frames, the ring
+    /// chunks, the request-id table). The second pair counts whole inputs (setup + round trip).
+    public static func resets(count: Int) throws -> [Figure] {
+        let request = Array("GET b 0 4096\n".utf8)
+        func input(_ rig: DriverRig) -> Bool {
+            let req = rig.space.map(length: request.count, kind: .populated, contents: request)
+            let resp = rig.space.map(length: 64, kind: .populated)
+            let data = rig.space.map(length: 4096, kind: .populated)
+            let r = AzBlobRequestSync(guid: .zero, requestLen: UInt32(request.count), responseLen: 64, dataLen: 4096,
+                                      requestBuffer: req, responseBuffer: resp, dataBuffer: data)
+            return rig.ioctl(rig.argument(r)) == .success
+        }
+        func fresh() throws -> DriverRig {
+            let rig = try DriverRig(factory: nil, version: .default)
+            rig.machine.host.backend = FillBackend(size: 4096)
+            return rig
+        }
+        let rig = try fresh()
+        let start = try rig.checkpoint()
+        var bad = 0
+        for _ in 0..<min(count, 200) { rig.reset(to: start); if !input(rig) { bad += 1 } }
+        let tReset = time { for _ in 0..<count { rig.reset(to: start) } }
+        let tResetInput = time { for _ in 0..<count { rig.reset(to: start); if !input(rig) { bad += 1 } } }
+        let builds = max(50, count / 10)
+        var built = 0
+        let tBuild = time { for _ in 0..<builds { if (try? fresh()) != nil { built += 1 } } }
+        let tBuildInput = time { for _ in 0..<builds { if let r = try? fresh(), input(r) { built += 1 } else { bad += 1 } } }
+        if bad > 0 || built != 2 * builds { throw BenchError.failed("reset loop: \(bad) inputs failed, \(built) of \(2 * builds) rigs built") }
+        return [
+            Figure(name: "machine resets/s (probed, file open, nothing run since)", value: Double(count) / tReset, unit: "/s",
+                   baselineName: "fresh machine + probe + open", baseline: Double(builds) / tBuild, goal: "(reported)", key: "reset.idle"),
+            Figure(name: "inputs/s on a reset machine (reset + one 4 KiB round trip)", value: Double(count) / tResetInput, unit: "/s",
+                   baselineName: "fresh machine + probe + open + the same round trip", baseline: Double(builds) / tBuildInput,
+                   goal: "(reported)", key: "reset.input"),
+        ]
     }
 
     // MARK: fuzz targets, in process

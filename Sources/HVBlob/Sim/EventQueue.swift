@@ -16,6 +16,16 @@ public struct EventQueue {
 
     public init() {}
 
+    /// The queue's counters at a checkpoint (taken with no event queued).
+    struct Checkpoint { let seq: UInt64, executed: UInt64 }
+    func checkpoint() -> Checkpoint { Checkpoint(seq: seq, executed: executed) }
+    /// Drops every queued event (keeping the storage) and puts the counters back.
+    mutating func restore(_ c: Checkpoint) {
+        heap.removeAll(keepingCapacity: true)
+        seq = c.seq
+        executed = c.executed
+    }
+
     public var isEmpty: Bool { heap.isEmpty }
     public var count: Int { heap.count }
     public var nextTime: UInt64? { heap.first?.time }

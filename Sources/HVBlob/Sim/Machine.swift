@@ -23,6 +23,11 @@ public final class Machine {
     /// Called after every guest callback run (the simulator wakes blocked callers).
     public var afterCallback: () -> Void = {}
     private var callbackScheduled = false
+    fileprivate var callbackScheduledNow: Bool {
+        get { callbackScheduled }
+        set { callbackScheduled = newValue }
+    }
+    fileprivate var checkpointGeneration: UInt64 = 0
     /// Records ring packets, host writes, lifecycle steps and (through the harness) ioctls.
     public var recorder: CaptureRecorder? {
         didSet {
@@ -175,6 +180,111 @@ public final class Machine {
             n += 1
         }
         return queue.isEmpty || (queue.nextTime ?? 0) > until
+    }
+}
+
+// MARK: checkpoint and reset
+
+/// A machine's state at a quiescent point (`Machine.checkpoint()`): what `Machine.reset(to:)`
+/// brings it back to. Opaque; valid for the machine that made it, and only while it is that
+/// machine's newest checkpoint (taking a new one retires the old).
+public final class MachineCheckpoint {
+    fileprivate let machine: ObjectIdentifier
+    fileprivate let generation: UInt64
+    fileprivate let log: ViolationLog.Checkpoint
+    fileprivate let memory: GuestMemory.Checkpoint
+    fileprivate let channel: Channel.Checkpoint
+    fileprivate let vsc: BlobVSC.Checkpoint
+    fileprivate let host: SimulatedVSP.Checkpoint
+    fileprivate let queue: EventQueue.Checkpoint
+    fileprivate let afterCallback: () -> Void
+    fileprivate let recorder: CaptureRecorder?
+    fileprivate let waitForHost: (() -> Bool)?
+    fileprivate let callbackScheduled: Bool
+
+    fileprivate init(_ m: Machine, generation: UInt64, callbackScheduled: Bool) {
+        machine = ObjectIdentifier(m)
+        self.generation = generation
+        log = m.log.checkpoint()
+        memory = m.memory.checkpoint()
+        channel = m.channel.checkpoint()
+        vsc = m.vsc.checkpoint()
+        host = m.host.checkpoint()
+        queue = m.queue.checkpoint()
+        afterCallback = m.afterCallback
+        recorder = m.recorder
+        waitForHost = m.waitForHost
+        self.callbackScheduled = callbackScheduled
+    }
+}
+
+/// Why a machine cannot be checkpointed now.
+public struct CheckpointError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+extension Machine {
+    /// Takes a checkpoint of this machine: `reset(to:)` brings it back to exactly this state,
+    /// in time proportional to what ran since (the guest pages and ring chunks written, the
+    /// frames allocated), so one machine serves input after input — a fuzz input, a replay, an
+    /// explored schedule — where each used to build a fresh one.
+    ///
+    /// Only at a quiescent point: no event queued, no request context of the model, nothing in
+    /// flight at the host, the driver the Swift model (a bridged C driver has its own state in
+    /// the shim) and memory private to the process (no out-of-process host). The usual points
+    /// are right after `init` or after `driver.probe()` (and opening files: what they map lives
+    /// in guest memory; the `AddressSpace` objects keep their own state, see
+    /// `AddressSpace.checkpoint()`).
+    ///
+    ///     let m = Machine(behavior: .fixed, version: .default, faults: plan, seed: 1)
+    ///     try m.driver.probe()
+    ///     let start = try m.checkpoint()
+    ///     for input in inputs {
+    ///         m.reset(to: start, seed: input.seed)   // the state right after probe, reseeded
+    ///         ...run the input...
+    ///     }
+    ///
+    /// Taking a checkpoint retires the previous one (changes are tracked from the newest).
+    public func checkpoint() throws(CheckpointError) -> MachineCheckpoint {
+        if let why = notQuiescent { throw CheckpointError(description: "cannot checkpoint the machine now: \(why)") }
+        checkpointGeneration &+= 1
+        return MachineCheckpoint(self, generation: checkpointGeneration, callbackScheduled: callbackScheduledNow)
+    }
+
+    /// What a `reset(to:)` now would restore: guest frames changed or made since the
+    /// checkpoint, and ring bytes (header pages and data chunks) written since.
+    public var resetCost: (frames: Int, ringBytes: Int) {
+        (memory.framesTouchedSinceCheckpoint, (channel.outbound?.bytesToRestore ?? 0) + (channel.inbound?.bytesToRestore ?? 0))
+    }
+
+    /// Why `checkpoint()` would refuse now, nil when it would not.
+    public var notQuiescent: String? {
+        if driver !== vsc { return "the driver under test is not the Swift model (\(driver.name))" }
+        if memory.backing != nil { return "guest memory is shared with an out-of-process host" }
+        if !queue.isEmpty { return "\(queue.count) event(s) queued" }
+        return vsc.notQuiescent ?? host.notQuiescent
+    }
+
+    /// Brings the machine back to `checkpoint` (its newest). `seed` replaces the seed the host's
+    /// random choices are drawn from (as `init(seed:)` would), `faults` the fault plan: a reset
+    /// machine then runs exactly as a fresh machine built with that seed and plan and brought
+    /// to the checkpoint's point the same way (`ResetTests` checks this trace for trace).
+    public func reset(to checkpoint: MachineCheckpoint, seed: UInt64? = nil, faults: FaultPlan? = nil) {
+        precondition(checkpoint.machine == ObjectIdentifier(self) && checkpoint.generation == checkpointGeneration,
+                     "internal: reset to a checkpoint of another machine, or one a newer checkpoint retired")
+        log.restore(checkpoint.log)
+        memory.restore(checkpoint.memory)
+        channel.restore(checkpoint.channel)
+        vsc.restore(checkpoint.vsc)
+        host.restore(checkpoint.host)
+        queue.restore(checkpoint.queue)
+        driver = vsc
+        afterCallback = checkpoint.afterCallback
+        recorder = checkpoint.recorder
+        waitForHost = checkpoint.waitForHost
+        callbackScheduledNow = checkpoint.callbackScheduled
+        if let seed { host.rng = SeededRandom(seed: seed).split("host") }
+        if let faults { host.faults = faults }
     }
 }
 

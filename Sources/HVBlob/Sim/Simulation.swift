@@ -155,6 +155,20 @@ public final class Simulation {
         report = SimulationReport(config: config)
     }
 
+    /// A run on `machine`, reset to `checkpoint` (taken on a fresh machine of the same driver
+    /// behavior and kernel version, before probe) with the config's seed and fault plan: the same
+    /// run, byte for byte, as `init(config)` builds (`ResetTests`), without building a machine.
+    public init(_ config: SimulationConfig, reusing machine: Machine, at checkpoint: MachineCheckpoint) {
+        precondition(machine.version == config.version && machine.vsc.behavior == config.behavior,
+                     "internal: a reused machine must match the config's driver behavior and kernel version")
+        machine.reset(to: checkpoint, seed: config.seed, faults: config.faults)
+        self.config = config
+        self.machine = machine
+        machine.host.strict = config.strictHost
+        rng = SeededRandom(seed: config.seed).split("clients")
+        report = SimulationReport(config: config)
+    }
+
     func trace(_ line: @autoclosure () -> String) {
         let l = "t=\(machine.now) " + line()
         digest = FNV1a.hash(l.utf8, into: digest)

@@ -63,6 +63,22 @@ public final class ViolationLog {
         }
     }
 
+    /// The log as it is now, and back to it (`Machine.reset(to:)`).
+    struct Checkpoint {
+        let violations: [Violation]
+        let counts: [Rule: Int]
+        let now: UInt64
+        let onReport: ((Rule, String) -> Void)?
+    }
+    func checkpoint() -> Checkpoint { Checkpoint(violations: violations, counts: counts, now: now, onReport: onReport) }
+    func restore(_ c: Checkpoint) {
+        // Keep the storage when the checkpoint's log was empty (the usual case).
+        if c.violations.isEmpty { violations.removeAll(keepingCapacity: true) } else { violations = c.violations }
+        if c.counts.isEmpty { counts.removeAll(keepingCapacity: true) } else { counts = c.counts }
+        now = c.now
+        onReport = c.onReport
+    }
+
     public var rules: Set<Rule> { Set(counts.keys) }
     public func count(_ rule: Rule) -> Int { counts[rule, default: 0] }
     public var total: Int { counts.values.reduce(0, +) }

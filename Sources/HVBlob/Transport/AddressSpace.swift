@@ -38,13 +38,38 @@ public final class AddressSpace {
     private var nextAddress: UInt64 = 0x7f00_0000_0000
     public static let pageSize = AzBlob.pageSize
 
+    /// The memory's reset count this space's mappings belong to: a space made after a
+    /// checkpoint and still alive when the machine is reset maps frames that no longer exist,
+    /// and must not touch the restored ones when it goes.
+    private var generation: Int
+
     public init(pid: Int, memory: GuestMemory) {
         self.pid = pid
         self.memory = memory
+        generation = memory.resets
     }
 
     deinit {
+        guard generation == memory.resets else { return }
         for (_, pte) in pages { memory.mapUnref(pte.pfn) }
+    }
+
+    /// The process's mappings and credentials, to restore together with the machine's memory
+    /// (`Machine.checkpoint()` covers the frames, this the page tables that point at them).
+    public struct Checkpoint {
+        fileprivate let credentials: UInt32
+        fileprivate let pages: [UInt64: PTE]
+        fileprivate let nextAddress: UInt64
+    }
+
+    public func checkpoint() -> Checkpoint { Checkpoint(credentials: credentials, pages: pages, nextAddress: nextAddress) }
+
+    /// Back to `c`; call it after the machine's `reset(to:)` (the frames it maps are back then).
+    public func reset(to c: Checkpoint) {
+        credentials = c.credentials
+        pages = c.pages
+        nextAddress = c.nextAddress
+        generation = memory.resets
     }
 
     /// Maps `length` bytes (at least one page) and returns an address `pageOffset` bytes into the

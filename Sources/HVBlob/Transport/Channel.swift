@@ -42,6 +42,8 @@ public final class Channel {
     public var onLifecycle: ((LifecycleStep) -> Void)?
     public enum LifecycleStep: Sendable { case open, close, rescind }
 
+    private var receiveBuffer: [UInt8] = []
+
     public init(version: KernelVersion, log: ViolationLog) {
         self.version = version
         self.log = log
@@ -152,8 +154,12 @@ public final class Channel {
             log.report("host.ring.len8", "guest->host packet at ring offset \(start) claims \(len) bytes, \(avail) available")
             return nil
         }
-        var bytes = [UInt8](repeating: 0, count: len)
-        bytes.withUnsafeMutableBytes { ring.copyOut(at: start, into: $0.baseAddress!, count: len) }
+        // One buffer reused packet after packet: unique again once the caller let go of the last
+        // packet (one who keeps it gets its own copy on the next receive).
+        receiveBuffer.removeAll(keepingCapacity: true)
+        receiveBuffer.append(contentsOf: repeatElement(0, count: len))
+        receiveBuffer.withUnsafeMutableBytes { ring.copyOut(at: start, into: $0.baseAddress!, count: len) }
+        let bytes = receiveBuffer
         let trailer = ring.loadU64(at: (start + len) % ring.dataSize)
         if trailer != UInt64(start) << 32 {
             log.report("host.ring.trailer", "trailer after packet at \(start) is \(hex64(trailer)), expected \(hex64(UInt64(start) << 32))")
@@ -194,5 +200,53 @@ public final class Channel {
     public func signalRoomToHost() {
         interruptsToHost += 1
         signalHost()
+    }
+
+    // MARK: checkpoint and reset
+
+    /// Everything of the channel at a checkpoint: its state, the request-id table (a value),
+    /// its rings (the same objects, their bytes restored chunk by chunk) and its callbacks.
+    struct Checkpoint {
+        let state: State
+        let rescinded: Bool
+        let requestorSize: Int
+        let usesRequestIdCallbacks: Bool
+        let requestor: RequestIdTable?
+        let outbound: RingBuffer?, inbound: RingBuffer?
+        let outboundImage: RingBuffer.Checkpoint?, inboundImage: RingBuffer.Checkpoint?
+        let callback: (() -> Void)?
+        let signalHost: () -> Void, signalGuest: () -> Void
+        let counters: (Int, Int, Int, Int)
+        let recorder: CaptureRecorder?
+        let ringFactory: ((Int) -> RingBuffer)?
+        let onLifecycle: ((LifecycleStep) -> Void)?
+    }
+
+    func checkpoint() -> Checkpoint {
+        Checkpoint(state: state, rescinded: rescinded, requestorSize: requestorSize, usesRequestIdCallbacks: usesRequestIdCallbacks,
+                   requestor: requestor, outbound: outbound, inbound: inbound,
+                   outboundImage: outbound?.checkpoint(), inboundImage: inbound?.checkpoint(),
+                   callback: callback, signalHost: signalHost, signalGuest: signalGuest,
+                   counters: (outFullTotal, interruptsToHost, interruptsToGuest, packetsSent),
+                   recorder: recorder, ringFactory: ringFactory, onLifecycle: onLifecycle)
+    }
+
+    func restore(_ c: Checkpoint) {
+        state = c.state
+        rescinded = c.rescinded
+        requestorSize = c.requestorSize
+        usesRequestIdCallbacks = c.usesRequestIdCallbacks
+        requestor = c.requestor
+        outbound = c.outbound
+        inbound = c.inbound
+        if let r = c.outbound, let i = c.outboundImage { r.restore(i) }
+        if let r = c.inbound, let i = c.inboundImage { r.restore(i) }
+        callback = c.callback
+        signalHost = c.signalHost
+        signalGuest = c.signalGuest
+        (outFullTotal, interruptsToHost, interruptsToGuest, packetsSent) = c.counters
+        recorder = c.recorder
+        ringFactory = c.ringFactory
+        onLifecycle = c.onLifecycle
     }
 }

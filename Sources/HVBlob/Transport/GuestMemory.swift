@@ -59,6 +59,8 @@ public final class GuestMemory {
 
     deinit {
         if backing == nil { for f in frames { f?.deallocate() } }
+        for u in undo { u.page?.deallocate() }
+        for p in spare { p.deallocate() }
     }
 
     /// Every frame in use, by PFN (the host-interface checks compare them before and after the
@@ -78,7 +80,8 @@ public final class GuestMemory {
 
     /// A fresh zeroed frame, LIFO from the free list so runs replay identically.
     func allocateFrame() -> UInt64 {
-        let reuse = freeList.popLast()
+            let reuse = freeList.popLast()
+        if let i = reuse { touch(i) }
         let p: UnsafeMutableRawPointer
         if let backing {
             // Past the file's end is an internal limit of the shared file, sized by its creator.
@@ -101,15 +104,17 @@ public final class GuestMemory {
 
     private func freeIfUnused(_ i: Int) {
         guard i != 0, maps[i] == 0, pins[i] == 0, let p = frames[i] else { return }
+        touch(i)
         if backing == nil { p.deallocate() }
         frames[i] = nil
         freeList.append(i)
         framesInUse -= 1
     }
 
-    func mapRef(_ pfn: UInt64) { if let i = index(pfn) { maps[i] += 1 } }
+    func mapRef(_ pfn: UInt64) { if let i = index(pfn) { touch(i); maps[i] += 1 } }
     func mapUnref(_ pfn: UInt64) {
         guard let i = index(pfn) else { return }
+        touch(i)
         maps[i] -= 1
         freeIfUnused(i)
     }
@@ -125,6 +130,7 @@ public final class GuestMemory {
     /// get_user_pages()'s accounting for one frame.
     func pin(_ pfn: UInt64, writeIntent: Bool) {
         guard let i = index(pfn) else { return }
+        touch(i)
         pinCalls += 1
         pins[i] += 1
         if writeIntent { writePins[i] += 1 }
@@ -137,6 +143,7 @@ public final class GuestMemory {
             log.report("pin.double-release", "\(who()): PFN \(hex64(pfn)) released with no pin held")
             return
         }
+        touch(i)
         pins[i] -= 1
         if writeIntent { writePins[i] = max(0, writePins[i] - 1) }
         if writeIntent && hostDirty[i] {
@@ -150,6 +157,7 @@ public final class GuestMemory {
     /// set_page_dirty_lock(): the guest says the page's contents changed (the host wrote it).
     public func markDirty(_ pfn: UInt64) {
         guard let i = index(pfn) else { return }
+        touch(i)
         hostDirty[i] = false
     }
 
@@ -194,6 +202,7 @@ public final class GuestMemory {
             log.report(hostAccessAttribution ?? "pin.host-access-freed", "host write to PFN \(hex64(pfn)), which the guest has freed or never had")
             return false
         }
+        touch(i)
         if pins[i] == 0 {
             log.report(hostAccessAttribution ?? "pin.host-access-unpinned", "host write to PFN \(hex64(pfn)), which is not pinned")
         } else if writePins[i] > 0 {
@@ -215,12 +224,119 @@ public final class GuestMemory {
     }
 
     func copyIn(_ pfn: UInt64, offset: Int, from src: UnsafeRawPointer, count: Int) {
-        guard let p = pointer(pfn) else { return }
+        guard let i = index(pfn), let p = frames[i] else { return }
+        touch(i)
         (p + offset).copyMemory(from: src, byteCount: count)
     }
 
     func copyFrame(from src: UInt64, to dst: UInt64) {
-        guard let s = pointer(src), let d = pointer(dst) else { return }
+        guard let s = pointer(src), let i = index(dst), let d = frames[i] else { return }
+        touch(i)
         d.copyMemory(from: s, byteCount: GuestMemory.pageSize)
     }
+
+    // MARK: checkpoint and reset
+
+    /// What `restore` needs besides the per-frame undo log: the scalars and the free list as
+    /// they were at the checkpoint.
+    struct Checkpoint {
+        let frameCount: Int
+        let freeList: [Int]
+        let framesInUse: Int
+        let pinCalls: Int
+        let releaseCalls: Int
+        let hostAccessAttribution: Rule?
+    }
+
+    /// Frames below this index existed (or were free slots) at the active checkpoint; their
+    /// first change after it saves their state in `undo`. 0: no checkpoint is active.
+    private var checkpointFrames = 0
+    /// How often memory was restored to a checkpoint (address spaces made before a reset
+    /// leave the restored frames alone).
+    private(set) var resets = 0
+    /// `touchedEpoch[i] == epoch`: frame i is already in the undo log of this epoch.
+    private var touchedEpoch: [UInt32] = []
+    private var epoch: UInt32 = 1
+    private struct Undo {
+        let index: Int
+        let pins: Int32, writePins: Int32, maps: Int32
+        let hostDirty: Bool
+        /// A copy of the frame's bytes at the checkpoint; nil when the slot was free.
+        let page: UnsafeMutableRawPointer?
+    }
+    private var undo: [Undo] = []
+    /// Page buffers of undo entries already restored, reused by the next epoch.
+    private var spare: [UnsafeMutableRawPointer] = []
+
+    /// The first change to frame `i` since the checkpoint: keep what it was.
+    @inline(__always) private func touch(_ i: Int) {
+        if i < checkpointFrames && touchedEpoch[i] != epoch { saveUndo(i) }
+    }
+
+    private func saveUndo(_ i: Int) {
+        touchedEpoch[i] = epoch
+        var copy: UnsafeMutableRawPointer? = nil
+        if let p = frames[i] {
+            let c = spare.popLast() ?? UnsafeMutableRawPointer.allocate(byteCount: GuestMemory.pageSize, alignment: 64)
+            c.copyMemory(from: p, byteCount: GuestMemory.pageSize)
+            copy = c
+        }
+        undo.append(Undo(index: i, pins: pins[i], writePins: writePins[i], maps: maps[i], hostDirty: hostDirty[i], page: copy))
+    }
+
+    /// Starts tracking changes from now on; `restore(_:)` brings memory back to this point.
+    /// Not for memory shared with an out-of-process host (its pages are not ours to restore).
+    func checkpoint() -> Checkpoint {
+        precondition(backing == nil, "internal: checkpoint of shared guest memory")
+        discardUndo()
+        checkpointFrames = frames.count
+        if touchedEpoch.count < frames.count { touchedEpoch.append(contentsOf: repeatElement(0, count: frames.count - touchedEpoch.count)) }
+        return Checkpoint(frameCount: frames.count, freeList: freeList, framesInUse: framesInUse, pinCalls: pinCalls,
+                          releaseCalls: releaseCalls, hostAccessAttribution: hostAccessAttribution)
+    }
+
+    private func discardUndo() {
+        for u in undo { if let p = u.page { spare.append(p) } }
+        undo.removeAll(keepingCapacity: true)
+        epoch &+= 1
+        if epoch == 0 {  // wrapped: no entry may look touched in the new epoch
+            for i in touchedEpoch.indices { touchedEpoch[i] = 0 }
+            epoch = 1
+        }
+    }
+
+    /// Back to `c` (the active checkpoint): frames made since are freed, frames changed since
+    /// get their bytes and counts back. Costs what the run touched, not what memory holds.
+    func restore(_ c: Checkpoint) {
+        precondition(c.frameCount == checkpointFrames, "internal: restore to a checkpoint that is not the active one")
+        for i in stride(from: frames.count - 1, through: c.frameCount, by: -1) {
+            if let p = frames[i] { p.deallocate() }
+        }
+        if frames.count > c.frameCount {
+            let n = frames.count - c.frameCount
+            frames.removeLast(n); pins.removeLast(n); writePins.removeLast(n); maps.removeLast(n); hostDirty.removeLast(n)
+        }
+        for u in undo {
+            let i = u.index
+            if let saved = u.page {
+                let p = frames[i] ?? UnsafeMutableRawPointer.allocate(byteCount: GuestMemory.pageSize, alignment: GuestMemory.pageSize)
+                p.copyMemory(from: saved, byteCount: GuestMemory.pageSize)
+                frames[i] = p
+            } else if let p = frames[i] {
+                p.deallocate()
+                frames[i] = nil
+            }
+            pins[i] = u.pins; writePins[i] = u.writePins; maps[i] = u.maps; hostDirty[i] = u.hostDirty
+        }
+        discardUndo()
+        resets += 1
+        freeList = c.freeList
+        framesInUse = c.framesInUse
+        pinCalls = c.pinCalls
+        releaseCalls = c.releaseCalls
+        hostAccessAttribution = c.hostAccessAttribution
+    }
+
+    /// Frames the run since the checkpoint changed (tests: a reset costs what a run touched).
+    var framesTouchedSinceCheckpoint: Int { undo.count + max(0, frames.count - checkpointFrames) }
 }

@@ -113,7 +113,74 @@ public final class RingBuffer {
     deinit { if ownsMemory { RingMemoryPool.shared.give(base, size) } }
 
     @inline(__always) func header(_ off: Int) -> UInt32 { UInt32(littleEndian: base.loadUnaligned(fromByteOffset: off, as: UInt32.self)) }
-    @inline(__always) func setHeader(_ off: Int, _ v: UInt32) { base.storeBytes(of: v.littleEndian, toByteOffset: off, as: UInt32.self) }
+    @inline(__always) func setHeader(_ off: Int, _ v: UInt32) {
+        dirty |= 1
+        base.storeBytes(of: v.littleEndian, toByteOffset: off, as: UInt32.self)
+    }
+
+    // MARK: checkpoint and reset
+
+    /// Chunks of the ring written since the last checkpoint, one bit each: bit 0 the header
+    /// page, bit k (k >= 1) the data area's bytes [(k-1) * chunk, k * chunk).
+    private var dirty: UInt64 = 0
+    /// The data area in at most 63 chunks, each a multiple of 8 bytes.
+    private lazy var chunk: Int = max(8, ((dataSize + 62) / 63 + 7) / 8 * 8)
+
+    @inline(__always) private func markData(_ offset: Int, _ count: Int) {
+        guard count > 0 else { return }
+        let first = offset / chunk + 1, last = (offset + count - 1) / chunk + 1
+        if last - first >= 63 { dirty = .max; return }
+        // Bits first...last (last <= 63).
+        let width = UInt64(last - first + 1)
+        dirty |= (width >= 64 ? .max : ((1 << width) - 1)) << UInt64(first)
+    }
+
+    /// A ring's state at a checkpoint: its whole image (taken once) and the host's armed
+    /// mutations; `restore` copies back only the chunks written since.
+    final class Checkpoint {
+        let image: UnsafeMutableRawPointer
+        let mutations: [UInt32: (RingBuffer) -> Void]
+        let onReadIndexPublished: ((UInt32, UInt32) -> Void)?
+        init(_ ring: RingBuffer) {
+            image = UnsafeMutableRawPointer.allocate(byteCount: ring.size, alignment: 64)
+            image.copyMemory(from: ring.base, byteCount: ring.size)
+            mutations = ring.mutateAfterFirstFetch
+            onReadIndexPublished = ring.onReadIndexPublished
+        }
+        deinit { image.deallocate() }
+    }
+
+    /// The ring as it is now (one copy of its image, taken once per checkpoint).
+    func checkpoint() -> Checkpoint {
+        let c = Checkpoint(self)
+        dirty = 0
+        return c
+    }
+
+    /// Back to `c`: the header page and the data chunks written since, nothing else.
+    func restore(_ c: Checkpoint) {
+        var d = dirty
+        while d != 0 {
+            let bit = d.trailingZeroBitCount
+            d &= d - 1
+            if bit == 0 {
+                base.copyMemory(from: c.image, byteCount: RingBuffer.headerSize)
+            } else {
+                let start = (bit - 1) * chunk
+                guard start < dataSize else { continue }
+                let n = min(chunk, dataSize - start)
+                (data + start).copyMemory(from: c.image + RingBuffer.headerSize + start, byteCount: n)
+            }
+        }
+        dirty = 0
+        mutateAfterFirstFetch = c.mutations
+        onReadIndexPublished = c.onReadIndexPublished
+    }
+
+    /// Bytes `restore` would copy now (tests: a reset costs what the run wrote).
+    var bytesToRestore: Int {
+        (dirty & 1 != 0 ? RingBuffer.headerSize : 0) + (dirty >> 1).nonzeroBitCount * chunk
+    }
 
     /// Called when a reader publishes a new read index (before, after): capture records when
     /// the guest consumed host packets.
@@ -143,8 +210,12 @@ public final class RingBuffer {
     @inline(__always)
     func copyIn(at offset: Int, from src: UnsafeRawPointer, count: Int) -> Int {
         let first = min(count, dataSize - offset)
+        markData(offset, first)
         (data + offset).copyMemory(from: src, byteCount: first)
-        if first < count { data.copyMemory(from: src + first, byteCount: count - first) }
+        if first < count {
+            markData(0, count - first)
+            data.copyMemory(from: src + first, byteCount: count - first)
+        }
         let next = offset + count
         return next >= dataSize ? next - dataSize : next
     }

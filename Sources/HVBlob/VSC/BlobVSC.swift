@@ -39,6 +39,8 @@ public final class BlobVSC: GuestDriver {
     /// Statistics.
     public private(set) var completionsIgnored = 0
     public private(set) var ioctlsStarted = 0
+    /// Where the ioctl copies its argument from user space (one per device, reused).
+    var argumentBuffer = [UInt8](repeating: 0, count: AzBlobRequestSync.wireSize)
 
     public init(channel: Channel, memory: GuestMemory, log: ViolationLog, behavior: DriverBehavior) {
         self.channel = channel
@@ -284,6 +286,41 @@ public final class BlobVSC: GuestDriver {
     func setRemoving() { removing = true }
     func deregisterMisc() { miscRegistered = false }
     func dropProbeReference() { put("remove") }
+
+    // MARK: checkpoint and reset
+
+    /// The model's own state at a checkpoint. Taken only with no request in flight (no
+    /// context exists), so every field is a value.
+    struct Checkpoint {
+        let refcount: Int, freed: Bool, miscRegistered: Bool, removing: Bool
+        let nextCookie: UInt64
+        let failAllocation: Int?
+        let crashed: Bool
+        let onCompletionDelivered: ((UInt32, RequestContext) -> Void)?
+        let completionsIgnored: Int, ioctlsStarted: Int
+    }
+
+    /// Why the model cannot be checkpointed now (a request context exists), nil when it can.
+    var notQuiescent: String? {
+        pending.isEmpty && contexts.isEmpty ? nil : "\(max(pending.count, contexts.count)) request context(s) of the model exist"
+    }
+
+    func checkpoint() -> Checkpoint {
+        Checkpoint(refcount: refcount, freed: freed, miscRegistered: miscRegistered, removing: removing, nextCookie: nextCookie,
+                   failAllocation: failAllocation, crashed: crashed, onCompletionDelivered: onCompletionDelivered,
+                   completionsIgnored: completionsIgnored, ioctlsStarted: ioctlsStarted)
+    }
+
+    func restore(_ c: Checkpoint) {
+        refcount = c.refcount; freed = c.freed; miscRegistered = c.miscRegistered; removing = c.removing
+        nextCookie = c.nextCookie
+        failAllocation = c.failAllocation
+        crashed = c.crashed
+        onCompletionDelivered = c.onCompletionDelivered
+        completionsIgnored = c.completionsIgnored; ioctlsStarted = c.ioctlsStarted
+        pending.removeAll(keepingCapacity: true)
+        contexts.removeAll(keepingCapacity: true)
+    }
 
     // MARK: debugfs
 

@@ -140,10 +140,15 @@ public final class IoctlCall: DriverCall {
     private func validate() -> StepResult {
         guard command == .azBlobUserRequest else { return finish(.EINVAL) }
         if file.credentials != file.process.credentials { return finish(.EACCES) }
-        let bytes: [UInt8]
-        do { bytes = try file.process.read(argument, count: AzBlobRequestSync.wireSize) } catch { return finish(.EFAULT) }
+        // copy_from_user into the device's one argument buffer (no heap buffer per request).
+        var faulted = false
+        let space = file.process, at = argument
+        vsc.argumentBuffer.withUnsafeMutableBytes { raw in
+            do { try space.read(at, into: raw.baseAddress!, count: AzBlobRequestSync.wireSize) } catch { faulted = true }
+        }
+        if faulted { return finish(.EFAULT) }
         let r: AzBlobRequestSync
-        do { r = try AzBlobRequestSync.decode(bytes) } catch { return finish(.EFAULT) }
+        do { r = try AzBlobRequestSync.decode(vsc.argumentBuffer) } catch { return finish(.EFAULT) }
         if r.requestLen == 0 || r.responseLen == 0 { return finish(.EINVAL) }
         if r.dataLen != 0 && r.dataLen < r.dataValid { return finish(.EINVAL) }
         let limit = UInt32(AzBlob.pageSize * AzBlob.maxPages)
@@ -157,6 +162,7 @@ public final class IoctlCall: DriverCall {
         guard let r = request else { return finish(.EINVAL) }
         let b = vsc.behavior
         let space = file.process
+        pins.reserveCapacity(3)
         do {
             pins.append(try space.pin(r.requestBuffer, length: Int(r.requestLen), writeIntent: b.requestWriteIntent))
             pins.append(try space.pin(r.responseBuffer, length: Int(r.responseLen), writeIntent: b.responseWriteIntent))
@@ -200,10 +206,13 @@ public final class IoctlCall: DriverCall {
             ret = f
         } else {
             let len = vsc.behavior.boundsResponseLen ? min(ctx.responseLen, r.responseLen) : ctx.responseLen
-            var w = WireWriter(capacity: 8)
-            w.u32(ctx.status)
-            w.u32(len)
-            do { try file.process.write(argument + UInt64(AzBlobRequestSync.responseOffset), w.bytes) } catch { ret = .EFAULT }
+            // status, response_len: little-endian, from the stack (no heap buffer per request).
+            var back = (ctx.status.littleEndian, len.littleEndian)
+            do {
+                try withUnsafeBytes(of: &back) { (raw) throws(Errno) in
+                    try file.process.write(argument + UInt64(AzBlobRequestSync.responseOffset), from: raw.baseAddress!, count: 8)
+                }
+            } catch { ret = .EFAULT }
         }
         vsc.dequeue(ctx)
         vsc.releasePins(ctx, file: file)
