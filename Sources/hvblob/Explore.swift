@@ -328,14 +328,8 @@ extension Verify {
         say("explore: budget \(exploreSchedules != nil ? "" : "\(fmtSeconds(seconds)) s = ")\(total) schedules over \(Explorer.Scenario.allCases.count) scenarios"
             + (exploreSchedules != nil ? "" : " (at a nominal \(RaceChecks.nominalRate) schedules/s: the count, not the clock, bounds the search)")
             + "; \(RaceChecks.planText(seed: seed))\n")
-        // The explorer preempts a C driver at every kernel primitive.
-        let preempting: DriverRig.Factory? = factory.map { f in { machine in
-            let d = try f(machine)
-            (d as? BridgedDriver)?.preemptAtSchedulingPoints = true
-            return d
-        } }
         let clock = ContinuousClock(), start = clock.now
-        let runs = RaceChecks.explore(factory: preempting, version: version, schedules: total, seed: seed)
+        let runs = RaceChecks.explore(factory: preempting(factory), version: version, schedules: total, seed: seed)
         let elapsed = clock.now - start
         let known = Set(checks.flatMap { $0.findings.keys })
         let exploreArgs = (factory == nil ? "--model " : "") + replay.replacingOccurrences(of: "--c-driver ", with: "--driver ")
