@@ -13,11 +13,13 @@ struct Explore: ParsableCommand {
             open and issue one ioctl each; the host may rescind the channel at any step, remove then \
             runs), remove-drain (remove without a rescind while the host completes what is in flight), \
             host-access-until-close (as rescind-in-flight, and the host touches a held request's pages \
-            once at any step before vmbus_close returns), or all. Every step is a scheduling point. \
+            once at any step before vmbus_close returns), two-devices (the host offers a second \
+            device; --clients counts clients per device; the first is rescinded at any step while \
+            the second serves), or all. Every step is a scheduling point. \
             The search does not stop at a failing schedule: a finding the unperturbed schedule shows is \
             deterministic (reported once); every other finding is schedule-dependent and printed once \
             with its minimised schedule, which --replay reproduces, and the seed. Exit status: 0 no \
-            finding within the bound/budget, 1 findings, 2 bad usage.
+            finding within the bound/budget, 1 findings (or a scenario that could not run), 2 bad usage.
             """
     )
 
@@ -175,7 +177,7 @@ struct Explore: ParsableCommand {
             Out.standardOutput.write("verdict: the schedule runs clean\n")
             return
         }
-        var found = 0
+        var found = 0, unavailable = 0
         var diagramWritten = false
         for sc in scenarios {
             explorer.scenario = sc
@@ -183,7 +185,16 @@ struct Explore: ParsableCommand {
             // Progress is for a person watching a terminal, not for logs and pipes.
             let tty = isatty(2) != 0
             let progress: (Int) -> Void = { n in if tty { Out.standardError.write("progress: \(sc): \(n) schedules\n") } }
-            let x = try explorer.search([Explorer.Phase(strat, clients: explorer.clients, budget: budget)], progress: progress)
+            let x: Explorer.Exploration
+            do {
+                x = try explorer.search([Explorer.Phase(strat, clients: explorer.clients, budget: budget)], progress: progress)
+            } catch let e as Explorer.ScenarioUnavailable {
+                // Not bad usage: the driver cannot be put in this scenario, which is itself
+                // a result (inconclusive: the scenario did not happen).
+                Out.standardOutput.write("scenario could not run (inconclusive): \(e)\n")
+                unavailable += 1
+                continue
+            }
             let p = x.phases.first
             let rate = x.seconds > 0 ? Int(Double(x.schedules) / x.seconds) : x.schedules
             Out.standardOutput.write("strategy: \(strat)\(shardSpec.map { ", shard \($0)" } ?? "")\n")
@@ -197,7 +208,8 @@ struct Explore: ParsableCommand {
             parts.append(ShardResult.part(x, clients: explorer.clients))
             Out.standardOutput.write("scenario ran: requests in flight at the \(sc == .removeDrain ? "remove" : "rescind") in \(x.withInFlight) schedules (at most \(x.mostInFlight))"
                                      + (sc == .removeDrain ? "; an ioctl completed while remove ran in \(x.withCompletionDuringRemove)" : "")
-                                     + (sc == .hostAccess ? "; a host access after the rescind, before vmbus_close, in \(x.withHostAccessAfterRescind)" : "") + "\n")
+                                     + (sc == .hostAccess ? "; a host access after the rescind, before vmbus_close, in \(x.withHostAccessAfterRescind)" : "")
+                                     + (sc == .twoDevices ? "; requests on the second device in flight then in \(x.withOtherDeviceInFlight), one returned while the first's remove ran in \(x.withOtherDeviceCompletionDuringRemove)" : "") + "\n")
             Out.standardOutput.write("findings: \(x.findings.count) distinct: \(x.deterministic.count) deterministic, \(x.scheduleDependent.count) schedule-dependent\n")
             for f in x.deterministic {
                 say("  deterministic: \(f.rule) (in \(f.schedules) of \(x.schedules) schedules, the unperturbed one among them): \(f.detail)\n")
@@ -222,6 +234,10 @@ struct Explore: ParsableCommand {
                                 seed: s, shard: shardSpec, parts: parts)
             do { try r.json.write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("--result: cannot write \(path): \(error)") }
             Out.standardOutput.write("result: \(path)\n")
+        }
+        if found == 0 && unavailable > 0 {
+            Out.standardOutput.write("verdict: inconclusive: \(unavailable) scenario(s) could not run\n")
+            throw ExitCode(1)
         }
         if found == 0 {
             Out.standardOutput.write(strategy != "dfs" ? "verdict: no finding within the budget\n"

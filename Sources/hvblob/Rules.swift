@@ -38,6 +38,7 @@ let knownRules: [String] = [
     "guest.misc-name-clash",
     "guest.misc-minor-clash",
     "guest.bad-channel",
+    "guest.cross-device-interference",
     "guest.mutex-destroy-locked",
     "guest.mutex-unlock-not-owner",
     "guest.null-deref",

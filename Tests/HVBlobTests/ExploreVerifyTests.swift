@@ -43,7 +43,7 @@ extension BridgeTests {
 
         static func explore(_ built: DriverBuild.Built, _ scenario: Explorer.Scenario, share: Int = share) throws -> Explorer.Exploration {
             try Explorer(clients: 1, factory: BridgedDriver.explorerFactory(built), version: built.version, scenario: scenario)
-                .search(RaceChecks.phases(share: share, seed: 1), total: share, minimiseAttempts: 200)
+                .search(RaceChecks.phases(share: share, seed: 1, scenario: scenario), total: share, minimiseAttempts: 200)
         }
 
         /// The finding of `rule` is schedule-dependent, and its printed, minimised schedule replays to it.
@@ -167,6 +167,29 @@ extension BridgeTests {
             try ExploreVerifyTests.expectReplayable(x, "pin.released-before-close", e)
         }
 
+        @Test("race.two-devices: a copy whose removing flag is one for the module, not one per device, fails race.two-devices: the second device refuses requests once the first is removed")
+        func twoDevicesSharedFlag() throws {
+            let built = try ExploreVerifyTests.mutant("shared-removing", [
+                ("static struct dentry *az_blob_debugfs_root;\n", "static struct dentry *az_blob_debugfs_root;\nstatic bool az_blob_removing;\n"),
+                ("READ_ONCE(dev->removing)", "READ_ONCE(az_blob_removing)"),
+                ("WRITE_ONCE(dev->removing, true)", "WRITE_ONCE(az_blob_removing, true)")])
+            let x = try ExploreVerifyTests.explore(built, .twoDevices, share: 200)
+            #expect(x.withOtherDeviceInFlight > 0, "the scenario never had a request on the second device in flight at the rescind")
+            let f = try #require(x.findings.first { $0.rule == "guest.cross-device-interference" }, "\(x.findings.map(\.key))")
+            #expect(f.detail.contains("returned ENODEV"), "\(f.detail)")
+            let r = RaceChecks.result(.twoDevices, .success(x), known: [], seed: 1, replay: "")
+            #expect(r.verdict == .fail && r.failedOn == ["guest.cross-device-interference"], "\(r.verdict) \(r.detail)")
+        }
+
+        @Test("race.two-devices-unavailable: a driver whose second probe fails cannot run the scenario: INCONCLUSIVE with the probe's errno, never a pass")
+        func twoDevicesUnavailable() throws {
+            let built = try ExploreVerifyTests.mutant("one-name", [
+                ("\tif (dev->id)\n\t\tsnprintf(dev->name, sizeof(dev->name), \"azure_blob%d\", dev->id);\n\telse\n\t\tstrscpy", "\tstrscpy")])
+            let run = Result { try ExploreVerifyTests.explore(built, .twoDevices, share: 20) }
+            let r = RaceChecks.result(.twoDevices, run, known: [], seed: 1, replay: "")
+            #expect(r.verdict == .inconclusive && r.detail.contains("the second device's probe returned EEXIST"), "\(r.verdict) \(r.detail)")
+        }
+
         @Test("race.inconclusive: a copy whose every ioctl returns EINVAL never has a request in flight: every race result INCONCLUSIVE, with the reason")
         func refusesEverything() throws {
             let built = try ExploreVerifyTests.mutant("einval", [("\tif (file->f_cred != current_cred())\n\t\treturn -EACCES;\n",
@@ -174,7 +197,7 @@ extension BridgeTests {
             for (sc, run) in RaceChecks.explore(factory: BridgedDriver.explorerFactory(built), version: built.version, schedules: 300, seed: 1) {
                 let r = RaceChecks.result(sc, run, known: [], seed: 1, replay: "")
                 #expect(r.verdict == .inconclusive, "\(sc): \(r.verdict) \(r.detail)")
-                #expect(r.detail.contains("no request reached the host"), "\(r.detail)")
+                #expect(r.detail.contains(sc == .twoDevices ? "a request on the second device alone returned EINVAL" : "no request reached the host"), "\(r.detail)")
             }
         }
         @Test("race.cli: bad race options are errors naming the option as typed, exit 2, before any check runs")

@@ -55,6 +55,10 @@ public struct Explorer {
         public var hostAccessesAfterRescind = 0
         /// Packets the host received.
         public var hostReceived = 0
+        /// Two devices: requests on the second device in flight at the rescind of the first,
+        /// and those that returned 0 while the first's remove ran.
+        public var otherDeviceInFlightAtTrigger: Int?
+        public var otherDeviceCompletedDuringRemove = 0
     }
 
     /// One explored schedule.
@@ -80,6 +84,12 @@ public struct Explorer {
     }
 
     public struct ReplayError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    /// The scenario cannot be set up for this driver (two devices: the second device's probe
+    /// failed, or the driver cannot be offered one): nothing of it ran.
+    public struct ScenarioUnavailable: Error, CustomStringConvertible, Sendable {
         public let description: String
     }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /// The explorer as part of the conformance verdict: one result per concurrency scenario
-/// (`race.rescind-in-flight`, `race.remove-drain`, `race.host-access-until-close`).
+/// (`race.rescind-in-flight`, `race.remove-drain`, `race.host-access-until-close`,
+/// `race.two-devices`).
 ///
 /// Each scenario gets an equal share of a budget counted in schedules: exhaustive DFS at
 /// preemption bound 2 with one client (at most three quarters of the share), then PCT with two
@@ -25,14 +26,18 @@ public enum RaceChecks {
     }
 
     /// The phases one scenario's share runs, for `search(_:total:)`.
-    public static func phases(share: Int, seed: UInt64) -> [Explorer.Phase] {
-        [Explorer.Phase(.dfs(bound: 2), clients: 1, budget: max(1, share * 3 / 4)),
-         Explorer.Phase(.pct(depth: 3, seed: seed), clients: 2, budget: share)]
+    /// Two devices have a client on each: their bound-2 DFS is ~20 times the other scenarios'
+    /// (7,391 schedules at bound 1 for the in-tree driver), so it runs at bound 0 and leaves
+    /// the interleavings with preemptions to PCT over the same clients.
+    public static func phases(share: Int, seed: UInt64, scenario: Explorer.Scenario = .rescindInFlight) -> [Explorer.Phase] {
+        let two = scenario == .twoDevices
+        return [Explorer.Phase(.dfs(bound: two ? 0 : 2), clients: 1, budget: max(1, share * 3 / 4)),
+                Explorer.Phase(.pct(depth: 3, seed: seed), clients: two ? 1 : 2, budget: share)]
     }
 
     /// The search plan in words, for the budget line.
     public static func planText(seed: UInt64) -> String {
-        "each scenario: exhaustive DFS at preemption bound 2 with 1 client (at most 3/4 of its share), then PCT depth 3 with 2 clients, seed \(seed), for the rest"
+        "each scenario: exhaustive DFS at preemption bound 2 with 1 client (at most 3/4 of its share), then PCT depth 3 with 2 clients, seed \(seed), for the rest; two-devices: bound 0 and 1 client per device in both"
     }
 
     /// Explores every scenario with `schedules` in all (split evenly).
@@ -45,7 +50,7 @@ public enum RaceChecks {
             // An even split; the first scenarios take the remainder.
             let share = schedules / all.count + (i < schedules % all.count ? 1 : 0)
             let e = Explorer(clients: 1, factory: factory, behavior: behavior, version: version, scenario: sc)
-            let r = Result { try e.search(phases(share: share, seed: seed), total: share, minimiseAttempts: minimiseAttempts) { n in progress?(sc, n) } }
+            let r = Result { try e.search(phases(share: share, seed: seed, scenario: sc), total: share, minimiseAttempts: minimiseAttempts) { n in progress?(sc, n) } }
             out.append((sc, r))
         }
         return out
@@ -86,6 +91,9 @@ public enum RaceChecks {
         if scenario == .removeDrain {
             evidence.append("an ioctl returned on its completion while remove ran in \(x.withCompletionDuringRemove) schedules")
         }
+        if scenario == .twoDevices {
+            evidence.append("requests on the second device in flight at the rescind of the first in \(x.withOtherDeviceInFlight) schedules; one returned while the first's remove ran in \(x.withOtherDeviceCompletionDuringRemove)")
+        }
         if scenario == .hostAccess {
             evidence.append("the host touched a held request's pages after the rescind, before vmbus_close returned, in \(x.withHostAccessAfterRescind) schedules")
         }
@@ -112,6 +120,8 @@ public enum RaceChecks {
             why = "in none of the \(x.schedules) schedules were requests in flight at the \(at) (it came in \(x.triggered))"
         } else if scenario == .removeDrain && x.withCompletionDuringRemove == 0 {
             why = "in none of the \(x.schedules) schedules did an ioctl return on its completion while remove ran"
+        } else if scenario == .twoDevices && x.withOtherDeviceInFlight == 0 {
+            why = "in none of the \(x.schedules) schedules was a request on the second device in flight at the rescind of the first"
         } else if scenario == .hostAccess && x.withHostAccessAfterRescind == 0 {
             why = "in none of the \(x.schedules) schedules did the host touch a held request's pages after the rescind"
         }
@@ -128,6 +138,7 @@ public enum RaceChecks {
         case .rescindInFlight: return ["guest.send-on-closed-channel"]
         case .removeDrain: return ["liveness.lost-wakeup"]
         case .hostAccess: return ["pin.released-before-close"]
+        case .twoDevices: return ["guest.cross-device-interference"]
         }
     }
 

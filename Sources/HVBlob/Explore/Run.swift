@@ -40,6 +40,14 @@ extension Explorer {
         var guestRan = false
         /// The trace digest (see `TraceKey`).
         var key: TraceKey
+        /// Two devices: the second device and the driver's view of it; the driver each
+        /// client's file belongs to, and whether it is the second's; the process and request
+        /// the second serves once the first is gone.
+        var second: (device: Machine.Device, driver: GuestDriver)?
+        var driverOf: [GuestDriver] = []
+        var onSecond: [Bool] = []
+        var afterSpace: AddressSpace?
+        var afterArg: UInt64 = 0
 
         init(_ e: Explorer, tracing: Bool) throws {
             explorer = e
@@ -50,10 +58,24 @@ extension Explorer {
             driver = machine.driver
             isModel = driver is BlobVSC
             try driver.probe()
-            clientActs = (0..<e.clients).map { Activity("client\($0)") }
+            let n = e.scenario.activities(clients: e.clients)
+            clientActs = (0..<n).map { Activity("client\($0)") }
             hasAccess = e.scenario == .hostAccess
             hasRescind = e.scenario != .removeDrain
-            key = TraceKey(activities: e.clients + 4)
+            key = TraceKey(activities: n + 4)
+            if e.scenario == .twoDevices {
+                guard let multi = driver as? MultiDeviceDriver else {
+                    throw ScenarioUnavailable(description: "the driver cannot be offered a second device")
+                }
+                let device = machine.offerDevice()
+                do {
+                    second = (device, try multi.offer(device))
+                } catch {
+                    let found = machine.log.violations.map { "\($0.rule)" }
+                    throw ScenarioUnavailable(description: "the second device's probe returned \(error)"
+                                              + (found.isEmpty ? "" : " (\(Set(found).sorted().joined(separator: ", ")))"))
+                }
+            }
             machine.host.onReceive = { [unowned self, unowned machine] bytes in
                 self.facts.hostReceived += 1
                 guard bytes.count >= 16, let p = try? GPADirectPacket.decode(bytes) else { return }
@@ -62,9 +84,18 @@ extension Explorer {
             }
             let chained = machine.afterCallback
             machine.afterCallback = { [unowned self] in self.guestRan = true; chained() }
-            for i in 0..<e.clients {
+            for i in 0..<n {
                 let space = AddressSpace(pid: 100 + i, memory: machine.memory)
-                let file = try driver.open(space)
+                let mine = i % 2 == 1 ? second?.driver ?? driver : driver
+                driverOf.append(mine)
+                onSecond.append(mine !== driver)
+                let file: OpenFile
+                do {
+                    file = try mine.open(space)
+                } catch {
+                    if mine === driver { throw error }
+                    throw ScenarioUnavailable(description: "the second device could not be opened: \(error)")
+                }
                 files.append(file)
                 let text = BlobStore.request("LIST", "c\(i)")
                 let q = space.map(length: text.count, kind: .populated, contents: text)
@@ -73,6 +104,38 @@ extension Explorer {
                 let req = AzBlobRequestSync(guid: guids[i], requestLen: UInt32(text.count),
                                             responseLen: 64, requestBuffer: q, responseBuffer: r)
                 args.append(space.map(length: driver.abi.layout.size, kind: .populated, contents: driver.abi.layout.encode(req)))
+            }
+            if second != nil {
+                // The request the second device serves alone (before anything else runs) and
+                // again after the first's rescind and remove.
+                let space = AddressSpace(pid: 100 + n, memory: machine.memory)
+                let text = BlobStore.request("LIST", "after")
+                let q = space.map(length: text.count, kind: .populated, contents: text)
+                let r = space.map(length: 64, kind: .untouched)
+                let req = AzBlobRequestSync(guid: GUID(UInt32(n), 0, 0, [0, 0, 0, 0, 0, 0, 0, 2]), requestLen: UInt32(text.count),
+                                            responseLen: 64, requestBuffer: q, responseBuffer: r)
+                afterArg = space.map(length: driver.abi.layout.size, kind: .populated, contents: driver.abi.layout.encode(req))
+                afterSpace = space
+                try serveAlone()
+            }
+        }
+
+        /// Two devices: one request on the second device before any client runs must reach
+        /// its host and return 0; a driver that fails it was never shown to serve a second
+        /// device, so what its clients return later says nothing about interference.
+        func serveAlone() throws {
+            guard let second, let space = afterSpace else { return }
+            let executed = second.device.host.stats.executed
+            let file: OpenFile
+            do { file = try second.driver.open(space) } catch {
+                throw ScenarioUnavailable(description: "the second device could not be opened: \(error)")
+            }
+            let r = drive(second.driver.ioctl(file, command: driver.abi.command, argument: afterArg))
+            second.driver.release(file)
+            guard r == .returned(.success), second.device.host.stats.executed > executed else {
+                var what = "never returned"
+                if case .returned(let e)? = r { what = "returned \(e)" + (e == .success ? " without reaching its host" : "") }
+                throw ScenarioUnavailable(description: "a request on the second device alone \(what): it was never shown to serve")
             }
         }
 
@@ -156,7 +219,7 @@ extension Explorer {
             if !a.started {
                 a.started = true
                 if let i {
-                    a.call = driver.ioctl(files[i], command: driver.abi.command, argument: args[i])
+                    a.call = driverOf[i].ioctl(files[i], command: driver.abi.command, argument: args[i])
                 } else if a === remove {
                     facts.inFlightAtTrigger = clientActs.filter(\.inFlight).count
                     a.call = driver.remove()
@@ -184,9 +247,15 @@ extension Explorer {
                 a.done = true
                 if let i {
                     a.result = e
-                    if e == .success, removeStarted, removeFinishedAt == nil { facts.completedDuringRemove += 1 }
-                    say("\(a.name): ioctl returned \(e)")
-                    driver.release(files[i])
+                    if e == .success, removeStarted, removeFinishedAt == nil {
+                        if onSecond[i] { facts.otherDeviceCompletedDuringRemove += 1 } else { facts.completedDuringRemove += 1 }
+                    }
+                    say("\(a.name): ioctl returned \(e)" + (onSecond[i] ? " (second device)" : ""))
+                    if onSecond[i], e != .success {
+                        machine.log.report("guest.cross-device-interference",
+                                           "\(a.name)'s request on the second device returned \(e)\(machine.channel.rescinded ? " after the first device was rescinded" : "")\(removeStarted ? (removeFinishedAt == nil ? " while the first's remove ran" : " after the first was removed") : ""): the second device was neither rescinded nor removed, so it must return 0")
+                    }
+                    driverOf[i].release(files[i])
                 } else {
                     if a === remove { removeFinishedAt = machine.now }
                     say("\(a.name): finished")
@@ -231,6 +300,7 @@ extension Explorer {
             } else if a === rescind {
                 rescind.done = true
                 facts.inFlightAtTrigger = clientActs.filter(\.inFlight).count
+                if second != nil { facts.otherDeviceInFlightAtTrigger = clientActs.indices.filter { onSecond[$0] && clientActs[$0].inFlight }.count }
                 machine.host.noteRescind()
                 machine.channel.rescind()
                 remove.call = driver.remove()
@@ -257,6 +327,9 @@ extension Explorer {
                 // Clients read whether remove started and finished (the facts).
                 if first || a.done { f.write |= Footprint.activity(me) }
             }
+            // Two devices: no footprint tells which device's ring, channel or driver state a
+            // step touched, so every step depends on every other (no pruning, still sound).
+            if second != nil { f = .everything }
             key.note(activity: me, f)
             steps += 1
             return f
@@ -272,6 +345,7 @@ extension Explorer {
                 log.report("liveness.remove-hang", "remove waits forever: \(remove.call?.waitDescription ?? "")")
             }
             let allDone = clientActs.allSatisfy(\.done) && remove.done
+            if allDone, let second { serveAfterRemove(second.driver) }
             if allDone {
                 machine.memory.reportLeakedPins()
                 driver.finish(removed: true)
@@ -280,6 +354,61 @@ extension Explorer {
                             runnable: runnableLog, ran: ranLog, trace: trace, findings: log.violations.filter(explorer.counts), facts: facts)
             o.finalState = finalDigest(o)
             return o
+        }
+
+        /// Two devices, once the first is rescinded and removed and every client returned: the
+        /// second still has its misc device and serves a request (it reaches its host and
+        /// returns 0); then it is removed too, so what is left is the module's to answer for.
+        func serveAfterRemove(_ d: GuestDriver) {
+            guard let second, let space = afterSpace else { return }
+            let log = machine.log
+            let names = (driver as? MultiDeviceDriver)?.miscNames(ofDevice: second.device.index) ?? []
+            if names.isEmpty {
+                log.report("guest.cross-device-interference", "the second device has no misc device after the first device's rescind and remove")
+            }
+            let executed = second.device.host.stats.executed
+            if let file = try? d.open(space) {
+                let r = drive(d.ioctl(file, command: driver.abi.command, argument: afterArg))
+                d.release(file)
+                var what = "never returned (a hang)"
+                if case .returned(let e)? = r { what = "returned \(e)" }
+                if r != .returned(.success) {
+                    log.report("guest.cross-device-interference",
+                               "after the first device's rescind and remove, a request on the second \(what), expected 0")
+                } else if second.device.host.stats.executed == executed {
+                    log.report("guest.cross-device-interference", "after the first device's rescind and remove, a request on the second returned 0 without reaching its host")
+                }
+                say("second device: a request after the first's remove \(what)")
+            } else if !names.isEmpty {
+                log.report("guest.cross-device-interference", "after the first device's rescind and remove, /dev/\(names[0]) of the second could not be opened")
+            }
+            if drive(d.remove()) == nil {
+                log.report("liveness.remove-hang", "the second device's remove never returned")
+            }
+        }
+
+        /// Runs one call to its end alone, delivering host events as it waits; nil when it
+        /// can never return (nothing left to happen).
+        func drive(_ call: DriverCall) -> StepResult? {
+            for _ in 0..<10_000 {
+                let r = call.step()
+                switch r {
+                case .returned: return r
+                case .running: continue
+                case .blocked(let until):
+                    if call.isReady { continue }
+                    let next = machine.queue.nextTime
+                    if let until, next.map({ until < $0 }) ?? true {
+                        machine.now = max(machine.now, until)
+                    } else if let (t, action) = machine.queue.pop() {
+                        machine.now = max(machine.now, t)
+                        action()
+                    } else {
+                        return nil
+                    }
+                }
+            }
+            return nil
         }
 
         /// What the schedule ended in: each ioctl's result, whether remove finished, the

@@ -47,7 +47,7 @@ public struct Schedule: Hashable, Sendable, CustomStringConvertible {
         var scenario = Explorer.Scenario.rescindInFlight
         if let last = head.last, !last.isNumber {
             guard let s = Explorer.Scenario(letter: last) else {
-                throw .malformed(offset: 3 + head.count - 1, why: "'\(last)' is not a scenario (r, d or h)")
+                throw .malformed(offset: 3 + head.count - 1, why: "'\(last)' is not a scenario (r, d, h or t)")
             }
             scenario = s
             head = head.dropLast()

@@ -93,6 +93,10 @@ extension Explorer {
         public internal(set) var withCompletionDuringRemove = 0
         /// Schedules in which the host touched a held request's pages after the rescind.
         public internal(set) var withHostAccessAfterRescind = 0
+        /// Two devices: schedules in which requests on the second device were in flight at the
+        /// rescind of the first, and those in which one returned while the first's remove ran.
+        public internal(set) var withOtherDeviceInFlight = 0
+        public internal(set) var withOtherDeviceCompletionDuringRemove = 0
         /// Packets the hosts received, over every schedule.
         public internal(set) var hostReceived = 0
         /// The exhaustive walk's figures (`Strategy.exhaustive`), summed over its phases.
@@ -121,6 +125,8 @@ extension Explorer {
             }
             if o.facts.completedDuringRemove > 0 { withCompletionDuringRemove += 1 }
             if o.facts.hostAccessesAfterRescind > 0 { withHostAccessAfterRescind += 1 }
+            if (o.facts.otherDeviceInFlightAtTrigger ?? 0) > 0 { withOtherDeviceInFlight += 1 }
+            if o.facts.otherDeviceCompletedDuringRemove > 0 { withOtherDeviceCompletionDuringRemove += 1 }
         }
     }
 
@@ -262,7 +268,7 @@ extension Explorer {
 
     /// The activities of this scenario, in their fixed order.
     var activityNames: [String] {
-        (0..<clients).map { "client\($0)" } + ["host"] + (scenario == .hostAccess ? ["host-access"] : [])
+        (0..<scenario.activities(clients: clients)).map { "client\($0)" } + ["host"] + (scenario == .hostAccess ? ["host-access"] : [])
             + (scenario == .removeDrain ? [] : ["rescind"]) + ["remove"]
     }
 }
