@@ -96,6 +96,21 @@ func eraLine(_ skipped: String) -> String {
     return "API era \(era) skipped: it does not build there\(place.map { " (first error at \($0))" } ?? ""); --verbose shows why"
 }
 
+/// One addr2line run: function and file:line for each offset, in order; nil without addr2line.
+func addr2line(_ library: String, _ offsets: [String]) -> [(function: String, line: String)]? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["addr2line", "-f", "-s", "-e", library] + offsets
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = Pipe()
+    guard (try? p.run()) != nil else { return nil }
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
+    p.waitUntilExit()
+    guard out.count == 2 * offsets.count else { return nil }
+    return offsets.indices.map { (out[2 * $0], out[2 * $0 + 1]) }
+}
+
 /// Replaces the driver's code addresses in `text` — `@0x<offset>` (a call site) and
 /// `<library>.so+0x<offset>` (a fault) — by "in function (file:line)", with addr2line over the
 /// driver's library. Text without addresses, or a machine without addr2line, is left as it is.
@@ -111,18 +126,17 @@ func symbolizeSites(_ text: String, library: String) -> String {
         return String(s[s.range(of: "0x")!.lowerBound...])
     }
     let unique = Array(Set(matches.map(offset))).sorted()
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["addr2line", "-f", "-s", "-e", library] + unique
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = Pipe()
-    guard (try? p.run()) != nil else { return text }
-    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
-    p.waitUntilExit()
-    guard out.count == 2 * unique.count else { return text }
+    guard let out = addr2line(library, unique) else { return text }
     var names: [String: String] = [:]
-    for (i, o) in unique.enumerated() where out[2 * i] != "??" { names[o] = "\(out[2 * i]) (\(out[2 * i + 1]))" }
+    for (i, o) in unique.enumerated() where out[i].function != "??" { names[o] = "\(out[i].function) (\(out[i].line))" }
+    // A call site is a return address: the instruction after the call, which the compiler may
+    // attribute to no line (file:? or :0). The call itself, one byte before, has the line.
+    let lineless = unique.filter { o in names[o].map { $0.hasSuffix(":?)") || $0.hasSuffix(":0)") } ?? false }
+    if !lineless.isEmpty, let before = addr2line(library, lineless.map { o in "0x" + String((UInt64(o.dropFirst(2), radix: 16) ?? 1) - 1, radix: 16) }) {
+        for (i, o) in lineless.enumerated() where before[i].function != "??" && !before[i].line.hasSuffix(":?") {
+            names[o] = "\(before[i].function) (\(before[i].line))"
+        }
+    }
     var result = text
     for m in matches.reversed() {
         guard let n = names[offset(m)], let r = Range(m.range, in: result) else { continue }

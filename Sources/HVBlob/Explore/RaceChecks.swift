@@ -80,7 +80,8 @@ public enum RaceChecks {
         switch run {
         case .success(let e): x = e
         case .failure(let error):
-            return Conformance.Result(check: check, verdict: .inconclusive, detail: "could not run: \(error)", evidence: [],
+            return Conformance.Result(check: check, verdict: .inconclusive, detail: "could not run: \(error)",
+                                      evidence: ["0 schedules: the scenario could not be set up (\(error))"],
                                       findings: [:], firstFindings: [:], failedOn: [], hostPackets: 0)
         }
         let failing = x.findings.filter { !$0.deterministic || !known.contains($0.rule.rawValue) }
