@@ -331,6 +331,30 @@ struct ServeTests {
         }
     }
 
+    @Test("serve.backend-choice: simulate and verify --backend blob: the Blob service answers the clients (JSON), bytes checked; the store does not")
+    func backendChoice() throws {
+        let blob = try runProcess([ServeTests.binary, "simulate", "--backend", "blob", "--clients", "2", "--requests", "8", "--sizes", "4096,70000", "--seed", "5"])
+        #expect(blob.status == 0, "\(blob.output)")
+        // Per client: write, open, read twice, a third write, getProperties at the end: 3 x 201, 3 x 200, 2 x 206.
+        #expect(blob.output.contains("backend=blob"), "\(blob.output)")
+        #expect(blob.output.contains("blob service: 200=6 201=6 206=4"), "\(blob.output)")
+        #expect(blob.output.contains("4 reads verified"), "\(blob.output)")
+        // The same run against the store: the store's line protocol, no Blob service.
+        let store = try runProcess([ServeTests.binary, "simulate", "--clients", "2", "--requests", "8", "--sizes", "4096,70000", "--seed", "5"])
+        #expect(store.status == 0 && !store.output.contains("blob service") && !store.output.contains("backend=blob"), "\(store.output)")
+        // --blobs: each client first reads one of the directory's blobs back.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-backend-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(ServeTests.blob(5000, seed: 9)).write(to: URL(fileURLWithPath: dir + "/given"))
+        let given = try runProcess([ServeTests.binary, "simulate", "--backend", "blob", "--blobs", dir, "--clients", "1", "--requests", "2"])
+        #expect(given.status == 0 && given.output.contains("blob service: 200=1 206=1") && given.output.contains("1 reads verified"), "\(given.output)")
+        // verify: the fault and lifecycle checks' clients speak to the Blob service.
+        let v = try runProcess([ServeTests.binary, "verify", "--model", "--backend", "blob", "--only", "lifecycle.unload,fault.error-status", "--no-explore"])
+        #expect(v.status == 0, "\(v.output)")
+        #expect(v.output.range(of: #"blob service \(the clients of 2 fault/lifecycle simulation\(s\)\): 200=\d+ 201=\d+ 206=\d+"#, options: .regularExpression) != nil, "\(v.output)")
+    }
+
     @Test("serve.bad-input: a fault the daemon does not know is exit 2 naming it and where")
     func badInput() throws {
         let r = try runProcess([ServeTests.binary, "serve", "--faults", "server-busy=0.1,nonsense=1", "--socket", "/tmp/hvblob-bad.sock"])
