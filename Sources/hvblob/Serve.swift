@@ -492,6 +492,9 @@ final class DeviceServer {
     var opens = 0
     var pids = Set<Int32>()
     var protocolErrors = 0
+    /// Ioctls that came through a shared-memory channel, and as frames on the socket.
+    var channelIoctls = 0
+    var frameIoctls = 0
     var maps: [Int32: RemoteMemory.Permissions] = [:]
     var scratchBuffer: UnsafeMutableRawPointer?
     var scratchSize = 0
@@ -622,6 +625,7 @@ final class DeviceServer {
             guard let file = c.file else { continue }
             c.pid = pid
             pids.insert(pid)
+            channelIoctls += 1
             startIoctl(c, file, pid: pid, argument: ch.pointee.arg, command: IoctlCommand(rawValue: UInt32(truncatingIfNeeded: ch.pointee.cmd)))
         }
         return found
@@ -750,6 +754,7 @@ final class DeviceServer {
             if sleeping { hvbd_store(hvbd_daemon_sleeping(ch), 1) }
             send(c, DeviceWire.Frame.reply(op: f.op, result: 0))
         case DeviceWire.ioctl where c.file != nil && !c.busy && c.channel == nil:
+            frameIoctls += 1
             startIoctl(c, c.file!, pid: f.pid, argument: f.a, command: IoctlCommand(rawValue: UInt32(truncatingIfNeeded: f.b)))
         default:
             protocolErrors += 1
@@ -990,6 +995,7 @@ final class DeviceServer {
             s += "; response.status: " + statuses.sorted { $0.key < $1.key }.map { "\(VSPStatus(rawValue: $0.key))=\($0.value)" }.joined(separator: " ")
         }
         s += "\n"
+        s += "transport: \(channelIoctls) ioctl(s) through shared-memory channels, \(frameIoctls) as socket frames\n"
         if let svc = service {
             s += "blob service: " + svc.state.statuses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
         }

@@ -68,7 +68,7 @@ struct ServeTests {
     /// Runs a client under the preload against `daemon`, killed after `timeout` seconds (a
     /// hang is a failure, not a stuck test).
     static func client(_ argv: [String], _ daemon: Daemon?, socket: String? = nil, timeout: Double = 60,
-                       device: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+                       device: String? = nil, env extra: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = argv
@@ -82,6 +82,7 @@ struct ServeTests {
             env["LD_PRELOAD"] = ServeTests.preload
         }
         env["HVBLOB_SOCKET"] = socket ?? daemon!.socket
+        for (k, v) in extra { env[k] = v }
         p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -128,6 +129,22 @@ struct ServeTests {
         let replay = try runProcess([ServeTests.binary, "replay", capture])
         #expect(replay.status == 0, "\(replay.output)")
         #expect(replay.output.contains("ioctls: 88 replayed, 88 returns matched") && replay.output.contains("verdict: clean"), "\(replay.output)")
+    }
+
+    @Test("serve.transports: the C example through the shared-memory channel and, with HVBLOB_TRANSPORT=socket, as socket frames: the same bytes, each counted where it went")
+    func transports() throws {
+        let bytes = ServeTests.blob(100_000, seed: 13)
+        let d = try Daemon(blobs: ["alpha": bytes])
+        let copy = d.dir + "/alpha"
+        let exe = try ServeTests.built("blob_read")
+        let channel = try ServeTests.client([exe, "alpha", copy, "16384", "1"], d)
+        #expect(channel.status == 0 && channel.stdout.contains("every byte matched"), "\(channel.stdout) \(channel.stderr)")
+        let frames = try ServeTests.client([exe, "alpha", copy, "16384", "1"], d, env: ["HVBLOB_TRANSPORT": "socket"])
+        #expect(frames.status == 0 && frames.stdout.contains("every byte matched"), "\(frames.stdout) \(frames.stderr)")
+        let out = d.stop()
+        // Each run: open, 7 reads, close.
+        #expect(out.contains("summary: 18 ioctls from 2 process(es), 2 open(s); results: 0=18"), "\(out)")
+        #expect(out.contains("transport: 9 ioctl(s) through shared-memory channels, 9 as socket frames"), "\(out)")
     }
 
     @Test("serve.concurrent: 16 processes x 1,026 requests at once, every byte checked")
