@@ -43,6 +43,12 @@ let package = Package(
             // builds one with cc that needs only libc.
             linkerSettings: [.linkedLibrary("dl")]
         ),
+        // `hvblob serve`'s end of the preload's shared-memory channel: atomics, futex, SCM_RIGHTS.
+        .target(
+            name: "CServeChannel",
+            path: "Sources/CServeChannel",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]
+        ),
         // Runs a driver's C source against the simulated host (compile, load, schedule).
         .target(
             name: "HVBlobBridge",
@@ -54,6 +60,7 @@ let package = Package(
             dependencies: [
                 "HVBlob",
                 "HVBlobBridge",
+                "CServeChannel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/hvblob"

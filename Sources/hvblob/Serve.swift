@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import CServeChannel
 import Foundation
 import HVBlob
 import HVBlobBridge
@@ -8,11 +9,13 @@ import HVBlobBridge
 import Glibc
 #endif
 
-/// The daemon's wire (Sources/HVBlobDevice/include/hvblob_device.h): 32-byte frames.
+/// The daemon's wire (Sources/HVBlobDevice/include/hvblob_device.h): 32-byte frames, then
+/// (HVBD_CHANNEL) a shared-memory channel per connection for the ioctls.
 enum DeviceWire {
-    static let magic: UInt32 = 0x4442_5648
-    static let version: UInt16 = 1
-    static let open: UInt16 = 1, attach: UInt16 = 2, ioctl: UInt16 = 3
+    static let magic: UInt32 = UInt32(HVBD_MAGIC)
+    static let version: UInt16 = UInt16(HVBD_VERSION)
+    static let open: UInt16 = UInt16(HVBD_OPEN.rawValue), attach: UInt16 = UInt16(HVBD_ATTACH.rawValue)
+    static let ioctl: UInt16 = UInt16(HVBD_IOCTL.rawValue), channel: UInt16 = UInt16(HVBD_CHANNEL.rawValue)
     static let frameSize = 32
 
     struct Frame {
@@ -415,6 +418,11 @@ final class DeviceServer {
         var pid: Int32 = 0
         var busy = false
         var closed = false
+        /// The shared-memory channel its ioctls come through (after HVBD_CHANNEL); the socket
+        /// then carries only the wake-up bytes and the hang-up.
+        var channel: UnsafeMutablePointer<hvbd_channel>?
+        /// A memfd that came with the bytes read (SCM_RIGHTS), for the HVBD_CHANNEL frame.
+        var passedFD: Int32 = -1
         init(fd: Int32) { self.fd = fd }
     }
 
@@ -464,6 +472,13 @@ final class DeviceServer {
     var listenFD: Int32 = -1
     var path = ""
     var connections: [Int32: Connection] = [:]
+    /// The connections with a channel, in the order they got it: scanned for posted ioctls.
+    var channels: [Connection] = []
+    /// Whether the channels say the daemon may be asleep in poll (clients then kick the socket).
+    var sleeping = false
+    /// How long the daemon looks for posted ioctls before it sleeps in poll
+    /// (HVBLOB_SERVE_SPIN_US, default 50 µs; 0: sleep at once).
+    let spinNs: UInt64 = (ProcessInfo.processInfo.environment["HVBLOB_SERVE_SPIN_US"].flatMap { UInt64($0) } ?? 50) * 1000
     var files: [UInt64: ServedFile] = [:]
     var nextFile: UInt64 = 1
     var pending: [Pending] = []
@@ -477,6 +492,9 @@ final class DeviceServer {
     var opens = 0
     var pids = Set<Int32>()
     var protocolErrors = 0
+    /// Ioctls that came through a shared-memory channel, and as frames on the socket.
+    var channelIoctls = 0
+    var frameIoctls = 0
     var maps: [Int32: RemoteMemory.Permissions] = [:]
     var scratchBuffer: UnsafeMutableRawPointer?
     var scratchSize = 0
@@ -534,22 +552,88 @@ final class DeviceServer {
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// Runs until SIGINT/SIGTERM.
+    /// Runs until SIGINT/SIGTERM. Ioctls posted in a channel are picked up by looking (for
+    /// `spinNs` after the last one, with a look at the sockets every 20 µs); then the daemon
+    /// says in every channel that it sleeps, looks once more, and sleeps in poll, where a
+    /// client's wake-up byte, a frame, a connection or a hang-up wakes it.
     func serve() {
+        var idleSince: UInt64 = 0
+        var lastPoll: UInt64 = 0
+        var burst = 0
         while true {
-            var fds = [pollfd(fd: serveStopPipe[0], events: Int16(POLLIN), revents: 0), pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)]
-            for c in connections.values where !c.closed { fds.append(pollfd(fd: c.fd, events: Int16(POLLIN), revents: 0)) }
-            let n = poll(&fds, nfds_t(fds.count), -1)
-            if n < 0 && errno == EINTR { continue }
-            if fds[0].revents != 0 { break }
-            if fds[1].revents != 0 { acceptAll() }
-            for p in fds.dropFirst(2) where p.revents != 0 {
-                if let c = connections[p.fd] { readFrom(c) }
+            if scanChannels() {
+                pump()
+                idleSince = 0
+                burst += 1
+                // The sockets are looked at now and then even while ioctls keep coming.
+                if burst < 64 { continue }
             }
+            burst = 0
+            let now = hvbd_now_ns()
+            var timeout: Int32 = 0
+            if idleSince == 0 { idleSince = now }
+            if channels.isEmpty || now - idleSince >= spinNs {
+                setSleeping(true)
+                if scanChannels() {
+                    setSleeping(false)
+                    pump()
+                    idleSince = 0
+                    continue
+                }
+                timeout = -1
+            } else if now - lastPoll < 20_000 {
+                // A CPU shared with others (the client among them) is handed on, not held.
+                hvbd_pause()
+                sched_yield()
+                continue
+            }
+            lastPoll = now
+            let stop = pollSockets(timeout)
+            if sleeping {
+                setSleeping(false)
+                idleSince = 0
+            }
+            if stop { break }
             pump()
         }
         Glibc.close(listenFD)
         unlink(path)
+    }
+
+    /// One poll of the stop pipe, the listening socket and every connection; true: stop.
+    func pollSockets(_ timeout: Int32) -> Bool {
+        var fds = [pollfd(fd: serveStopPipe[0], events: Int16(POLLIN), revents: 0), pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)]
+        for c in connections.values where !c.closed { fds.append(pollfd(fd: c.fd, events: Int16(POLLIN), revents: 0)) }
+        let n = poll(&fds, nfds_t(fds.count), timeout)
+        if n <= 0 { return false }
+        if fds[0].revents != 0 { return true }
+        if fds[1].revents != 0 { acceptAll() }
+        for p in fds.dropFirst(2) where p.revents != 0 {
+            if let c = connections[p.fd] { readFrom(c) }
+        }
+        return false
+    }
+
+    /// Starts the ioctls posted in channels whose previous one has returned; true if any.
+    func scanChannels() -> Bool {
+        var found = false
+        for c in channels where !c.busy && !c.closed {
+            let ch = c.channel!
+            guard hvbd_load(hvbd_state(ch)) == HVBD_POSTED.rawValue else { continue }
+            found = true
+            let pid = ch.pointee.pid
+            guard let file = c.file else { continue }
+            c.pid = pid
+            pids.insert(pid)
+            channelIoctls += 1
+            startIoctl(c, file, pid: pid, argument: ch.pointee.arg, command: IoctlCommand(rawValue: UInt32(truncatingIfNeeded: ch.pointee.cmd)))
+        }
+        return found
+    }
+
+    func setSleeping(_ on: Bool) {
+        sleeping = on
+        for c in channels where !c.closed { hvbd_store(hvbd_daemon_sleeping(c.channel!), on ? 1 : 0) }
     }
 
     func acceptAll() {
@@ -571,7 +655,11 @@ final class DeviceServer {
 
     func readFrom(_ c: Connection) {
         while !c.closed {
-            let n = receiveBuffer.withUnsafeMutableBytes { Glibc.recv(c.fd, $0.baseAddress, $0.count, 0) }
+            let n = receiveBuffer.withUnsafeMutableBytes { hvbd_recv(c.fd, $0.baseAddress, $0.count, &c.passedFD) }
+            if n > 0 && c.channel != nil {
+                // Wake-up bytes: the ioctl is in the channel.
+                continue
+            }
             if n > 0 {
                 c.input += receiveBuffer[0..<n]
                 // A whole frame: handle it now (poll says if more follows), sparing a recv
@@ -595,6 +683,16 @@ final class DeviceServer {
         if c.closed { return }
         c.closed = true
         Glibc.close(c.fd)
+        if c.passedFD >= 0 { Glibc.close(c.passedFD) }
+        c.passedFD = -1
+        if let ch = c.channel {
+            channels.removeAll { $0 === c }
+            // An ioctl in flight still answers into it (finish checks `closed`): unmapped then.
+            if !c.busy {
+                hvbd_unmap(ch)
+                c.channel = nil
+            }
+        }
         connections[c.fd] = nil
         if !connections.values.contains(where: { $0.pid == c.pid }) { maps[c.pid] = nil }
         if let f = c.file { unref(f, pid: c.pid) }
@@ -642,7 +740,21 @@ final class DeviceServer {
             file.refs += 1
             c.file = file
             send(c, DeviceWire.Frame.reply(op: f.op, result: 0, a: file.id))
-        case DeviceWire.ioctl where c.file != nil && !c.busy:
+        case DeviceWire.channel where c.file != nil && c.channel == nil && c.passedFD >= 0:
+            let fd = c.passedFD
+            c.passedFD = -1
+            let ch = hvbd_map(fd, f.a)
+            Glibc.close(fd)
+            guard let ch else {
+                send(c, DeviceWire.Frame.reply(op: f.op, result: EINVAL))
+                return
+            }
+            c.channel = ch
+            channels.append(c)
+            if sleeping { hvbd_store(hvbd_daemon_sleeping(ch), 1) }
+            send(c, DeviceWire.Frame.reply(op: f.op, result: 0))
+        case DeviceWire.ioctl where c.file != nil && !c.busy && c.channel == nil:
+            frameIoctls += 1
             startIoctl(c, c.file!, pid: f.pid, argument: f.a, command: IoctlCommand(rawValue: UInt32(truncatingIfNeeded: f.b)))
         default:
             protocolErrors += 1
@@ -741,8 +853,16 @@ final class DeviceServer {
                     let old = snap.baseAddress!.assumingMemoryBound(to: UInt8.self)
                     let new = UnsafePointer(mine.assumingMemoryBound(to: UInt8.self))
                     guard memcmp(old, new, page) != 0 else { return false }
+                    let oldWords = UnsafeRawPointer(old), newWords = UnsafeRawPointer(new)
                     var i = 0
                     while i < page {
+                        // Equal stretches a word at a time (a page the host rewrote with the
+                        // same bytes, the untouched rest of a response page).
+                        if i & 7 == 0 && i + 8 <= page
+                            && oldWords.loadUnaligned(fromByteOffset: i, as: UInt64.self) == newWords.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+                            i += 8
+                            continue
+                        }
                         if new[i] == old[i] { i += 1; continue }
                         var j = i
                         while j < page && new[j] != old[j] { j += 1 }
@@ -809,7 +929,16 @@ final class DeviceServer {
             Out.standardOutput.write(line + "\n")
         }
         p.conn.busy = false
-        send(p.conn, DeviceWire.Frame.reply(op: DeviceWire.ioctl, result: e.rawValue))
+        if let ch = p.conn.channel {
+            if p.conn.closed {
+                hvbd_unmap(ch)
+                p.conn.channel = nil
+            } else {
+                hvbd_reply(ch, e.rawValue, 0)
+            }
+        } else {
+            send(p.conn, DeviceWire.Frame.reply(op: DeviceWire.ioctl, result: e.rawValue))
+        }
         unref(p.file, pid: p.pid)
     }
 
@@ -866,6 +995,7 @@ final class DeviceServer {
             s += "; response.status: " + statuses.sorted { $0.key < $1.key }.map { "\(VSPStatus(rawValue: $0.key))=\($0.value)" }.joined(separator: " ")
         }
         s += "\n"
+        s += "transport: \(channelIoctls) ioctl(s) through shared-memory channels, \(frameIoctls) as socket frames\n"
         if let svc = service {
             s += "blob service: " + svc.state.statuses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
         }

@@ -49,12 +49,16 @@ struct Simulate: ParsableCommand {
     var strictHost = false
     @Option(help: "Record every ring packet, host write, ioctl and lifecycle step into this pcapng file.")
     var record: String?
+    @Option(help: "The host's backend: store (the Blob store, a line protocol: PUT/GET/LIST) or blob (the Blob service, the fast-path client's JSON: write/open/read/getProperties).")
+    var backend: String = "store"
+    @Option(help: "With --backend blob: a directory whose files are blobs the service starts with (name = file name); each client first reads one back.")
+    var blobs: String?
 
     /// `record` passes its `-o` as --record; messages then name `-o`.
     var recordOption = "--record"
 
     enum CodingKeys: String, CodingKey {
-        case seed, clients, requests, sizes, faults, driver, kernelVersion, cDriver, trace, quiet, strictHost, record
+        case seed, clients, requests, sizes, faults, driver, kernelVersion, cDriver, trace, quiet, strictHost, record, backend, blobs
     }
 
     func run() throws {
@@ -80,6 +84,8 @@ struct Simulate: ParsableCommand {
         } else {
             do { config.faults = try FaultPlan(spec: faults) } catch { fail("--faults: \(error)") }
         }
+        (config.backend, config.blobs) = parseBackend(backend, blobs: blobs)
+        config.blobsFrom = blobs
         config.keepTrace = trace != nil
         config.strictHost = strictHost
         var built: DriverBuild.Built?
@@ -121,6 +127,26 @@ struct Simulate: ParsableCommand {
         }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
+}
+
+/// `--backend NAME` and `--blobs DIR` (simulate, verify): exit 2 naming the option as typed.
+func parseBackend(_ name: String, blobs: String?) -> (SimulationBackend, [String: [UInt8]]?) {
+    guard let b = SimulationBackend(rawValue: name) else {
+        fail("--backend: '\(name)' is not a backend; the backends: \(SimulationBackend.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    guard let dir = blobs else { return (b, nil) }
+    if b != .blob { fail("--blobs \(dir) needs --backend blob (the Blob store starts empty)") }
+    guard isDirectory(dir) else { fail("--blobs: \(dir) is not a directory") }
+    var contents: [String: [UInt8]] = [:]
+    for n in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
+        var isDir: ObjCBool = false
+        let path = dir + "/" + n
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
+            contents[n] = readFile(path, what: "--blobs")
+        }
+    }
+    if contents.isEmpty { fail("--blobs: \(dir) holds no file (each file is one blob)") }
+    return (b, contents)
 }
 
 /// `hvblob record -o FILE [simulate options]`: a simulation with its capture written to FILE.

@@ -41,6 +41,10 @@ struct Verify: ParsableCommand {
     var exploreSchedules: Int?
     @Flag(name: .customLong("no-explore"), help: "Leave the race exploration out.")
     var noExplore = false
+    @Option(help: "The backend of the fault and lifecycle checks' simulations: store (the Blob store's line protocol) or blob (the Blob service's JSON, as simulate --backend blob).")
+    var backend: String = "store"
+    @Option(help: "With --backend blob: a directory whose files are blobs the service starts with.")
+    var blobs: String?
 
     /// The driver's library once built: its code addresses in findings become function (file:line).
     static let library = Mutex<String?>(nil)
@@ -63,6 +67,8 @@ struct Verify: ParsableCommand {
         if model && !input.includes.isEmpty { fail("--model and --include exclude each other: the model has no C code to include for") }
         let filter = only.map { Set(checkNames("--only", $0, known: Conformance.checks.map(\.id), what: "check", listedBy: "hvblob verify --list-checks")) }
         if let r = record { checkOutputFile(r, option: "--record") }
+        let (backendKind, backendBlobs) = parseBackend(backend, blobs: blobs)
+        let choice = Conformance.BackendChoice(backendKind, blobs: backendBlobs)
         var version = kernelVersion.map(parseKernelVersion) ?? .default
         var factory: DriverRig.Factory?
         var replay = "--kernel-version \(version)"
@@ -98,14 +104,18 @@ struct Verify: ParsableCommand {
             factory = { machine in try BridgedDriver(built, machine: machine) }
         }
         let session = record.map { _ in CaptureSession() }
-        var results = CaptureSession.$current.withValue(session) { Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
+        var results = Conformance.$backendChoice.withValue(choice) { CaptureSession.$current.withValue(session) { Conformance.run(factory: factory, version: version, seed: s, replay: replay, only: filter) { r in
             var line = "\(r.verdict.rawValue.rightPad(12)) \(r.check.level.rawValue.rightPad(6)) \(r.check.id.rightPad(30)) \(r.check.summary)\n"
             if r.verdict != .pass {
                 for (k, l) in r.detail.split(separator: "\n").enumerated() { line += (k == 0 ? "      -> " : "         ") + l + "\n" }
             }
             if verbose || r.verdict == .inconclusive { line += "      evidence: " + r.evidence.joined(separator: "; ") + "\n" }
             say(line)
-        } }
+        } } }
+        if backendKind == .blob {
+            let answers = choice.statuses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            say("blob service (the clients of \(choice.simulations) fault/lifecycle simulation(s)): \(answers.isEmpty ? "no answer" : answers)\n")
+        }
         if let path = record, let session {
             let cap = session.capture
             writeFile(path, cap.pcapng(), what: "--record")

@@ -32,6 +32,14 @@ struct CLIMistakesTests {
         #expect(ok.status == 0 && ok.output.hasPrefix("seed=24301 "), "\(ok.output)")
     }
 
+    @Test("mistakes.backend: an unknown --backend is named as typed with the backends; --blobs without the Blob service is refused")
+    func unknownBackend() throws {
+        try expectMistake(["simulate", "--backend", "blobb"], ["--backend: 'blobb' is not a backend", "store, blob"])
+        try expectMistake(["verify", "--model", "--backend", "Blob"], ["--backend: 'Blob' is not a backend", "store, blob"])
+        try expectMistake(["simulate", "--blobs", "/tmp"], ["--blobs /tmp needs --backend blob"])
+        try expectMistake(["simulate", "--backend", "blob", "--blobs", "/nonexistent-hvblob-dir"], ["--blobs: /nonexistent-hvblob-dir is not a directory"])
+    }
+
     @Test("mistakes.negative: a negative number says it is negative and what the option takes")
     func negativeNumbers() throws {
         try expectMistake(["simulate", "--seed", "-1"], ["--seed: '-1' is negative", "0 or more"])

@@ -68,7 +68,7 @@ struct ServeTests {
     /// Runs a client under the preload against `daemon`, killed after `timeout` seconds (a
     /// hang is a failure, not a stuck test).
     static func client(_ argv: [String], _ daemon: Daemon?, socket: String? = nil, timeout: Double = 60,
-                       device: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+                       device: String? = nil, env extra: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = argv
@@ -82,6 +82,7 @@ struct ServeTests {
             env["LD_PRELOAD"] = ServeTests.preload
         }
         env["HVBLOB_SOCKET"] = socket ?? daemon!.socket
+        for (k, v) in extra { env[k] = v }
         p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -128,6 +129,22 @@ struct ServeTests {
         let replay = try runProcess([ServeTests.binary, "replay", capture])
         #expect(replay.status == 0, "\(replay.output)")
         #expect(replay.output.contains("ioctls: 88 replayed, 88 returns matched") && replay.output.contains("verdict: clean"), "\(replay.output)")
+    }
+
+    @Test("serve.transports: the C example through the shared-memory channel and, with HVBLOB_TRANSPORT=socket, as socket frames: the same bytes, each counted where it went")
+    func transports() throws {
+        let bytes = ServeTests.blob(100_000, seed: 13)
+        let d = try Daemon(blobs: ["alpha": bytes])
+        let copy = d.dir + "/alpha"
+        let exe = try ServeTests.built("blob_read")
+        let channel = try ServeTests.client([exe, "alpha", copy, "16384", "1"], d)
+        #expect(channel.status == 0 && channel.stdout.contains("every byte matched"), "\(channel.stdout) \(channel.stderr)")
+        let frames = try ServeTests.client([exe, "alpha", copy, "16384", "1"], d, env: ["HVBLOB_TRANSPORT": "socket"])
+        #expect(frames.status == 0 && frames.stdout.contains("every byte matched"), "\(frames.stdout) \(frames.stderr)")
+        let out = d.stop()
+        // Each run: open, 7 reads, close.
+        #expect(out.contains("summary: 18 ioctls from 2 process(es), 2 open(s); results: 0=18"), "\(out)")
+        #expect(out.contains("transport: 9 ioctl(s) through shared-memory channels, 9 as socket frames"), "\(out)")
     }
 
     @Test("serve.concurrent: 16 processes x 1,026 requests at once, every byte checked")
@@ -329,6 +346,30 @@ struct ServeTests {
             #expect(!ServeTests.mounted(base), "the mount at \(base) outlived a killed daemon")
             unlink(base)
         }
+    }
+
+    @Test("serve.backend-choice: simulate and verify --backend blob: the Blob service answers the clients (JSON), bytes checked; the store does not")
+    func backendChoice() throws {
+        let blob = try runProcess([ServeTests.binary, "simulate", "--backend", "blob", "--clients", "2", "--requests", "8", "--sizes", "4096,70000", "--seed", "5"])
+        #expect(blob.status == 0, "\(blob.output)")
+        // Per client: write, open, read twice, a third write, getProperties at the end: 3 x 201, 3 x 200, 2 x 206.
+        #expect(blob.output.contains("backend=blob"), "\(blob.output)")
+        #expect(blob.output.contains("blob service: 200=6 201=6 206=4"), "\(blob.output)")
+        #expect(blob.output.contains("4 reads verified"), "\(blob.output)")
+        // The same run against the store: the store's line protocol, no Blob service.
+        let store = try runProcess([ServeTests.binary, "simulate", "--clients", "2", "--requests", "8", "--sizes", "4096,70000", "--seed", "5"])
+        #expect(store.status == 0 && !store.output.contains("blob service") && !store.output.contains("backend=blob"), "\(store.output)")
+        // --blobs: each client first reads one of the directory's blobs back.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hvblob-backend-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(ServeTests.blob(5000, seed: 9)).write(to: URL(fileURLWithPath: dir + "/given"))
+        let given = try runProcess([ServeTests.binary, "simulate", "--backend", "blob", "--blobs", dir, "--clients", "1", "--requests", "2"])
+        #expect(given.status == 0 && given.output.contains("blob service: 200=1 206=1") && given.output.contains("1 reads verified"), "\(given.output)")
+        // verify: the fault and lifecycle checks' clients speak to the Blob service.
+        let v = try runProcess([ServeTests.binary, "verify", "--model", "--backend", "blob", "--only", "lifecycle.unload,fault.error-status", "--no-explore"])
+        #expect(v.status == 0, "\(v.output)")
+        #expect(v.output.range(of: #"blob service \(the clients of 2 fault/lifecycle simulation\(s\)\): 200=\d+ 201=\d+ 206=\d+"#, options: .regularExpression) != nil, "\(v.output)")
     }
 
     @Test("serve.bad-input: a fault the daemon does not know is exit 2 naming it and where")

@@ -3,6 +3,23 @@
 /// The conformance set: every rule a driver for this device must keep, as checks that run
 /// against any `GuestDriver` (the Swift model or a bridged C driver) on the simulated host.
 public enum Conformance {
+    /// The backend the fault and lifecycle checks' simulations run against (`verify --backend`),
+    /// and what the Blob service answered in them.
+    public final class BackendChoice: @unchecked Sendable {
+        public let backend: SimulationBackend
+        public let blobs: [String: [UInt8]]?
+        public private(set) var statuses: [Int: Int] = [:]
+        public private(set) var simulations = 0
+        public init(_ backend: SimulationBackend, blobs: [String: [UInt8]]? = nil) {
+            self.backend = backend
+            self.blobs = blobs
+        }
+        func note(_ r: SimulationReport) {
+            simulations += 1
+            for (k, v) in r.blobStatuses { statuses[k, default: 0] += v }
+        }
+    }
+    @TaskLocal public static var backendChoice: BackendChoice?
     public enum Level: String, Sendable { case must = "MUST", should = "SHOULD" }
 
     /// What must have happened in a check's machines for its verdict to mean anything.
@@ -429,14 +446,19 @@ public enum Conformance {
                 c.sizes = m.sizes
                 c.clients = m.clients
                 c.requestsPerClient = m.requests
+                if let b = Conformance.backendChoice {
+                    c.backend = b.backend
+                    c.blobs = b.blobs
+                }
                 var loadError: Error?
                 let sim = Simulation(c, driver: f.map { factory in { machine in
                     do { return try factory(machine) } catch { loadError = error; return machine.vsc }
                 } })
                 if let e = loadError { return "could not load the driver: \(e)" }
                 let r = sim.run()
+                Conformance.backendChoice?.note(r)
                 if let text = summary(r.counts, r.violations, allowed: m.allowed) {
-                    return "\(text) | replay: hvblob simulate --seed \(s) --faults '\(c.faults)' --clients \(c.clients) --requests \(c.requestsPerClient) --sizes \(c.sizes.map(String.init).joined(separator: ",")) \(replay)"
+                    return "\(text) | replay: hvblob simulate --seed \(s) --faults '\(c.faults)' --clients \(c.clients) --requests \(c.requestsPerClient) --sizes \(c.sizes.map(String.init).joined(separator: ",")) \(replay)\(c.backend == .store ? "" : " --backend \(c.backend)")"
                 }
                 if let e = m.errno, r.results[e, default: 0] + (e == .EAGAIN ? r.retriesAfterEAGAIN : 0) == 0 {
                     return "no request saw \(e)"

@@ -125,7 +125,7 @@ public struct BlobService: BlobBackend {
         func answer(_ status: Int, _ fields: [(String, Json)] = [], written: Int = 0, vsp: VSPStatus = .success) -> BlobResult {
             s.statuses[status, default: 0] += 1
             let body: [(String, Json)] = [("status", .int(status))] + fields + [("clientRequestId", .str(rid))]
-            return BlobResult(response: Array(Json.object(body).text.utf8), dataWritten: written, status: vsp)
+            return BlobResult(response: Json.object(body).bytes, dataWritten: written, status: vsp)
         }
         func error(_ status: Int, _ code: String, _ message: String) -> BlobResult {
             answer(status, [("errorCode", .str(code)), ("message", .str(message))])
@@ -140,7 +140,7 @@ public struct BlobService: BlobBackend {
                 let body: [(String, Json)] = [("status", .int(500)), ("errorCode", .str("OperationTimedOut")),
                                               ("message", .str("The service took \(ms) ms; the request's timeout is \(context.timeoutMs) ms.")),
                                               ("clientRequestId", .str(rid))]
-                return BlobResult(response: Array(Json.object(body).text.utf8), dataWritten: 0, status: .ioTimeout)
+                return BlobResult(response: Json.object(body).bytes, dataWritten: 0, status: .ioTimeout)
             }
         }
         var text = request
@@ -245,11 +245,48 @@ enum Json {
     case num(Int64)
     case object([(String, Json)])
     static func int<T: BinaryInteger>(_ v: T) -> Json { .num(Int64(v)) }
-    var text: String {
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// The UTF-8 of `text`, written straight into bytes (an answer per ioctl under `hvblob
+    /// serve`: building Strings was a tenth of the daemon's time). Escapes as `JSON.quote`.
+    var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(&out)
+        return out
+    }
+
+    func write(_ out: inout [UInt8]) {
         switch self {
-        case .str(let s): return JSON.quote(s)
-        case .num(let n): return String(n)
-        case .object(let m): return "{" + m.map { JSON.quote($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
+        case .str(let s): Json.quote(s, &out)
+        case .num(let n): out.append(contentsOf: String(n).utf8)
+        case .object(let m):
+            out.append(0x7b)
+            for (k, (key, value)) in m.enumerated() {
+                if k > 0 { out.append(0x2c) }
+                Json.quote(key, &out)
+                out.append(0x3a)
+                value.write(&out)
+            }
+            out.append(0x7d)
         }
+    }
+
+    static func quote(_ s: String, _ out: inout [UInt8]) {
+        out.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: out.append(0x5c); out.append(0x22)
+            case 0x5c: out.append(0x5c); out.append(0x5c)
+            case 0x0a: out.append(0x5c); out.append(0x6e)
+            case 0x09: out.append(0x5c); out.append(0x74)
+            case 0x0d: out.append(0x5c); out.append(0x72)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x5c, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default: out.append(b)
+            }
+        }
+        out.append(0x22)
     }
 }

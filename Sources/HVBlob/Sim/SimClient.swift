@@ -3,9 +3,33 @@
 /// One user process of a simulation: its own address space, one open file, and a script of
 /// requests (PUT a blob, GET it back and compare, a LIST at the end). It checks what user space
 /// can see — errno, response.status, response.response_len, the response and data buffers —
-/// so the same checks hold for any driver implementation.
+/// so the same checks hold for any driver implementation. With the Blob service as the backend
+/// (`SimulationBackend.blob`) the script is the fast-path client's instead: write a blob, open
+/// it (a session), read it back and compare, getProperties at the end, all in JSON.
 final class SimClient {
-    enum Op { case put(String, [UInt8]), get(String, Int), list(String) }
+    enum Op {
+        case put(String, [UInt8]), get(String, Int), list(String)
+        // The Blob service's operations.
+        case write(String, [UInt8]), open(String), read(String, Int), properties(String)
+    }
+
+    /// An open fast-path session of the Blob service.
+    struct Session { var handle: String, token: String, eTag: String }
+    var sessions: [String: Session] = [:]
+    var blobBackend: Bool { sim.config.backend == .blob }
+    /// The blob-backend script: the service's own blobs read back first, then per blob of its
+    /// own write, open, read.
+    lazy var blobScript: [Op] = {
+        var ops: [Op] = []
+        let given = (sim.config.blobs ?? [:]).keys.sorted()
+        if !given.isEmpty {
+            let name = given[index % given.count]
+            let bytes = sim.config.blobs![name]!
+            expected[name] = .some(bytes)
+            ops += [.open(name), .read(name, max(1, min(bytes.count, 1 << 20)))]
+        }
+        return ops
+    }()
 
     struct Buffers {
         var arg: UInt64 = 0
@@ -35,6 +59,8 @@ final class SimClient {
     /// What the store must hold for this client's blobs (nil value: unknown after an error).
     var expected: [String: [UInt8]?] = [:]
     static let responseBufferLen = 64
+    /// The Blob service answers in JSON (an open's answer is about 200 bytes).
+    static let blobResponseBufferLen = 512
 
     init(index: Int, sim: Simulation, rng: SeededRandom) {
         self.index = index
@@ -76,7 +102,36 @@ final class SimClient {
         }
     }
 
+    func payload(_ size: Int) -> [UInt8] {
+        var payload = [UInt8](repeating: 0, count: size)
+        var x = rng.next()
+        for i in 0..<size {
+            if i & 7 == 0 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
+            payload[i] = UInt8(truncatingIfNeeded: x >> ((i & 7) * 8))
+        }
+        return payload
+    }
+
+    /// The Blob service's script: `requestsPerClient` requests in all.
+    func nextBlobOp() -> Op? {
+        let n = sim.config.requestsPerClient
+        guard opIndex < n else { return nil }
+        defer { opIndex += 1 }
+        if opIndex < blobScript.count { return blobScript[opIndex] }
+        let k = opIndex - blobScript.count
+        let name = "c\(index)-\(k / 3)"
+        if opIndex == n - 1 && n > 3 { return .properties("c\(index)-0") }
+        switch k % 3 {
+        case 0: return .write(name, payload(sim.config.sizes[rng.int(in: 0...(sim.config.sizes.count - 1))]))
+        case 1: return .open(name)
+        default:
+            let size = expected[name].flatMap { $0?.count } ?? sim.config.sizes[0]
+            return .read(name, max(size, 1))
+        }
+    }
+
     func nextOp() -> Op? {
+        if blobBackend { return nextBlobOp() }
         let n = sim.config.requestsPerClient
         guard opIndex < n else { return nil }
         defer { opIndex += 1 }
@@ -84,13 +139,7 @@ final class SimClient {
         if opIndex == n - 1 && n > 2 { return .list("c\(index)-") }
         if opIndex % 2 == 0 {
             let size = sim.config.sizes[rng.int(in: 0...(sim.config.sizes.count - 1))]
-            var payload = [UInt8](repeating: 0, count: size)
-            var x = rng.next()
-            for i in 0..<size {
-                if i & 7 == 0 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
-                payload[i] = UInt8(truncatingIfNeeded: x >> ((i & 7) * 8))
-            }
-            return .put(name, payload)
+            return .put(name, payload(size))
         }
         let size = expected[name].flatMap { $0?.count } ?? sim.config.sizes[0]
         return .get(name, max(size, 1))
@@ -120,10 +169,24 @@ final class SimClient {
             text = BlobStore.request("LIST", prefix)
             buffers.dataLen = 4096
             buffers.data = map(4096, .untouched)
+        case .write(let name, let payload):
+            text = Array("{\"operation\":\"write\",\"path\":\(JSON.quote(name)),\"position\":0}".utf8)
+            buffers.dataLen = payload.count
+            buffers.data = map(payload.count, .populated, payload)
+        case .open(let name):
+            text = Array("{\"operation\":\"open\",\"path\":\(JSON.quote(name))}".utf8)
+        case .read(let name, let size):
+            let s = sessions[name] ?? Session(handle: "none", token: "none", eTag: "none")
+            text = Array(("{\"operation\":\"read\",\"fastpathFileHandle\":\(JSON.quote(s.handle)),\"fastpathSessionToken\":\(JSON.quote(s.token)),"
+                + "\"eTag\":\(JSON.quote(s.eTag)),\"storeFilePosition\":0,\"bufferOffset\":0,\"readLength\":\(size)}").utf8)
+            buffers.dataLen = size
+            buffers.data = map(size, .untouched)
+        case .properties(let name):
+            text = Array("{\"operation\":\"getProperties\",\"path\":\(JSON.quote(name))}".utf8)
         }
         buffers.requestLen = text.count
         buffers.request = map(text.count, .populated, text)
-        buffers.responseLen = SimClient.responseBufferLen
+        buffers.responseLen = blobBackend ? SimClient.blobResponseBufferLen : SimClient.responseBufferLen
         buffers.response = map(buffers.responseLen, .untouched)
         var guid = [UInt8](repeating: 0, count: 16)
         var g = rng.next()
@@ -133,6 +196,7 @@ final class SimClient {
         }
         var valid = 0
         if case .put(_, let p) = op { valid = p.count }
+        if case .write(_, let p) = op { valid = p.count }
         buffers.transaction = GUID(bytes: guid)
         let arg = AzBlobRequestSync(guid: GUID(bytes: guid), timeout: 30_000, requestLen: UInt32(buffers.requestLen),
                                     responseLen: UInt32(buffers.responseLen), dataLen: UInt32(buffers.dataLen),
@@ -187,6 +251,10 @@ final class SimClient {
         case .put(let n, let p): return "PUT \(n) \(p.count)B"
         case .get(let n, let s): return "GET \(n) \(s)B"
         case .list(let p): return "LIST \(p)"
+        case .write(let n, let p): return "write \(n) \(p.count)B"
+        case .open(let n): return "open \(n)"
+        case .read(let n, let s): return "read \(n) \(s)B"
+        case .properties(let n): return "getProperties \(n)"
         case nil: return "-"
         }
     }
@@ -210,6 +278,8 @@ final class SimClient {
         if e == .success {
             check()
         } else if case .put(let name, _) = op {
+            expected[name] = .some(nil)
+        } else if case .write(let name, _) = op {
             expected[name] = .some(nil)
         }
         release()
@@ -245,6 +315,11 @@ final class SimClient {
         if status != 0 {
             sim.report.hostErrorStatus += 1
             if case .put(let name, _) = op { expected[name] = .some(nil) }
+            if case .write(let name, _) = op { expected[name] = .some(nil) }
+            return
+        }
+        if blobBackend {
+            checkBlob(op, (try? space.read(buffers.response, count: min(rlen, buffers.responseLen))) ?? [])
             return
         }
         let text = (try? space.read(buffers.response, count: min(rlen, buffers.responseLen))).map(printable) ?? ""
@@ -277,6 +352,8 @@ final class SimClient {
             } else {
                 sim.report.blobsVerified += 1
             }
+        case .write, .open, .read, .properties:
+            return
         case .list(let prefix):
             guard let n = okCount() else { return }
             let names = (try? space.read(buffers.data, count: n)).map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -284,6 +361,66 @@ final class SimClient {
             for (name, v) in expected where v != nil && name.hasPrefix(prefix) && !listed.contains(name) && names.utf8.count < 4096 {
                 log.report("integrity.list", "pid \(space.pid) LIST \(prefix): \(name) missing")
             }
+        }
+    }
+
+    /// What a fast-path client can check in the Blob service's answer (JSON in the response
+    /// buffer, the bytes in the data buffer).
+    func checkBlob(_ op: Op, _ response: [UInt8]) {
+        let log = m.log
+        var text = response
+        while let last = text.last, last == 0 { text.removeLast() }
+        guard let node = try? JSONParser.parse(text), node.members != nil, let http = node["status"]?.int else {
+            log.report("integrity.response", "pid \(space.pid) \(opName): the answer is not the Blob service's JSON: '\(printable(Array(text.prefix(120))))'")
+            return
+        }
+        func expect(_ want: Int64) -> Bool {
+            if http == want { return true }
+            // A blob whose write failed (under faults) may not be there: only what is known is judged.
+            if case .open(let n) = op, expected[n] == .some(nil) || expected[n] == nil { return false }
+            if case .read(let n, _) = op, expected[n] == .some(nil) || expected[n] == nil || sessions[n] == nil { return false }
+            log.report("integrity.response", "pid \(space.pid) \(opName): HTTP \(http) \(node["errorCode"]?.string ?? ""), expected \(want): '\(printable(Array(text.prefix(160))))'")
+            return false
+        }
+        if node["clientRequestId"]?.string != buffers.transaction.description {
+            log.report("integrity.response", "pid \(space.pid) \(opName): clientRequestId \(node["clientRequestId"]?.string ?? "none"), the ioctl's transaction GUID is \(buffers.transaction)")
+        }
+        switch op {
+        case .write(let name, let payload):
+            sim.report.dataBytesUp += payload.count
+            guard expect(201) else { expected[name] = .some(nil); return }
+            if node["contentLength"]?.int == Int64(payload.count) {
+                expected[name] = .some(payload)
+            } else {
+                expected[name] = .some(nil)
+                log.report("integrity.response", "pid \(space.pid) \(opName): contentLength \(node["contentLength"]?.int ?? -1), expected \(payload.count)")
+            }
+        case .open(let name):
+            sessions[name] = nil
+            guard expect(200), let h = node["fastpathFileHandle"]?.string, let t = node["fastpathSessionToken"]?.string,
+                  let e = node["eTag"]?.string else { return }
+            sessions[name] = Session(handle: h, token: t, eTag: e)
+            if let want = expected[name], let want, node["contentLength"]?.int != Int64(want.count) {
+                log.report("integrity.response", "pid \(space.pid) \(opName): contentLength \(node["contentLength"]?.int ?? -1), expected \(want.count)")
+            }
+        case .read(let name, let size):
+            guard expect(206), let want = expected[name], let want else { return }
+            let n = Int(node["bytesRead"]?.int ?? -1)
+            sim.report.dataBytesDown += max(n, 0)
+            let got = n >= 0 ? ((try? space.read(buffers.data, count: min(n, size))) ?? []) : []
+            if n != min(size, want.count) || got != Array(want.prefix(n)) {
+                let firstDiff = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(got.count, want.count)
+                log.report("integrity.data", "pid \(space.pid) read \(name): bytesRead \(n), first difference at byte \(firstDiff) (expected \(want.count) bytes)")
+            } else {
+                sim.report.blobsVerified += 1
+            }
+        case .properties(let name):
+            guard let want = expected[name], let want else { return }
+            if expect(200), node["contentLength"]?.int != Int64(want.count) {
+                log.report("integrity.response", "pid \(space.pid) \(opName): contentLength \(node["contentLength"]?.int ?? -1), expected \(want.count)")
+            }
+        case .put, .get, .list:
+            return
         }
     }
 

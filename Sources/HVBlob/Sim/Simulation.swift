@@ -3,6 +3,12 @@
 /// A whole run: N user processes, each issuing M requests through /dev/azure_blob against the
 /// simulated host, under one seed and one fault plan; then the device is removed (by the
 /// fault plan's rescind, or at the end as a module unload) and the leftovers are checked.
+/// Which backend answers the clients' requests: the Blob store (simulate's line protocol:
+/// PUT/GET/LIST) or the Blob service (the fast-path client's JSON: write/open/read/getProperties).
+public enum SimulationBackend: String, Sendable, CaseIterable {
+    case store, blob
+}
+
 public struct SimulationConfig: Sendable, CustomStringConvertible {
     public var seed: UInt64 = 0x5EED
     public var clients = 8
@@ -21,11 +27,17 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     public var strictHost = false
     /// Upper bound on events, so a broken configuration cannot spin forever.
     public var maxEvents: UInt64 = 50_000_000
+    /// The host's backend; with `.blob` the clients speak the Blob service's JSON.
+    public var backend = SimulationBackend.store
+    /// `.blob`: the blobs the service starts with (nil: none; each client first reads one of
+    /// them back, every byte checked); `blobsFrom` names where they came from (--blobs).
+    public var blobs: [String: [UInt8]]? = nil
+    public var blobsFrom: String? = nil
 
     public init() {}
 
     public var description: String {
-        "seed=\(seed) faults=\(faults) driver=\(cDriver.map { "c:\($0)" } ?? "\(behavior)") kernel=\(version) clients=\(clients) requests=\(requestsPerClient) sizes=\(sizes.map(String.init).joined(separator: ","))\(strictHost ? " host=strict" : "")"
+        "seed=\(seed) faults=\(faults) driver=\(cDriver.map { "c:\($0)" } ?? "\(behavior)") kernel=\(version) clients=\(clients) requests=\(requestsPerClient) sizes=\(sizes.map(String.init).joined(separator: ","))\(strictHost ? " host=strict" : "")\(backend == .store ? "" : " backend=\(backend)")"
     }
 }
 
@@ -47,6 +59,8 @@ public struct SimulationReport: Sendable {
     public var events: UInt64 = 0
     public var traceDigest: UInt64 = 0
     public var trace: [String] = []
+    /// `--backend blob`: the Blob service's answers by HTTP status.
+    public var blobStatuses: [Int: Int] = [:]
     public var removeFinished = false
     /// Why the orderly remove (module unload) never started, when it did not.
     public var removeNotStartedBecause: String? = nil
@@ -84,6 +98,9 @@ public struct SimulationReport: Sendable {
         s += "results: " + results.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             + (hostErrorStatus > 0 ? " (\(hostErrorStatus) of the 0s carried a host error status)" : "") + "\n"
         s += "data: \(dataBytesUp) bytes up, \(dataBytesDown) bytes down; \(blobsVerified) reads verified against the store model\n"
+        if config.backend == .blob {
+            s += "blob service: " + (blobStatuses.isEmpty ? "no answer" : blobStatuses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) + "\n"
+        }
         s += "host: \(host.received) packets received, \(host.rejected) rejected, \(host.executed) executed, "
         s += "\(host.completionsSent) completions, \(host.extraPackets) extra packets, \(host.dropped) dropped, "
         s += "\(host.neverCompleted) never completed, \(host.abandonedAtClose) abandoned at close, \(host.stalls) stalls\n"
@@ -123,6 +140,7 @@ public struct SimulationReport: Sendable {
     var reproduce: String {
         "hvblob simulate --seed \(config.seed) --clients \(config.clients) --requests \(config.requestsPerClient) "
             + "--sizes \(config.sizes.map(String.init).joined(separator: ",")) --faults '\(config.faults)' \(config.cDriver.map { "--c-driver \($0)" } ?? "--driver \(config.behavior)") --kernel-version \(config.version)\(config.strictHost ? " --strict-host" : "")"
+            + (config.backend == .store ? "" : " --backend \(config.backend)\(config.blobsFrom.map { " --blobs \($0)" } ?? "")")
     }
 }
 
@@ -134,6 +152,8 @@ func format16(_ v: UInt64) -> String {
 public final class Simulation {
     public let config: SimulationConfig
     public let machine: Machine
+    /// `.blob`: the service the machine's host runs (its state: blobs, answers).
+    public let service: BlobService?
     var rng: SeededRandom
     var clients: [SimClient] = []
     var report: SimulationReport
@@ -148,7 +168,15 @@ public final class Simulation {
     /// built on the machine.
     public init(_ config: SimulationConfig, driver: ((Machine) -> GuestDriver)? = nil) {
         self.config = config
-        machine = Machine(behavior: config.behavior, version: config.version, faults: config.faults, seed: config.seed)
+        switch config.backend {
+        case .store:
+            service = nil
+            machine = Machine(behavior: config.behavior, version: config.version, faults: config.faults, seed: config.seed)
+        case .blob:
+            let svc = BlobService(blobs: config.blobs ?? [:], seed: config.seed)
+            service = svc
+            machine = Machine(behavior: config.behavior, version: config.version, faults: config.faults, seed: config.seed, backend: svc)
+        }
         machine.host.strict = config.strictHost
         if let driver { machine.driver = driver(machine) }
         rng = SeededRandom(seed: config.seed).split("clients")
@@ -159,8 +187,9 @@ public final class Simulation {
     /// behavior and kernel version, before probe) with the config's seed and fault plan: the same
     /// run, byte for byte, as `init(config)` builds (`ResetTests`), without building a machine.
     public init(_ config: SimulationConfig, reusing machine: Machine, at checkpoint: MachineCheckpoint) {
-        precondition(machine.version == config.version && machine.vsc.behavior == config.behavior,
-                     "internal: a reused machine must match the config's driver behavior and kernel version")
+        precondition(machine.version == config.version && machine.vsc.behavior == config.behavior && config.backend == .store,
+                     "internal: a reused machine must match the config's driver behavior and kernel version (and has the store backend)")
+        service = nil
         machine.reset(to: checkpoint, seed: config.seed, faults: config.faults)
         self.config = config
         self.machine = machine
@@ -286,5 +315,6 @@ public final class Simulation {
         report.events = m.queue.executed
         for v in m.log.violations { trace("finding \(v.rule) \(v.detail)") }
         report.traceDigest = digest
+        if let svc = service { report.blobStatuses = svc.state.statuses }
     }
 }
