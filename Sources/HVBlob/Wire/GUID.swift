@@ -4,29 +4,35 @@
 /// groups little-endian, the last eight bytes in order. The transaction GUID and the device
 /// class id are both of this type.
 public struct GUID: Hashable, Sendable, CustomStringConvertible {
-    public private(set) var bytes: [UInt8]
+    /// The sixteen bytes as two little-endian words: a GUID is read from every request and
+    /// completion, and two words cost no heap allocation where an array of bytes does.
+    public let low: UInt64
+    public let high: UInt64
+
+    public init(low: UInt64, high: UInt64) {
+        self.low = low
+        self.high = high
+    }
 
     public init(bytes: [UInt8]) {
         precondition(bytes.count == 16, "internal: GUID needs 16 bytes; callers read exactly 16")
-        self.bytes = bytes
+        low = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        high = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
     }
 
-    public static let zero = GUID(bytes: [UInt8](repeating: 0, count: 16))
-
-    /// Two words instead of sixteen bytes: GUIDs key the host's bookkeeping on every request.
-    public func hash(into h: inout Hasher) {
-        bytes.withUnsafeBytes { raw in
-            h.combine(raw.loadUnaligned(as: UInt64.self))
-            h.combine(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        }
+    /// Its sixteen bytes in wire order.
+    public var bytes: [UInt8] {
+        withUnsafeBytes(of: (low.littleEndian, high.littleEndian)) { Array($0) }
     }
+
+    public static let zero = GUID(low: 0, high: 0)
 
     /// GUID_INIT(a, b, c, d0..d7).
     public init(_ a: UInt32, _ b: UInt16, _ c: UInt16, _ d: [UInt8]) {
         precondition(d.count == 8, "internal: GUID_INIT takes eight trailing bytes")
         var w = WireWriter(capacity: 16)
         w.u32(a); w.u16(b); w.u16(c); w.bytes(d)
-        self.bytes = w.bytes
+        self.init(bytes: w.bytes)
     }
 
     /// Parses the canonical text form `0590b792-db64-45cc-81db-b8d70c577c9e`.
@@ -41,6 +47,7 @@ public struct GUID: Hashable, Sendable, CustomStringConvertible {
 
     /// Canonical text form (what `%pUl` prints for a guid_t).
     public var description: String {
+        let bytes = self.bytes
         let h = Hex.encode
         return h([bytes[3], bytes[2], bytes[1], bytes[0]]) + "-" + h([bytes[5], bytes[4]]) + "-"
             + h([bytes[7], bytes[6]]) + "-" + h(Array(bytes[8..<10])) + "-" + h(Array(bytes[10..<16]))

@@ -57,7 +57,9 @@ public struct WireReader {
     }
 
     public mutating func guid(_ field: String) throws(WireError) -> GUID {
-        GUID(bytes: try bytes(16, field))
+        try need(16, field)
+        let low = try u64(field), high = try u64(field)
+        return GUID(low: low, high: high)
     }
 
     public mutating func skip(_ n: Int, _ field: String) throws(WireError) {
@@ -80,7 +82,7 @@ public struct WireWriter {
     public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     public mutating func bytes(_ b: [UInt8]) { bytes.append(contentsOf: b) }
-    public mutating func guid(_ g: GUID) { bytes.append(contentsOf: g.bytes) }
+    public mutating func guid(_ g: GUID) { u64(g.low); u64(g.high) }
     public mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
     /// Pads with zeros to a multiple of `alignment` (VMBus packets are padded to 8).
     public mutating func pad(to alignment: Int) {
