@@ -146,11 +146,14 @@ public struct CompletionPacket: Hashable, Sendable {
     public var payload: [UInt8]
 
     public init(requestId: UInt64, response: VSPResponse) {
-        let payload = response.encoded()
-        let len = (PacketDescriptor.wireSize + payload.count + 7) & ~7
+        let len = (PacketDescriptor.wireSize + VSPResponse.wireSize + 7) & ~7
         self.descriptor = PacketDescriptor(type: .completion, offset8: UInt16(PacketDescriptor.wireSize / 8),
                                            len8: UInt16(len / 8), flags: 0, transId: requestId)
-        self.payload = payload + [UInt8](repeating: 0, count: len - PacketDescriptor.wireSize - payload.count)
+        // One array, sized once: the response and its padding to the packet's 8-byte length.
+        var w = WireWriter(capacity: len - PacketDescriptor.wireSize)
+        response.encode(into: &w)
+        w.zeros(len - PacketDescriptor.wireSize - w.bytes.count)
+        self.payload = w.bytes
     }
 
     /// A packet with an arbitrary header and payload (hostile-host modes build these).
