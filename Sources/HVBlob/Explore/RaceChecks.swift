@@ -146,7 +146,7 @@ public enum RaceChecks {
     /// "1,333 schedules: DFS at preemption bound 2, 1 client: 240 (exhaustive); PCT …: 1,093".
     public static func phasesLine(_ x: Explorer.Exploration) -> String {
         "\(x.schedules) schedules: " + x.phases.filter { $0.schedules > 0 }.map { p in
-            var s = "\(p.phase.strategy) with \(p.phase.clients) client\(p.phase.clients == 1 ? "" : "s"): \(p.schedules)"
+            var s = "\(p.phase.strategy) with \(p.phase.clients) client\(p.phase.clients == 1 ? "" : "s")\(x.scenario == .twoDevices ? " per device" : ""): \(p.schedules)"
             if case .dfs = p.phase.strategy { s += p.exhausted ? " (exhaustive)" : " (not exhaustive: its share of the budget ran out)" }
             return s
         }.joined(separator: "; ")
