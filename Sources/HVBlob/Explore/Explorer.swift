@@ -24,6 +24,9 @@ public struct Explorer {
     /// Tests only: a wrong dependence relation (every two steps independent), to show that
     /// the pruned-equals-unpruned check can fail.
     var everyStepIndependent = false
+    /// The pruned search cuts at machine states already explored (`Run.stateDigest`, the
+    /// model only), not only at trace digests. Off: to measure what it saves.
+    public var stateHashing = true
 
     public init(clients: Int, factory: Factory?, behavior: DriverBehavior = .fixed, version: KernelVersion = .default,
                 scenario: Scenario = .rescindInFlight) {
