@@ -41,6 +41,8 @@ struct Explore: ParsableCommand {
     var bound: String = "2"
     @Flag(help: "With --bound none (implied): cut reorders of independent steps (sleep sets) and states already explored.")
     var prune = false
+    @Flag(name: .customLong("no-state-hashing"), help: "With --prune: cut only at trace digests, not at machine states already explored (the model's; to measure what that saves).")
+    var noStateHashing = false
     @Option(help: "Run part i of n of an exhaustive search (1-based: 1/4 ... 4/4; implies --bound none); needs --result.")
     var shard: String?
     @Option(help: "Write the search's result (schedules, states, findings with their schedules, seed, driver hash) to this JSON file.")
@@ -159,6 +161,7 @@ struct Explore: ParsableCommand {
             factory = BridgedDriver.explorerFactory(built)
         }
         var explorer = Explorer(clients: clients ?? 2, factory: factory, behavior: v5 ? .v5 : .fixed, version: version)
+        explorer.stateHashing = !noStateHashing
         explorer.shard = shardSpec
         var parts: [ShardResult.Part] = []
         explorer.rules = rules.map { $0.split(separator: ",").map(String.init) } ?? []
@@ -203,7 +206,9 @@ struct Explore: ParsableCommand {
             Out.standardOutput.write("schedules: \(x.schedules) run (\(strategy == "dfs" ? end : "budget \(budget)")), \(String(format: "%.2f", x.seconds)) s, \(rate) schedules/s\n")
             if let w = x.walk {
                 let srate = x.seconds > 0 ? Int(Double(w.states) / x.seconds) : w.states
-                Out.standardOutput.write("cut: \(w.cutBySleep) by sleep sets, \(w.cutBySeen) by states already explored; states: \(w.states) distinct (\(srate)/s), \(w.finalStates.count) distinct end states; steps run: \(w.steps)\n")
+                Out.standardOutput.write("cut: \(w.cutBySleep) by sleep sets, \(w.cutBySeen) by states already explored; states: \(w.states) distinct (\(srate)/s)"
+                                         + (w.machineStates > 0 ? ", \(w.machineStates) distinct machine states" : "")
+                                         + ", \(w.finalStates.count) distinct end states; steps run: \(w.steps)\n")
             }
             parts.append(ShardResult.part(x, clients: explorer.clients))
             Out.standardOutput.write("scenario ran: requests in flight at the \(sc == .removeDrain ? "remove" : "rescind") in \(x.withInFlight) schedules (at most \(x.mostInFlight))"

@@ -10,7 +10,7 @@ struct ExplorePruneTests {
         try e.search([Explorer.Phase(.exhaustive(prune: prune), clients: e.clients, budget: budget)], minimiseAttempts: 0)
     }
 
-    @Test("explore.prune-sound: on v5's model, 1 client, every scenario: the pruned search finds the same findings, states and end states in fewer schedules")
+    @Test("explore.prune-sound: on v5's model, 1 client, every scenario: the pruned search finds the same findings, machine states and end states in fewer schedules; cutting at machine states already explored saves schedules over sleep sets alone and loses none of them")
     func pruneSound() throws {
         for sc in Explorer.Scenario.allCases {
             let e = Explorer(clients: 1, factory: nil, behavior: .v5, version: KernelVersion(5, 13), scenario: sc)
@@ -23,8 +23,18 @@ struct ExplorePruneTests {
             #expect(Set(full.findings.map(\.key)) == Set(pruned.findings.map(\.key)), "\(sc)")
             #expect(Set(full.scheduleDependent.map(\.key)) == Set(pruned.scheduleDependent.map(\.key)), "\(sc)")
             #expect(fw.finalStates == pw.finalStates && fw.finalStates.count > 1, "\(sc): \(fw.finalStates.count) vs \(pw.finalStates.count)")
-            #expect(fw.states == pw.states, "\(sc)")
+            // Every machine state the unpruned walk reaches, the pruned one reaches too.
+            #expect(fw.machineStates == pw.machineStates && fw.machineStates > 1, "\(sc): \(fw.machineStates) vs \(pw.machineStates)")
+            #expect(pw.states <= fw.states, "\(sc)")
             #expect(pruned.schedules * 5 < full.schedules, "\(sc): \(pruned.schedules) of \(full.schedules)")
+            // Sleep sets alone (no cut at machine states): the same, in more schedules.
+            var plain = e
+            plain.stateHashing = false
+            let sleepOnly = try Self.search(plain, prune: true)
+            let sw = try #require(sleepOnly.walk)
+            #expect(pw.cutBySeen > 0 && pruned.schedules < sleepOnly.schedules, "\(sc): \(pruned.schedules) vs \(sleepOnly.schedules)")
+            #expect(sw.machineStates == pw.machineStates && sw.finalStates == pw.finalStates, "\(sc)")
+            #expect(Set(sleepOnly.findings.map(\.key)) == Set(pruned.findings.map(\.key)), "\(sc)")
             // Every pruned schedule replays to the same end (determinism of the walk).
             if let f = pruned.scheduleDependent.first {
                 #expect(try e.replay(f.found).keys.contains(f.key))

@@ -71,7 +71,7 @@ extension BridgeTests {
                 ran += x.schedules
                 #expect(x.findings.isEmpty, "\(sc): \(x.findings.map { "\($0.rule): \($0.detail)" })")
                 #expect(x.withInFlight > 0, "\(sc): never a request in flight at the \(sc == .removeDrain ? "remove" : "rescind")")
-                #expect(x.phases.first?.exhausted == true, "\(sc): 1-client DFS at bound 2 not exhaustive in its share")
+                #expect(x.phases.first?.exhausted == true, "\(sc): 1-client DFS at bound 1 not exhaustive in its share")
                 let r = RaceChecks.result(sc, run, known: [], seed: 1, replay: "--driver kernel/hv_azure_blob.c")
                 #expect(r.verdict == .pass, "\(sc): \(r.verdict) \(r.detail) \(r.evidence)")
             }

@@ -24,6 +24,9 @@ public struct Explorer {
     /// Tests only: a wrong dependence relation (every two steps independent), to show that
     /// the pruned-equals-unpruned check can fail.
     var everyStepIndependent = false
+    /// The pruned search cuts at machine states already explored (`Run.stateDigest`, the
+    /// model only), not only at trace digests. Off: to measure what it saves.
+    public var stateHashing = true
 
     public init(clients: Int, factory: Factory?, behavior: DriverBehavior = .fixed, version: KernelVersion = .default,
                 scenario: Scenario = .rescindInFlight) {
@@ -261,19 +264,32 @@ public struct Explorer {
         return count
     }
 
+    /// The order a choice point's alternatives are tried in: the default first (the activity
+    /// that ran before, if it can go on, else the first), then the others in list order.
+    /// Every index of the runnable list is in it once.
+    static func order(options: Int, previous: String?, runnable: [String]) -> [Int] {
+        let d = previous.flatMap { runnable.firstIndex(of: $0) } ?? 0
+        return [d] + (0..<options).filter { $0 != d }
+    }
+
+    /// The schedule to run after `o` in the bounded DFS: at the deepest step with an untried
+    /// alternative (in `order`, so alternatives listed before the default are tried too) that
+    /// keeps within the bound, that alternative; nil when none is left.
     static func nextPrefix(_ o: Outcome, bound: Int) -> [Int]? {
         let c = o.schedule.choices
         var i = c.count - 1
         while i >= 0 {
             let options = o.runnable[i].count
-            var alt = c[i] + 1
-            while alt < options {
+            let order = Explorer.order(options: options, previous: i > 0 ? o.ran[i - 1] : nil, runnable: o.runnable[i])
+            var at = (order.firstIndex(of: c[i]) ?? options) + 1
+            while at < options {
+                let alt = order[at]
                 var ran = Array(o.ran[0..<i])
                 ran.append(o.runnable[i][alt])
                 if preemptions(ran, Array(o.runnable[0...i]), upTo: i + 1) <= bound {
                     return Array(c[0..<i]) + [alt]
                 }
-                alt += 1
+                at += 1
             }
             i -= 1
         }

@@ -8,9 +8,15 @@
 ///   independent of `t` (`Footprint.independent`); a sleeping activity is not tried again, and
 ///   a schedule whose runnable activities all sleep is cut: every schedule it could still
 ///   reach is the reorder of one already explored, with the same findings and end state.
-/// - **seen states**: at every choice point, the digest of the trace so far (`TraceKey`); a
-///   schedule that reaches a digest already explored, with a sleep set that contains the one
-///   it was explored with, is cut: the same state with the same remaining choices.
+/// - **seen states**: at every choice point, a digest of the machine's whole state
+///   (`Run.stateDigest`: the model's guest and host state, both rings, the request-id table,
+///   the queued events, each activity, the finding keys so far), or where there is none (C
+///   code) the digest of the trace so far (`TraceKey`); a schedule that reaches a digest
+///   already explored, with a sleep set that contains the one it was explored with, is cut:
+///   the same state with the same remaining choices. The trace digest only meets reorders,
+///   which sleep sets already skip (it never cut anything); the machine state also meets
+///   prefixes that are no reorder of each other (a dependent pair whose two orders end
+///   alike, the conservative footprints' false dependences).
 ///
 /// A sleep set with a preemption bound is not sound (a schedule cut as a reorder of another
 /// may need more preemptions than the bound allows), so pruning runs without a bound.
@@ -29,6 +35,9 @@ extension Explorer {
         public var cutBySeen = 0
         /// Distinct trace digests at choice points and at the ends.
         public var states = 0
+        /// Distinct machine states (`Run.stateDigest`) at choice points and at the ends; 0
+        /// where the machine has no digest (C code).
+        public var machineStates = 0
         /// Distinct end states (`Outcome.finalState`).
         public var finalStates = Set<UInt64>()
         /// Steps run, prefixes re-run included.
@@ -64,6 +73,8 @@ extension Explorer {
         let prune: Bool
         var seen: [UInt64: Set<String>] = [:]
         var states = Set<UInt64>()
+        /// Distinct machine-state digests (`Run.stateDigest`), where the machine has one.
+        var machineStates = Set<UInt64>()
         var stats = WalkStats()
 
         init(_ e: Explorer, bound: Int?, prune: Bool) {
@@ -119,6 +130,7 @@ extension Explorer {
                     let preemptions = stack.last?.preemptions ?? tree.preemptions
                     guard let names = r.enabledNames() else {
                         states.insert(r.key.value)
+                        if let d = r.stateDigest() { machineStates.insert(d) }
                         let o = r.finish()
                         stats.schedules += 1
                         stats.finalStates.insert(o.finalState)
@@ -128,9 +140,17 @@ extension Explorer {
                     let key = r.key.value
                     states.insert(key)
                     let sleepNames = Set(sleep.map(\.0))
+                    // The machine's state where it has a digest (the model): prefixes that are
+                    // no reorder of each other but reach the same state meet there. Else the
+                    // trace's digest.
+                    var seenKey = key
+                    if let d = r.stateDigest() {
+                        machineStates.insert(d)
+                        if explorer.stateHashing { seenKey = d ^ 0x5bd1_e995_0000_0001 }
+                    }
                     if prune {
-                        if let was = seen[key], was.isSubset(of: sleepNames) { stats.cutBySeen += 1; break }
-                        seen[key] = seen[key].map { $0.intersection(sleepNames) } ?? sleepNames
+                        if let was = seen[seenKey], was.isSubset(of: sleepNames) { stats.cutBySeen += 1; break }
+                        seen[seenKey] = seen[seenKey].map { $0.intersection(sleepNames) } ?? sleepNames
                     }
                     let options = candidates(names, sleep: sleep, before: before, preemptions: preemptions)
                     guard let pick = options.first else { stats.cutBySleep += 1; break }
@@ -162,6 +182,7 @@ extension Explorer {
         func finish(exhausted: Bool) -> WalkStats {
             var s = stats
             s.states = states.count
+            s.machineStates = machineStates.count
             s.exhausted = exhausted
             return s
         }

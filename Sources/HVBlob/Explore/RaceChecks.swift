@@ -5,7 +5,7 @@
 /// `race.two-devices`).
 ///
 /// Each scenario gets an equal share of a budget counted in schedules: exhaustive DFS at
-/// preemption bound 2 with one client (at most three quarters of the share), then PCT with two
+/// preemption bound 1 with one client (at most three quarters of the share), then PCT with two
 /// clients for the rest. A result FAILs with its schedule-dependent findings (each with its
 /// minimised schedule and the command that replays it), and with deterministic findings no
 /// check of the conformance set reported; a deterministic finding a check already reported is
@@ -26,18 +26,18 @@ public enum RaceChecks {
     }
 
     /// The phases one scenario's share runs, for `search(_:total:)`.
-    /// Two devices have a client on each: their bound-2 DFS is ~20 times the other scenarios'
-    /// (7,391 schedules at bound 1 for the in-tree driver), so it runs at bound 0 and leaves
+    /// Two devices have a client on each: their bound-1 DFS is many times the other scenarios'
+    /// (7,391 schedules for the in-tree driver), so it runs at bound 0 and leaves
     /// the interleavings with preemptions to PCT over the same clients.
     public static func phases(share: Int, seed: UInt64, scenario: Explorer.Scenario = .rescindInFlight) -> [Explorer.Phase] {
         let two = scenario == .twoDevices
-        return [Explorer.Phase(.dfs(bound: two ? 0 : 2), clients: 1, budget: max(1, share * 3 / 4)),
+        return [Explorer.Phase(.dfs(bound: two ? 0 : 1), clients: 1, budget: max(1, share * 3 / 4)),
                 Explorer.Phase(.pct(depth: 3, seed: seed), clients: two ? 1 : 2, budget: share)]
     }
 
     /// The search plan in words, for the budget line.
     public static func planText(seed: UInt64) -> String {
-        "each scenario: exhaustive DFS at preemption bound 2 with 1 client (at most 3/4 of its share), then PCT depth 3 with 2 clients, seed \(seed), for the rest; two-devices: bound 0 and 1 client per device in both"
+        "each scenario: exhaustive DFS at preemption bound 1 with 1 client (at most 3/4 of its share), then PCT depth 3 with 2 clients, seed \(seed), for the rest; two-devices: bound 0 and 1 client per device in both"
     }
 
     /// Explores every scenario with `schedules` in all (split evenly).
@@ -143,7 +143,7 @@ public enum RaceChecks {
         }
     }
 
-    /// "1,333 schedules: DFS at preemption bound 2, 1 client: 240 (exhaustive); PCT …: 1,093".
+    /// "1,333 schedules: DFS at preemption bound 1, 1 client: 240 (exhaustive); PCT …: 1,093".
     public static func phasesLine(_ x: Explorer.Exploration) -> String {
         "\(x.schedules) schedules: " + x.phases.filter { $0.schedules > 0 }.map { p in
             var s = "\(p.phase.strategy) with \(p.phase.clients) client\(p.phase.clients == 1 ? "" : "s")\(x.scenario == .twoDevices ? " per device" : ""): \(p.schedules)"

@@ -335,6 +335,60 @@ extension Explorer {
             return f
         }
 
+        /// The finding keys that count, so far (sorted), and how many violations they are from.
+        private var keysSoFar: [String] = []
+        private var violationsSeen = 0
+
+        /// A digest of the whole state this choice point is in: the machine (`Machine.stateDigest`),
+        /// each activity (started, returned, what its call did so far, its wait), the requests
+        /// the host holds, which clients sent one, whether remove began and ended, each file and
+        /// address space, and the finding keys so far. Two prefixes with the same digest have the
+        /// same runnable activities, the same futures and the same findings. nil when part of
+        /// the state has no digest (C code: the driver's memory is not the simulator's).
+        /// Left out: what only the trace and the facts (the statistics of `Exploration`) show.
+        func stateDigest() -> UInt64? {
+            // Two devices: the digest covers one channel, one host and one driver instance, so
+            // two states that differ only on the second device would hash alike: no digest.
+            guard isModel, second == nil else { return nil }
+            var h = Hasher64()
+            guard machine.stateDigest(into: &h) else { return nil }
+            for a in clientActs + [access, rescind, remove] {
+                h.add(a.started); h.add(a.done)
+                h.add(a.result.map { UInt64(bitPattern: Int64($0.rawValue)) })
+                switch a.last {
+                case .running: h.add(0)
+                case .blocked(let until): h.add(1); h.add(until)
+                case .returned(let e): h.add(2); h.add(Int(e.rawValue))
+                }
+                if let c = a.call as? IoctlCall {
+                    h.add(1); c.stateDigest(into: &h)
+                } else if let r = a.call as? RemoveWork {
+                    h.add(2); r.stateDigest(into: &h)
+                } else if a.call != nil {
+                    return nil
+                } else {
+                    h.add(0)
+                }
+            }
+            h.add(held.count)
+            for id in held.keys.sorted() { h.add(id); h.add(bytes: held[id]!.packet.encoded()) }
+            h.add(sent.count)
+            for i in sent.sorted() { h.add(i) }
+            h.add(removeStarted); h.add(removeFinishedAt != nil); h.add(lostWakeupReported)
+            for f in files { h.add(f.released); f.process.stateDigest(into: &h) }
+            // The step limit ends a schedule (`enabledNames`): far beyond the model's schedules,
+            // but a state that close to it is told apart by its step count.
+            h.add(steps > 5_000 ? steps : 0)
+            let log = machine.log.violations
+            if log.count != violationsSeen {
+                violationsSeen = log.count
+                keysSoFar = Set(log.filter(explorer.counts).map(Explorer.key)).sorted()
+            }
+            h.add(keysSoFar.count)
+            for k in keysSoFar { h.add(k) }
+            return h.value
+        }
+
         /// Ends the schedule: whoever still waits can never be woken.
         func finish() -> Outcome {
             let log = machine.log
@@ -587,6 +641,21 @@ struct Hasher64 {
         for b in s.utf8 { value ^= UInt64(b); value &*= 0x100_0000_01b3 }
         add(0xff)
     }
+    mutating func add(_ b: Bool) { add(b ? 1 : 0) }
+    mutating func add(_ x: Int) { add(UInt64(bitPattern: Int64(x))) }
+    mutating func add(_ x: UInt32) { add(UInt64(x)) }
+    mutating func add(_ x: UInt64?) { if let x { add(1); add(x) } else { add(0) } }
+    /// Bytes, eight at a time (the state digest hashes guest pages and ring bytes).
+    mutating func add(bytes p: UnsafeRawBufferPointer) {
+        add(p.count)
+        var i = 0
+        while i + 8 <= p.count {
+            value = TraceKey.mix(value ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        while i < p.count { value ^= UInt64(p[i]); value &*= 0x100_0000_01b3; i += 1 }
+    }
+    mutating func add(bytes a: [UInt8]) { a.withUnsafeBytes { add(bytes: $0) } }
 }
 
 /// The state a schedule prefix reached, as its Mazurkiewicz trace: for every shared object,

@@ -209,6 +209,7 @@ extension Explorer {
                 if let old = x.walk {
                     w.schedules += old.schedules; w.cutBySleep += old.cutBySleep; w.cutBySeen += old.cutBySeen
                     w.states += old.states; w.steps += old.steps; w.finalStates.formUnion(old.finalStates)
+                    w.machineStates += old.machineStates
                     w.exhausted = w.exhausted && old.exhausted
                 }
                 x.walk = w

@@ -94,6 +94,9 @@ public final class SimulatedVSP {
     private var stalledUntil: UInt64 = 0
     private var blockedSends: [(bytes: [UInt8], intent: Intent)] = []
     private var pollScheduled = false
+    /// What the next event this host schedules does, for the event queue's digest (the
+    /// machine's scheduler takes it and sets it back to 0, unknown).
+    var eventTag: UInt64 = 0
 
     /// The padding of a short completion, and (in the kernel shim, HVB_PACKET_POISON) the bytes
     /// after every packet the callback reads: a response field user space sees made of these
@@ -122,6 +125,7 @@ public final class SimulatedVSP {
     public func signalled() {
         if pollScheduled { return }
         pollScheduled = true
+        eventTag = SimulatedVSP.pollTag
         schedule(now) { [unowned self] in
             self.pollScheduled = false
             self.poll()
@@ -147,6 +151,7 @@ public final class SimulatedVSP {
 
     private func signalledLater(at t: UInt64) {
         pollScheduled = true
+        eventTag = SimulatedVSP.pollTag
         schedule(t) { [unowned self] in
             self.pollScheduled = false
             self.poll()
@@ -243,6 +248,7 @@ public final class SimulatedVSP {
         var due = now + UInt64(rng.int(in: Int(faults.delay.lowerBound)...Int(faults.delay.upperBound)))
         if inject("reorder", faults.reorder) { due += UInt64(rng.int(in: 20...100)) }
         let refuse = inject("error-status", faults.errorStatus)
+        eventTag = SimulatedVSP.completeTag(pkt, id: id, refuse: refuse)
         schedule(due) { [unowned self] in self.complete(pkt, id: id, refuse: refuse) }
     }
 
@@ -390,6 +396,7 @@ public final class SimulatedVSP {
         let h = held
         held = []
         for (pkt, id) in h {
+            eventTag = SimulatedVSP.completeTag(pkt, id: id, refuse: false)
             schedule(now) { [unowned self] in self.complete(pkt, id: id, refuse: false) }
         }
         return h.count
@@ -436,5 +443,57 @@ public final class SimulatedVSP {
         stalledUntil = c.stalledUntil; pollScheduled = c.pollScheduled
         inFlight.removeAll(keepingCapacity: true)
         blockedSends.removeAll(keepingCapacity: true)
+    }
+}
+
+extension SimulatedVSP {
+    static let pollTag: UInt64 = 2
+
+    /// The tag of a completion event: the packet it answers, its request id, refused or not.
+    static func completeTag(_ pkt: GPADirectPacket, id: UInt64, refuse: Bool) -> UInt64 {
+        var h = Hasher64()
+        h.add(3)
+        h.add(id)
+        h.add(refuse)
+        h.add(bytes: pkt.encoded())
+        return h.value | 1 << 63
+    }
+
+    /// The host's state for the explorer's digest: its random stream, counters, what it
+    /// holds and knows of each request, its backend's blobs. False for a backend other than
+    /// the Blob store.
+    func stateDigest(into h: inout Hasher64) -> Bool {
+        guard let store = backend as? BlobStore else { return false }
+        rng.digest(into: &h)
+        let s = stats
+        for x in [s.received, s.rejected, s.executed, s.completionsSent, s.extraPackets, s.dropped, s.neverCompleted,
+                  s.abandonedAtClose, s.ringFullWaits, s.stalls, s.bytesRead, s.bytesWritten, s.executedDespite] { h.add(x) }
+        h.add(s.inFlightAtRescind.map { UInt64($0) })
+        for k in s.injected.keys.sorted() { h.add(k); h.add(s.injected[k]!) }
+        h.add(intents.count)
+        for k in intents.keys.sorted() {
+            let i = intents[k]!
+            h.add(k); h.add(i.requestId); h.add(i.isCompletion); h.add(bytes: i.transaction?.bytes ?? [])
+        }
+        h.add(inFlight.count)
+        for k in inFlight.keys.sorted() { h.add(k); h.add(bytes: inFlight[k]!.bytes) }
+        h.add(finishedByHost.count)
+        for g in finishedByHost.map(\.bytes).sorted(by: { $0.lexicographicallyPrecedes($1) }) { h.add(bytes: g) }
+        h.add(returnedEarly.count)
+        for (g, e) in returnedEarly.map({ ($0.key.bytes, $0.value) }).sorted(by: { $0.0.lexicographicallyPrecedes($1.0) }) {
+            h.add(bytes: g); h.add(Int(e.rawValue))
+        }
+        h.add(misdeliveredTransactions.count)
+        for g in misdeliveredTransactions.map(\.bytes).sorted(by: { $0.lexicographicallyPrecedes($1) }) { h.add(bytes: g) }
+        h.add(stalledUntil)
+        h.add(pollScheduled)
+        h.add(blockedSends.count)
+        for b in blockedSends { h.add(bytes: b.bytes); h.add(b.intent.requestId); h.add(b.intent.isCompletion) }
+        h.add(held.count)
+        for x in held { h.add(x.id); h.add(bytes: x.packet.encoded()) }
+        h.add(strict)
+        h.add(store.blobs.count)
+        for k in store.blobs.keys.sorted() { h.add(k); h.add(bytes: store.blobs[k]!) }
+        return true
     }
 }

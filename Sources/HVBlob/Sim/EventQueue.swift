@@ -6,6 +6,8 @@ public struct EventQueue {
     struct Entry {
         let time: UInt64
         let seq: UInt64
+        /// What the event does, for the explorer's state digest (0: unknown).
+        let tag: UInt64
         let action: () -> Void
         @inline(__always) func before(_ o: Entry) -> Bool { time != o.time ? time < o.time : seq < o.seq }
     }
@@ -31,7 +33,13 @@ public struct EventQueue {
     public var nextTime: UInt64? { heap.first?.time }
 
     public mutating func schedule(at time: UInt64, _ action: @escaping () -> Void) {
-        heap.append(Entry(time: time, seq: seq, action: action))
+        schedule(at: time, tag: 0, action)
+    }
+
+    /// The same, with `tag` saying what the action does (the same tag: the same effect on the
+    /// same state), so that `digest` can stand for the queued actions.
+    mutating func schedule(at time: UInt64, tag: UInt64, _ action: @escaping () -> Void) {
+        heap.append(Entry(time: time, seq: seq, tag: tag, action: action))
         seq += 1
         var i = heap.count - 1
         while i > 0 {
@@ -62,5 +70,21 @@ public struct EventQueue {
         }
         executed += 1
         return (top.time, top.action)
+    }
+}
+
+extension EventQueue {
+    /// The queued events in the order they will run, each as its time and tag; false when one
+    /// has no tag (its effect is unknown: no digest stands for this state).
+    func digest(into h: inout Hasher64) -> Bool {
+        var order = heap
+        order.sort { $0.before($1) }
+        h.add(order.count)
+        for e in order {
+            if e.tag == 0 { return false }
+            h.add(e.time)
+            h.add(e.tag)
+        }
+        return true
     }
 }

@@ -100,7 +100,10 @@ public final class Machine {
         self.version = version
         host = SimulatedVSP(channel: channel, memory: memory, log: log, faults: faults,
                             rng: SeededRandom(seed: seed).split("host"), backend: backend) { [unowned self] t, f in
-            self.queue.schedule(at: max(t, self.now), f)
+            // The host says what the event does (`SimulatedVSP.eventTag`), for the explorer.
+            let tag = self.host?.eventTag ?? 0
+            self.host?.eventTag = 0
+            self.queue.schedule(at: max(t, self.now), tag: tag, f)
         }
         channel.signalHost = { [unowned self] in self.host.signalled() }
         channel.signalGuest = { [unowned self] in self.scheduleCallback() }
@@ -119,7 +122,7 @@ public final class Machine {
     public func scheduleCallback() {
         if callbackScheduled { return }
         callbackScheduled = true
-        queue.schedule(at: now) { [unowned self] in
+        queue.schedule(at: now, tag: Machine.callbackTag) { [unowned self] in
             self.callbackScheduled = false
             if self.channel.callback != nil {
                 self.channel.callback?()
@@ -336,4 +339,21 @@ public final class MachineWitness: @unchecked Sendable {
     public func injected(_ mode: String) -> Int { hosts.reduce(0) { $0 + $1.stats.injected[mode, default: 0] } }
     /// The largest number of requests in flight at a rescind, nil when no host rescinded.
     public var inFlightAtRescind: Int? { hosts.compactMap(\.stats.inFlightAtRescind).max() }
+}
+
+extension Machine {
+    /// The tag of the guest's interrupt (the channel callback) in the event queue.
+    static let callbackTag: UInt64 = 1
+
+    /// Everything of this machine a run's future depends on (the explorer's state digest):
+    /// the clock, the queued events, guest memory, the channel (state, request-id table, both
+    /// rings), the model's driver state and the host's. False when part of it has no digest
+    /// (a bridged C driver, an event of unknown effect, a second device, shared memory).
+    func stateDigest(into h: inout Hasher64) -> Bool {
+        guard driver === vsc, extraDevices.isEmpty, recorder == nil, waitForHost == nil else { return false }
+        h.add(now)
+        h.add(callbackScheduled)
+        return queue.digest(into: &h) && memory.stateDigest(into: &h) && channel.stateDigest(into: &h)
+            && vsc.stateDigest(into: &h) && host.stateDigest(into: &h)
+    }
 }

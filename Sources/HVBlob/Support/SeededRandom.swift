@@ -54,3 +54,10 @@ public enum FNV1a {
         return h
     }
 }
+
+extension SeededRandom {
+    /// The stream's position, for the explorer's state digest.
+    func digest(into h: inout Hasher64) {
+        h.add(s0); h.add(s1); h.add(s2); h.add(s3)
+    }
+}

@@ -266,3 +266,15 @@ extension AddressSpace {
         return (u32(s), u32(n))
     }
 }
+
+extension AddressSpace {
+    /// The page table (each page's frame, writable, copy-on-write), the next address and the
+    /// credentials, for the explorer's state digest.
+    func stateDigest(into h: inout Hasher64) {
+        h.add(pid); h.add(credentials); h.add(nextAddress); h.add(pages.count)
+        for vpn in pages.keys.sorted() {
+            let p = pages[vpn]!
+            h.add(vpn); h.add(p.pfn); h.add(UInt64(p.writable ? 1 : 0) | UInt64(p.cow ? 2 : 0))
+        }
+    }
+}

@@ -250,3 +250,20 @@ public final class Channel {
         onLifecycle = c.onLifecycle
     }
 }
+
+extension Channel {
+    /// The channel's state, counters, request-id table and both rings, for the explorer's
+    /// state digest.
+    func stateDigest(into h: inout Hasher64) -> Bool {
+        h.add(state.rawValue); h.add(rescinded); h.add(requestorSize); h.add(usesRequestIdCallbacks)
+        h.add(outFullTotal); h.add(interruptsToHost); h.add(interruptsToGuest); h.add(packetsSent)
+        h.add(callback != nil)
+        h.add(requestor != nil)
+        requestor?.stateDigest(into: &h)
+        for ring in [outbound, inbound] {
+            h.add(ring != nil)
+            if let ring, !ring.stateDigest(into: &h) { return false }
+        }
+        return true
+    }
+}

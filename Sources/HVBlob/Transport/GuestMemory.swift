@@ -340,3 +340,26 @@ public final class GuestMemory {
     /// Frames the run since the checkpoint changed (tests: a reset costs what a run touched).
     var framesTouchedSinceCheckpoint: Int { undo.count + max(0, frames.count - checkpointFrames) }
 }
+
+extension GuestMemory {
+    /// Every frame's bytes, pins, write pins, dirty bit and map count, the free list and the
+    /// counters, for the explorer's state digest. False for memory shared with another process.
+    func stateDigest(into h: inout Hasher64) -> Bool {
+        guard backing == nil else { return false }
+        h.add(frames.count); h.add(framesInUse); h.add(pinCalls); h.add(releaseCalls)
+        for i in frames.indices {
+            if let f = frames[i] {
+                h.add(1)
+                h.add(bytes: UnsafeRawBufferPointer(start: f, count: GuestMemory.pageSize))
+            } else {
+                h.add(0)
+            }
+            h.add(UInt64(UInt32(bitPattern: pins[i])) | UInt64(UInt32(bitPattern: writePins[i])) << 32)
+            h.add(UInt64(UInt32(bitPattern: maps[i])) << 1 | (hostDirty[i] ? 1 : 0))
+        }
+        h.add(freeList.count)
+        for f in freeList { h.add(f) }
+        h.add(hostAccessAttribution?.rawValue ?? "")
+        return true
+    }
+}

@@ -64,3 +64,12 @@ public struct RequestIdTable: Sendable {
     /// The id the next allocation will hand out (LIFO reuse), or nil when full.
     public var nextId: UInt64? { nextFree < size ? UInt64(nextFree + 1) : nil }
 }
+
+extension RequestIdTable {
+    /// Every slot, the outstanding bitmap and the free list's head, for the explorer's digest.
+    func stateDigest(into h: inout Hasher64) {
+        h.add(nextFree); h.add(outstandingCount); h.add(zeroIdIsError)
+        for s in slots { h.add(s) }
+        for o in outstanding { h.add(o) }
+    }
+}

@@ -403,3 +403,22 @@ public final class SharedPacket {
     /// A u32 of the payload at `offset` bytes from the packet start (hv_pkt_data(desc) + ...).
     public func payloadU32(at offset: Int, name: String) -> UInt32 { UInt32(fetch(offset, width: 4, name: name)) }
 }
+
+extension RingBuffer {
+    /// The header fields and the bytes between the read and the write index (what a reader
+    /// can still read; bytes outside are written before they are read again), for the
+    /// explorer's state digest. False while a fault mutates the ring under its reader.
+    func stateDigest(into h: inout Hasher64) -> Bool {
+        guard mutateAfterFirstFetch.isEmpty else { return false }
+        let w = Int(writeIndex), r = Int(readIndex)
+        for x in [writeIndex, readIndex, interruptMask, pendingSendSize, featureBits] { h.add(x) }
+        guard w < dataSize, r < dataSize else { return false }
+        if w >= r {
+            h.add(bytes: UnsafeRawBufferPointer(start: data + r, count: w - r))
+        } else {
+            h.add(bytes: UnsafeRawBufferPointer(start: data + r, count: dataSize - r))
+            h.add(bytes: UnsafeRawBufferPointer(start: data, count: w))
+        }
+        return true
+    }
+}

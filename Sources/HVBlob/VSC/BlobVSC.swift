@@ -352,3 +352,20 @@ struct CopiedPacket {
         return bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
     }
 }
+
+extension BlobVSC {
+    /// The model driver's state: reference count, flags, the pending list and the context
+    /// table (each context whole), the next cookie, for the explorer's state digest. False
+    /// with a second device or an allocation failure armed.
+    func stateDigest(into h: inout Hasher64) -> Bool {
+        guard peers.isEmpty, failAllocation == nil else { return false }
+        h.add(refcount); h.add(freed); h.add(miscRegistered); h.add(miscName); h.add(removing); h.add(crashed)
+        h.add(nextCookie); h.add(completionsIgnored); h.add(ioctlsStarted)
+        h.add(bytes: argumentBuffer)
+        h.add(pending.count)
+        for c in pending { h.add(c.cookie) }
+        h.add(contexts.count)
+        for k in contexts.keys.sorted() { h.add(k); contexts[k]!.stateDigest(into: &h) }
+        return true
+    }
+}

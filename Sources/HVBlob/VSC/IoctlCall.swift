@@ -288,3 +288,27 @@ public final class RemoveWork: DriverCall {
         }
     }
 }
+
+extension IoctlCall {
+    /// The call's phase, what it read and sent, its pins and its context, for the explorer's
+    /// state digest.
+    func stateDigest(into h: inout Hasher64) {
+        h.add(phase.rawValue); h.add(argument); h.add(UInt64(file.process.pid)); h.add(killed)
+        h.add(requestId); h.add(result.map { UInt64(bitPattern: Int64($0.rawValue)) })
+        h.add(request != nil)
+        if let request { h.add(bytes: DriverABI.reference.layout.encode(request)) }
+        h.add(packet != nil)
+        if let packet { h.add(bytes: packet) }
+        h.add(context != nil)
+        context?.stateDigest(into: &h)
+        digestPins(pins, into: &h)
+    }
+}
+
+extension RemoveWork {
+    /// Its phase and when its drain began, for the explorer's state digest.
+    func stateDigest(into h: inout Hasher64) {
+        h.add(phase.rawValue)
+        h.add(drainStarted)
+    }
+}

@@ -39,3 +39,23 @@ public final class OpenFile {
         self.credentials = process.credentials
     }
 }
+
+extension RequestContext {
+    /// Every field, for the explorer's state digest.
+    func stateDigest(into h: inout Hasher64) {
+        h.add(cookie); h.add(pid); h.add(requestId); h.add(completed); h.add(status); h.add(responseLen)
+        h.add(failure.map { UInt64(bitPattern: Int64($0.rawValue)) }); h.add(sentAt); h.add(abandoned)
+        h.add(owner.map { UInt64($0.pid) })
+        h.add(bytes: DriverABI.reference.layout.encode(request))
+        digestPins(pins, into: &h)
+    }
+}
+
+/// Pinned buffers (frames, offset, length, write intent), for the explorer's state digest.
+func digestPins(_ pins: [PinnedPages], into h: inout Hasher64) {
+    h.add(pins.count)
+    for p in pins {
+        h.add(p.offset); h.add(p.length); h.add(p.writeIntent); h.add(p.pfns.count)
+        for f in p.pfns { h.add(f) }
+    }
+}
