@@ -81,12 +81,12 @@ if [ ! -x "$bin" ] || [ -n "$(find "${sources[@]}" \( -name '*.swift' -o -name '
         clang=$(dirname "$(command -v swiftc)")/clang
         cflags="-fsanitize=address,undefined -fno-sanitize=alignment -fsanitize=fuzzer-no-link"
         [ "$flags" = "-sanitize=fuzzer,address" ] || cflags=${HVBLOB_FUZZ_CFLAGS:-$cflags}
-        for c in coro runtime; do
+        for c in coro runtime segments; do
             # shellcheck disable=SC2086
             "$clang" -c -O1 -g $cflags -I "$root/Sources/CKernelShim/include" -I "$root/Sources/CKernelShim" \
                 "$root/Sources/CKernelShim/$c.c" -o "$cdir/$c.o"
         done
-        extra=(-I "$cdir/stub" -I "$cdir/cshim" "$cdir/coro.o" "$cdir/runtime.o"
+        extra=(-I "$cdir/stub" -I "$cdir/cshim" "$cdir/coro.o" "$cdir/runtime.o" "$cdir/segments.o"
                $(find "$root/Sources/HVBlobBridge" -name '*.swift' | sort))
     fi
     # shellcheck disable=SC2086
