@@ -72,7 +72,8 @@ struct PersistTests {
         for (i, (a, b)) in zip(fresh, reset).enumerated() where a != b {
             let la = a.split(separator: "\n", omittingEmptySubsequences: false), lb = b.split(separator: "\n", omittingEmptySubsequences: false)
             let k = (0..<min(la.count, lb.count)).first { la[$0] != lb[$0] } ?? min(la.count, lb.count)
-            Issue.record("\(built.source) input \(i) \(corpus[i]): first difference at line \(k):\n  fresh: \(k < la.count ? la[k] : "(end)")\n  reset: \(k < lb.count ? lb[k] : "(end)")")
+            func around(_ l: [Substring]) -> String { l.dropFirst(k).prefix(3).joined(separator: "\n    ") }
+            Issue.record("\(built.source) input \(i) \(corpus[i]): first difference at line \(k):\n  fresh: \(around(la))\n  reset: \(around(lb))")
             break
         }
         // Inputs whose run made a finding (a line "rule: detail" of the violation log).
