@@ -178,6 +178,7 @@ static struct {
 struct hvb_file;
 static struct hvb_file *open_files;
 static int nopen_files;
+static unsigned long files_epoch; /* a file of an earlier epoch is on no list */
 
 struct hvb_rcu_cb {
 	struct hvb_rcu_cb *next;
@@ -2188,6 +2189,10 @@ void hvb_reset(void)
 	 */
 	hvb_coro_destroy_all();
 	st.kworker = st.kworker_dead = NULL;
+	/* Files an earlier driver left open stay its own (never freed here: a handle may remain). */
+	files_epoch++;
+	open_files = NULL;
+	nopen_files = 0;
 	for (i = 0; i < st.vmbus.count; i++) {
 		if (!st.vmbus.dev[i].freed) {
 			shim_release_live(st.vmbus.dev[i].channel);
@@ -2399,10 +2404,13 @@ struct hvb_file {
 	struct file file;
 	struct inode inode;
 	struct hvb_file *prev, *next;
+	unsigned long epoch;
 };
 
 static void file_forget(struct hvb_file *f)
 {
+	if (f->epoch != files_epoch)
+		return;
 	if (f->prev)
 		f->prev->next = f->next;
 	else
@@ -2441,6 +2449,7 @@ void *hvb_open_misc(const char *name, int *err)
 		*err = ret;
 		return NULL;
 	}
+	f->epoch = files_epoch;
 	f->next = open_files;
 	if (open_files)
 		open_files->prev = f;

@@ -21,8 +21,10 @@ enum BenchPersist {
     }
 
     /// One 4 KiB round trip on `rig` (the host fills the data).
+    nonisolated(unsafe) static let fill = HVBlob.Bench.FillBackend(size: 4096)
+
     static func input(_ rig: DriverRig) -> Bool {
-        rig.machine.host.backend = HVBlob.Bench.FillBackend(size: 4096)
+        rig.machine.host.backend = fill
         let request = Array("GET b 0 4096\n".utf8)
         let req = rig.space.map(length: request.count, kind: .populated, contents: request)
         let resp = rig.space.map(length: 64, kind: .populated)
@@ -37,14 +39,17 @@ enum BenchPersist {
     static func figures(_ built: DriverBuild.Built, count: Int, fuzzExecs: Int, inputs: (String) -> [[UInt8]]) throws -> [HVBlob.Bench.Figure] {
         BridgePool.shared.drain()
         // Reset, idle: the machine and the driver back to right after probe.
-        let machine = Machine(behavior: .fixed, version: built.version, faults: .none, seed: 1)
-        let driver = try BridgedDriver(built, machine: machine)
-        machine.driver = driver
-        try driver.probe()
-        let start = try machine.checkpoint()
         let resets = max(count, 50)
-        let tReset = seconds { for _ in 0..<resets { machine.reset(to: start) } }
-        let stats = BridgedDriver.checkpointStats
+        func idle() throws -> (Double, hvb_checkpoint_stats) {
+            let machine = Machine(behavior: .fixed, version: built.version, faults: .none, seed: 1)
+            let driver = try BridgedDriver(built, machine: machine)
+            machine.driver = driver
+            try driver.probe()
+            let start = try machine.checkpoint()
+            let t = seconds { for _ in 0..<resets { machine.reset(to: start) } }
+            return (t, BridgedDriver.checkpointStats)
+        }
+        let (tReset, stats) = try idle()
         // One input per reset, through the pool (reset, open, round trip, close).
         var bad = 0
         for _ in 0..<min(resets, 50) { if BridgePool.shared.withRig(built, version: built.version, { input($0) }) != true { bad += 1 } }
@@ -53,7 +58,6 @@ enum BenchPersist {
         }
         let afterInput = BridgedDriver.checkpointStats
         BridgePool.shared.drain()
-        _ = (machine, driver, start)
         // Fresh: a machine, dlopen, module init, probe (then the driver unloads again).
         let builds = max(count / 10, 20)
         var built0 = 0
@@ -91,11 +95,14 @@ enum BenchPersist {
             let n = max(fuzzExecs, 50)
             var failedKept = 0, failedFresh = 0
             BridgePool.shared.drain()
+            _ = BridgeFuzzTargets.run(name, ins[0], reuse: false)  // the driver built and cached once, outside the timing
+            let b0 = BridgePool.shared.built, r0 = BridgePool.shared.resets
             let tKept = seconds { for i in 0..<n where BridgeFuzzTargets.run(name, ins[i % ins.count]) != nil { failedKept += 1 } }
+            let keptNote = "\(BridgePool.shared.built - b0) load(s), \(BridgePool.shared.resets - r0) reset(s)"
             BridgePool.shared.drain()
             let m = max(n / 10, 20)
             let tFreshRun = seconds { for i in 0..<m where BridgeFuzzTargets.run(name, ins[i % ins.count], reuse: false) != nil { failedFresh += 1 } }
-            out.append(HVBlob.Bench.Figure(name: "fuzz target \(name), execs/s, driver kept loaded and reset (\(n) inputs, \(failedKept) failing)",
+            out.append(HVBlob.Bench.Figure(name: "fuzz target \(name), execs/s, driver kept loaded and reset (\(n) inputs, \(failedKept) failing; \(keptNote))",
                                            value: Double(n) / tKept, unit: "/s",
                                            baselineName: "the same target, a fresh driver per input (\(m) inputs, \(failedFresh) failing)",
                                            baseline: Double(m) / tFreshRun, goal: ">= 20,000 /s", key: "fuzz.\(name).persist"))
