@@ -173,6 +173,7 @@ static struct {
 	long resets, freed_last;
 	size_t restored_last;
 } ckpt;
+static unsigned long ckpt_serial; /* checkpoints taken: which one is active */
 
 /* Files open now (hvb_open_misc to hvb_release): a reset closes what a run left open. */
 struct hvb_file;
@@ -2548,6 +2549,11 @@ int hvb_checkpoint_active(void)
 	return ckpt.active;
 }
 
+unsigned long hvb_checkpoint_serial(void)
+{
+	return ckpt.active ? ckpt_serial : 0;
+}
+
 static int refuse(char *why, size_t whylen, const char *text)
 {
 	if (why && whylen)
@@ -2617,6 +2623,7 @@ int hvb_checkpoint(const void *inside, char *why, size_t whylen)
 	}
 	ckpt.seq = st.alloc_seq;
 	ckpt.active = 1;
+	ckpt_serial++;
 	return 0;
 nomem:
 	ckpt.active = 1; /* so that drop frees what was copied */

@@ -33,7 +33,9 @@ public final class BridgedDriver: GuestDriver {
     let generation: Int
 
     public let built: DriverBuild.Built
-    public unowned let machine: Machine
+    /// The machine it runs on; a driver kept loaded between explored schedules is moved to
+    /// each new machine after its reset (`BridgePool.initialized`).
+    public internal(set) unowned var machine: Machine
     var handle: UnsafeMutableRawPointer?
     var initFn: (@convention(c) () -> Int32)?
     var exitFn: (@convention(c) () -> Void)?
@@ -53,6 +55,8 @@ public final class BridgedDriver: GuestDriver {
     public var miscName: String? { miscNames.first }
     var probed = false
     var exited = false
+    /// Module init has run (probe runs it first otherwise).
+    var moduleInitialized = false
     var stragglers: [OpaquePointer] = []
     /// Every lock, wait, wake, list operation and send is a point where the running thread
     /// yields to the scheduler (the race explorer); off, threads run until they block.
@@ -107,9 +111,11 @@ public final class BridgedDriver: GuestDriver {
     }
 
     /// A factory for the race explorer: the driver yields at every scheduling point.
-    public static func explorerFactory(_ built: DriverBuild.Built) -> DriverRig.Factory {
+    /// The driver stays loaded between schedules: reset to its checkpoint after module init and
+    /// moved to the schedule's machine (`BridgePool.initialized`) instead of loaded afresh.
+    public static func explorerFactory(_ built: DriverBuild.Built, reuse: Bool = true) -> DriverRig.Factory {
         { machine in
-            let d = try BridgedDriver(built, machine: machine)
+            let d = reuse ? try BridgePool.shared.initialized(built, machine: machine) : try BridgedDriver(built, machine: machine)
             d.preemptAtSchedulingPoints = true
             return d
         }
@@ -307,10 +313,17 @@ public final class BridgedDriver: GuestDriver {
 
     // MARK: GuestDriver
 
-    public func probe() throws(Errno) {
+    /// insmod: the module's init, once.
+    func initModule() throws(Errno) {
+        guard !moduleInitialized else { return }
         guard let initFn else { throw .ENODEV }
         let r = runToEnd("insmod", pid: 1, cred: 0) { Int(hvb_run_init(initFn)) }
         if r != 0 { throw Errno(rawValue: Int32(-r)) }
+        moduleInitialized = true
+    }
+
+    public func probe() throws(Errno) {
+        try initModule()
         let slot = hvb_offer()
         guard slot >= 0 else { throw Errno(rawValue: -slot) }
         endpoints[slot] = machine.devices[0]
@@ -585,9 +598,13 @@ extension BridgedDriver: CheckpointableDriver {
         let endpoints: [Int32: Machine.Device]
         let logLines: [String]
         let miscNames: [String]
-        let probed: Bool, exited: Bool, preempt: Bool
+        let probed: Bool, exited: Bool, preempt: Bool, moduleInitialized: Bool
+        /// The shim's checkpoint this goes with (`hvb_checkpoint_serial`).
+        let serial: UInt
         init(_ d: BridgedDriver) {
             generation = d.generation
+            serial = hvb_checkpoint_serial()
+            moduleInitialized = d.moduleInitialized
             packetsThisRun = d.packetsThisRun
             processes = d.processes
             readers = d.readers
@@ -625,8 +642,7 @@ extension BridgedDriver: CheckpointableDriver {
     }
 
     public func resetDriver(to state: AnyObject) {
-        guard let k = state as? Kept, k.generation == generation, BridgedDriver.generation.load(ordering: .acquiring) == generation,
-              hvb_checkpoint_active() != 0 else {
+        guard let k = state as? Kept, owns(k) else {
             preconditionFailure("internal: reset of a bridged driver to a checkpoint it does not own")
         }
         hvb_checkpoint_reset()
@@ -643,6 +659,13 @@ extension BridgedDriver: CheckpointableDriver {
         probed = k.probed
         exited = k.exited
         preemptAtSchedulingPoints = k.preempt
+        moduleInitialized = k.moduleInitialized
+    }
+
+    /// Whether `k` is this driver's and the shim's active checkpoint (a newer one retires it).
+    func owns(_ k: Kept) -> Bool {
+        k.generation == generation && BridgedDriver.generation.load(ordering: .acquiring) == generation
+            && k.serial != 0 && hvb_checkpoint_serial() == k.serial
     }
 
     /// The shim's live allocations now (kmalloc & co of the driver): count and bytes.
@@ -680,14 +703,30 @@ public final class BridgePool: @unchecked Sendable {
         let key: Key
         let machine: Machine
         let start: MachineCheckpoint
-        init(_ key: Key, _ machine: Machine, _ start: MachineCheckpoint) {
+        /// The shim's checkpoint it goes with: another taken since retires it.
+        let serial: UInt
+        init(_ key: Key, _ machine: Machine, _ start: MachineCheckpoint, serial: UInt) {
             self.key = key
             self.machine = machine
             self.start = start
+            self.serial = serial
+        }
+    }
+    /// A driver kept right after module init (no device offered yet), for callers that build
+    /// their own machine per run (the race explorer): moved to each new machine.
+    final class InitEntry: @unchecked Sendable {
+        let key: Key
+        let driver: BridgedDriver
+        let state: BridgedDriver.Kept
+        init(_ key: Key, _ driver: BridgedDriver, _ state: BridgedDriver.Kept) {
+            self.key = key
+            self.driver = driver
+            self.state = state
         }
     }
     private struct State {
         var entry: Entry?
+        var initEntry: InitEntry?
         var inUse = false
         var built = 0, resets = 0
         var refused: String?
@@ -702,12 +741,14 @@ public final class BridgePool: @unchecked Sendable {
 
     /// Drops the kept driver if nobody uses it now; true when one was dropped.
     func evictIdle() -> Bool {
-        let dropped: Entry? = state.withLock { s in
-            guard !s.inUse, let e = s.entry else { return nil }
+        let dropped: (Entry?, InitEntry?) = state.withLock { s in
+            guard !s.inUse else { return (nil, nil) }
+            let d = (s.entry, s.initEntry)
             s.entry = nil
-            return e
+            s.initEntry = nil
+            return d
         }
-        return dropped != nil  // released here, outside the lock (its deinit unloads the driver)
+        return dropped.0 != nil || dropped.1 != nil  // released here, outside the lock (its deinit unloads the driver)
     }
 
     /// Drops the kept driver (tests that want the next rig fresh).
@@ -722,9 +763,10 @@ public final class BridgePool: @unchecked Sendable {
         let reusable: Entry?? = state.withLock { s in
             if s.inUse { return .none }  // in use by another caller: a fresh rig (or busy)
             s.inUse = true
-            if let e = s.entry, e.key == key { return .some(e) }
+            if let e = s.entry, e.key == key, e.serial == hvb_checkpoint_serial() { return .some(e) }
             // Another driver or era: the kept one goes now, it holds the shim.
             s.entry = nil
+            s.initEntry = nil
             return .some(nil)
         }
         guard !RigPool.watched, let slot = reusable else {
@@ -750,10 +792,42 @@ public final class BridgePool: @unchecked Sendable {
             guard let rig = try? DriverRig(probed: machine) else { return nil }
             return body(rig)
         }
-        let e = Entry(key, machine, start)
+        let e = Entry(key, machine, start, serial: hvb_checkpoint_serial())
         state.withLock { $0.built += 1 }
         guard let rig = try? DriverRig(probed: machine) else { return nil }
         return finish(e, body(rig))
+    }
+
+    /// The driver of `built`, module init run, on `machine` (nothing offered yet: its probe
+    /// follows): the kept one reset to its checkpoint right after init and moved to `machine`,
+    /// or a new one loaded and kept. Where machines being built must be seen, a new one each time.
+    public func initialized(_ built: DriverBuild.Built, machine: Machine) throws -> BridgedDriver {
+        if RigPool.watched { return try BridgedDriver(built, machine: machine) }
+        let key = Key(library: built.library, version: built.version)
+        let kept: InitEntry? = state.withLock { s in
+            if let e = s.initEntry, e.key == key, !e.driver.crashed, e.driver.owns(e.state) { return e }
+            if !s.inUse {
+                s.initEntry = nil
+                s.entry = nil
+            }
+            return nil
+        }
+        if let k = kept {
+            k.driver.resetDriver(to: k.state)
+            k.driver.machine = machine
+            state.withLock { $0.resets += 1 }
+            return k.driver
+        }
+        let d = try BridgedDriver(built, machine: machine)
+        try d.initModule()
+        // Kept only when quiescent after init (no kworker, no thread left).
+        if let kept = try? d.checkpointDriver() as? BridgedDriver.Kept {
+            state.withLock { s in
+                s.initEntry = InitEntry(key, d, kept)
+                s.built += 1
+            }
+        }
+        return d
     }
 
     /// Keeps `e` for the next input unless its driver crashed (a crashed driver's threads may

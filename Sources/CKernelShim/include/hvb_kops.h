@@ -184,6 +184,8 @@ int hvb_checkpoint(const void *inside, char *why, size_t whylen);
 void hvb_checkpoint_reset(void);
 void hvb_checkpoint_drop(void);
 int hvb_checkpoint_active(void);
+/* The active checkpoint's serial number (each hvb_checkpoint takes the next), 0 for none. */
+unsigned long hvb_checkpoint_serial(void);
 void hvb_checkpoint_stats(struct hvb_checkpoint_stats *out);
 /* Coroutines: how many are live; destroy them all (a new epoch: older pointers are gone). */
 int hvb_coro_live(void);
