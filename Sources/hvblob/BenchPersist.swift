@@ -88,6 +88,20 @@ enum BenchPersist {
                                 baselineName: "fresh C machine + open + the same round trip", baseline: Double(builds) / tFreshInput,
                                 goal: "(reported)", key: "reset.c.input"),
         ]
+        // The explorer on the C driver: kept loaded and reset after module init, against a
+        // driver loaded for every schedule (the same search, bound 2).
+        let budget = max(fuzzExecs / 10, 200)
+        BridgePool.shared.drain()
+        let kept = try Explorer(clients: 2, factory: BridgedDriver.explorerFactory(built), version: built.version).dfs(bound: 2, budget: budget)
+        BridgePool.shared.drain()
+        let loaded = try Explorer(clients: 2, factory: BridgedDriver.explorerFactory(built, reuse: false), version: built.version).dfs(bound: 2, budget: budget)
+        if kept.schedules != loaded.schedules || kept.distinctStates != loaded.distinctStates || (kept.failing == nil) != (loaded.failing == nil) {
+            throw Failed(description: "explore: kept \(kept.schedules) schedules / \(kept.distinctStates) states, loaded per schedule \(loaded.schedules) / \(loaded.distinctStates)")
+        }
+        out.append(HVBlob.Bench.Figure(name: "explore schedules/s, C driver kept loaded, reset after module init (\(kept.schedules) schedules, bound 2, same states)",
+                                       value: Double(kept.schedules) / kept.seconds, unit: "/s",
+                                       baselineName: "the same search, the driver loaded per schedule", baseline: Double(loaded.schedules) / loaded.seconds,
+                                       goal: ">= 20,000 /s", key: "explore.c.persist"))
         // The C fuzz targets: persistent mode against a fresh driver per input, same inputs.
         for name in ["validation-c", "hostile-host-c", "differential"] {
             let ins = inputs(name)
