@@ -90,7 +90,7 @@ enum BenchPersist {
         ]
         // The explorer on the C driver: kept loaded and reset after module init, against a
         // driver loaded for every schedule (the same search, bound 2).
-        let budget = max(fuzzExecs / 10, 200)
+        let budget = max(fuzzExecs / 10, 50)
         BridgePool.shared.drain()
         let kept = try Explorer(clients: 2, factory: BridgedDriver.explorerFactory(built), version: built.version).dfs(bound: 2, budget: budget)
         BridgePool.shared.drain()
