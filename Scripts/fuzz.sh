@@ -14,7 +14,8 @@
 # Model targets (Sources/HVBlob only): validation hostile-host ring-reader parsers captures vectors.
 # Bridge targets (the in-tree C driver, or HVBLOB_FUZZ_DRIVER, through the kernel shim; the
 # shim and the driver are built with ASan + UBSan and libFuzzer's coverage):
-# validation-c differential hostile-host-c.
+# validation-c differential hostile-host-c. They keep the driver loaded and probed, reset to its
+# checkpoint before each input (persistent mode); HVBLOB_FUZZ_FRESH=1 loads it for every input.
 #
 # The committed seeds are Fixtures/corpus/TARGET/; what libFuzzer finds goes to
 # .build-fuzz/corpus-TARGET/ (not committed); crashes to .build-fuzz/crash-TARGET-*, which

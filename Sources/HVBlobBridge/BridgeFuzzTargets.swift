@@ -25,9 +25,14 @@ public enum BridgeFuzzTargets {
         return b
     }
 
-    /// `reuse` (the default): the driver stays loaded and probed between inputs, reset to its
-    /// checkpoint before each (`BridgePool`, persistent mode); false: a fresh driver per input.
-    public static func run(_ name: String, _ data: [UInt8], reuse: Bool = true, describe: ((String) -> Void)? = nil) -> String? {
+    /// HVBLOB_FUZZ_FRESH set: a fresh driver per input (what every input paid before
+    /// persistent mode; Scripts/fuzz.sh runs can compare the two).
+    static let freshPerInput = ProcessInfo.processInfo.environment["HVBLOB_FUZZ_FRESH"] != nil
+
+    /// `reuse` (the default unless HVBLOB_FUZZ_FRESH is set): the driver stays loaded and probed
+    /// between inputs, reset to its checkpoint before each (`BridgePool`, persistent mode);
+    /// false: a fresh driver per input.
+    public static func run(_ name: String, _ data: [UInt8], reuse: Bool = !freshPerInput, describe: ((String) -> Void)? = nil) -> String? {
         let b: DriverBuild.Built
         do { b = try driver() } catch { return "the driver does not build: \(error)" }
         let factory: DriverRig.Factory = { m in try BridgedDriver(b, machine: m) }
