@@ -27,7 +27,7 @@ public enum BridgeFuzzTargets {
 
     /// HVBLOB_FUZZ_FRESH set: a fresh driver per input (what every input paid before
     /// persistent mode; Scripts/fuzz.sh runs can compare the two).
-    static let freshPerInput = ProcessInfo.processInfo.environment["HVBLOB_FUZZ_FRESH"] != nil
+    public static let freshPerInput = ProcessInfo.processInfo.environment["HVBLOB_FUZZ_FRESH"] != nil
 
     /// `reuse` (the default unless HVBLOB_FUZZ_FRESH is set): the driver stays loaded and probed
     /// between inputs, reset to its checkpoint before each (`BridgePool`, persistent mode);
