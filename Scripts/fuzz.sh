@@ -14,7 +14,8 @@
 # Model targets (Sources/HVBlob only): validation hostile-host ring-reader parsers captures vectors.
 # Bridge targets (the in-tree C driver, or HVBLOB_FUZZ_DRIVER, through the kernel shim; the
 # shim and the driver are built with ASan + UBSan and libFuzzer's coverage):
-# validation-c differential hostile-host-c.
+# validation-c differential hostile-host-c. They keep the driver loaded and probed, reset to its
+# checkpoint before each input (persistent mode); HVBLOB_FUZZ_FRESH=1 loads it for every input.
 #
 # The committed seeds are Fixtures/corpus/TARGET/; what libFuzzer finds goes to
 # .build-fuzz/corpus-TARGET/ (not committed); crashes to .build-fuzz/crash-TARGET-*, which
@@ -81,12 +82,12 @@ if [ ! -x "$bin" ] || [ -n "$(find "${sources[@]}" \( -name '*.swift' -o -name '
         clang=$(dirname "$(command -v swiftc)")/clang
         cflags="-fsanitize=address,undefined -fno-sanitize=alignment -fsanitize=fuzzer-no-link"
         [ "$flags" = "-sanitize=fuzzer,address" ] || cflags=${HVBLOB_FUZZ_CFLAGS:-$cflags}
-        for c in coro runtime; do
+        for c in coro runtime segments; do
             # shellcheck disable=SC2086
             "$clang" -c -O1 -g $cflags -I "$root/Sources/CKernelShim/include" -I "$root/Sources/CKernelShim" \
                 "$root/Sources/CKernelShim/$c.c" -o "$cdir/$c.o"
         done
-        extra=(-I "$cdir/stub" -I "$cdir/cshim" "$cdir/coro.o" "$cdir/runtime.o"
+        extra=(-I "$cdir/stub" -I "$cdir/cshim" "$cdir/coro.o" "$cdir/runtime.o" "$cdir/segments.o"
                $(find "$root/Sources/HVBlobBridge" -name '*.swift' | sort))
     fi
     # shellcheck disable=SC2086

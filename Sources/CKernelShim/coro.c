@@ -486,6 +486,27 @@ struct hvb_task *hvb_task_nth(int i)
 	return i >= 0 && i < hvb_nall ? &hvb_all[i]->task : NULL;
 }
 
+/* Bumped by hvb_coro_destroy_all: a coroutine pointer from an earlier epoch is gone. */
+static unsigned long hvb_epoch;
+
+unsigned long hvb_coro_epoch(void)
+{
+	return hvb_epoch;
+}
+
+int hvb_coro_live(void)
+{
+	return hvb_nall;
+}
+
+void hvb_coro_destroy_all(void)
+{
+	hvb_epoch++;
+	while (hvb_nall)
+		hvb_coro_destroy(hvb_all[hvb_nall - 1]);
+	hvb_nblocked = 0;
+}
+
 void hvb_coro_destroy(struct hvb_coro *c)
 {
 	if (!c)

@@ -3,6 +3,7 @@
 #ifndef HVB_INTERNAL_H
 #define HVB_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct hvb_coro;
@@ -38,5 +39,16 @@ int hvb_wake_key_flags(const void *key, int interruptible_only);
 int hvb_waiters_on(const void *key);
 /* Marks a blocked coroutine ready (its deadline passed). */
 void hvb_coro_make_ready(struct hvb_coro *c);
+
+/*
+ * Persistent mode. The writable spans of the loaded object that holds `inside` (its
+ * writable PT_LOAD segments less RELRO and the __sancov_* coverage sections): how many, or -1
+ * when no loaded object holds it; `skipped`: bytes left out.
+ */
+struct hvb_span {
+	uintptr_t start;
+	size_t len;
+};
+int hvb_writable_spans(const void *inside, struct hvb_span *out, int max, size_t *skipped);
 
 #endif

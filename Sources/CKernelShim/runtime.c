@@ -63,6 +63,7 @@ static struct {
 	struct hvb_freed slot[HVB_QUARANTINE_SLOTS];
 	unsigned int head, count;
 	size_t bytes;
+	unsigned long pushes; /* blocks ever put in: which slots a run wrote (persistent mode) */
 } quarantine;
 
 #define HVB_MAX_DENTRIES 128
@@ -138,6 +139,47 @@ static struct {
 	struct hvb_devres *devres;
 	int ndevres, capdevres;
 } st;
+
+/*
+ * Persistent mode's checkpoint (hvb_checkpoint): copies of the library's writable spans, of
+ * the shim's state, of the quarantine's live slots and of every heap block of the checkpoint
+ * (header and bytes). While it is active, a block of the checkpoint that leaves the quarantine
+ * is kept (HVB_KEPT_MAGIC), never returned to malloc, so that a reset can restore it in place.
+ */
+#define HVB_KEPT_MAGIC 0x6b657074u /* "kept" */
+#define HVB_MAX_SPANS 32
+struct hvb_saved_block {
+	struct hvb_alloc_header *h;
+	size_t len; /* header and payload */
+	unsigned char *copy;
+};
+static struct {
+	int active;
+	uint64_t seq; /* st.alloc_seq at the checkpoint: blocks with seq <= it are the checkpoint's */
+	struct hvb_span span[HVB_MAX_SPANS];
+	unsigned char *span_copy[HVB_MAX_SPANS];
+	int nspans;
+	size_t span_bytes, skipped_bytes;
+	__typeof__(st) st_copy;
+	struct hvb_devres *devres_copy;
+	unsigned int q_head, q_count;
+	size_t q_bytes;
+	unsigned long q_pushes;
+	struct hvb_freed *q_slots; /* the live slots, oldest first */
+	struct workqueue_struct *wqs_copy;
+	struct hvb_saved_block *blocks;
+	long nblocks;
+	size_t block_bytes;
+	long resets, freed_last;
+	size_t restored_last;
+} ckpt;
+static unsigned long ckpt_serial; /* checkpoints taken: which one is active */
+
+/* Files open now (hvb_open_misc to hvb_release): a reset closes what a run left open. */
+struct hvb_file;
+static struct hvb_file *open_files;
+static int nopen_files;
+static unsigned long files_epoch; /* a file of an earlier epoch is on no list */
 
 struct hvb_rcu_cb {
 	struct hvb_rcu_cb *next;
@@ -668,8 +710,12 @@ static void quarantine_drain(unsigned int keep)
 
 		quarantine.bytes -= f->size;
 		quarantine.count--;
-		f->h->magic = 0;
-		free(f->h);
+		if (ckpt.active && f->h->seq <= ckpt.seq) {
+			f->h->magic = HVB_KEPT_MAGIC;
+		} else {
+			f->h->magic = 0;
+			free(f->h);
+		}
 		f->h = NULL;
 	}
 }
@@ -798,6 +844,7 @@ static void free_at(const void *p, const char *fn, const void *at)
 	f->free_fn = fn;
 	h->quarantine = quarantine.head;
 	quarantine.head = (quarantine.head + 1) % HVB_QUARANTINE_SLOTS;
+	quarantine.pushes++;
 	quarantine.count++;
 	quarantine.bytes += h->size;
 	quarantine_drain(HVB_QUARANTINE_SLOTS);
@@ -2135,16 +2182,24 @@ void hvb_reset(void)
 {
 	int i;
 
+	hvb_checkpoint_drop();
+	/*
+	 * Threads an earlier driver left (blocked calls never finished, a crashed thread's dead
+	 * stack) are not this driver's: gone, so that they neither hold up its RCU grace
+	 * periods nor count as its live threads. A new coroutine epoch tells their owners.
+	 */
+	hvb_coro_destroy_all();
+	st.kworker = st.kworker_dead = NULL;
+	/* Files an earlier driver left open stay its own (never freed here: a handle may remain). */
+	files_epoch++;
+	open_files = NULL;
+	nopen_files = 0;
 	for (i = 0; i < st.vmbus.count; i++) {
 		if (!st.vmbus.dev[i].freed) {
 			shim_release_live(st.vmbus.dev[i].channel);
 			shim_release_live(st.vmbus.dev[i].hdev);
 		}
 	}
-	if (st.kworker)
-		hvb_coro_destroy(st.kworker);
-	if (st.kworker_dead)
-		hvb_coro_destroy(st.kworker_dead);
 	while (st.rcu_head) {
 		struct hvb_rcu_cb *cb = st.rcu_head;
 
@@ -2349,7 +2404,22 @@ const char *hvb_misc_name(void)
 struct hvb_file {
 	struct file file;
 	struct inode inode;
+	struct hvb_file *prev, *next;
+	unsigned long epoch;
 };
+
+static void file_forget(struct hvb_file *f)
+{
+	if (f->epoch != files_epoch)
+		return;
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		open_files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	nopen_files--;
+}
 
 /* open("/dev/<name>"): the misc device of that name (NULL: the first registered). */
 void *hvb_open_misc(const char *name, int *err)
@@ -2380,6 +2450,12 @@ void *hvb_open_misc(const char *name, int *err)
 		*err = ret;
 		return NULL;
 	}
+	f->epoch = files_epoch;
+	f->next = open_files;
+	if (open_files)
+		open_files->prev = f;
+	open_files = f;
+	nopen_files++;
 	*err = 0;
 	return f;
 }
@@ -2403,6 +2479,7 @@ int hvb_release(void *file)
 	struct hvb_file *f = file;
 	int ret = f->file.f_op->release ? f->file.f_op->release(&f->inode, &f->file) : 0;
 
+	file_forget(f);
 	free(f);
 	return ret;
 }
@@ -2415,4 +2492,279 @@ int hvb_dentry_refs(void)
 	for (i = 0; i < HVB_MAX_DENTRIES; i++)
 		n += st.dentries[i].refs;
 	return n;
+}
+
+/* ---- persistent mode: checkpoint and reset ---- */
+
+/*
+ * Persistent mode's own loops are left out of libFuzzer's coverage and comparison tracing
+ * (-fsanitize=fuzzer-no-link): they are the harness, not the driver, and traced they cost more
+ * than the input.
+ */
+#define HVB_HARNESS __attribute__((no_sanitize("coverage")))
+
+/*
+ * Copies of the driver's writable spans, unchecked: under ASan the spans hold the redzones
+ * around the driver's globals, which a checked memcpy would report. Word by word where both
+ * ends are aligned, volatile so that it stays a loop (not a call to the checked memcpy).
+ */
+__attribute__((no_sanitize("address"))) HVB_HARNESS static void span_copy(unsigned char *dst, const unsigned char *src, size_t n)
+{
+	size_t i = 0;
+
+	if ((((uintptr_t)dst | (uintptr_t)src) & 7) == 0) {
+		volatile uint64_t *d = (volatile uint64_t *)dst;
+		const volatile uint64_t *s = (const volatile uint64_t *)src;
+
+		for (; i + 8 <= n; i += 8)
+			d[i / 8] = s[i / 8];
+	}
+	for (; i < n; i++)
+		((volatile unsigned char *)dst)[i] = ((const volatile unsigned char *)src)[i];
+}
+
+static int save_block(struct hvb_alloc_header *h)
+{
+	struct hvb_saved_block *b;
+
+	if (ckpt.nblocks % 64 == 0) {
+		struct hvb_saved_block *n = realloc(ckpt.blocks, (size_t)(ckpt.nblocks + 64) * sizeof(*n));
+
+		if (!n)
+			return -1;
+		ckpt.blocks = n;
+	}
+	b = &ckpt.blocks[ckpt.nblocks];
+	b->h = h;
+	b->len = sizeof(*h) + h->size;
+	b->copy = malloc(b->len);
+	if (!b->copy)
+		return -1;
+	memcpy(b->copy, h, b->len);
+	ckpt.nblocks++;
+	ckpt.block_bytes += h->size;
+	return 0;
+}
+
+void hvb_checkpoint_drop(void)
+{
+	long i;
+	int k;
+
+	if (!ckpt.active)
+		return;
+	ckpt.active = 0;
+	/* Blocks kept only for the checkpoint go back to malloc now. */
+	for (i = 0; i < ckpt.nblocks; i++) {
+		if (ckpt.blocks[i].h->magic == HVB_KEPT_MAGIC) {
+			ckpt.blocks[i].h->magic = 0;
+			free(ckpt.blocks[i].h);
+		}
+		free(ckpt.blocks[i].copy);
+	}
+	free(ckpt.blocks);
+	for (k = 0; k < ckpt.nspans; k++)
+		free(ckpt.span_copy[k]);
+	free(ckpt.devres_copy);
+	free(ckpt.q_slots);
+	free(ckpt.wqs_copy);
+	memset(&ckpt, 0, sizeof(ckpt));
+}
+
+int hvb_checkpoint_active(void)
+{
+	return ckpt.active;
+}
+
+unsigned long hvb_checkpoint_serial(void)
+{
+	return ckpt.active ? ckpt_serial : 0;
+}
+
+static int refuse(char *why, size_t whylen, const char *text)
+{
+	if (why && whylen)
+		snprintf(why, whylen, "%s", text);
+	return -1;
+}
+
+int hvb_checkpoint(const void *inside, char *why, size_t whylen)
+{
+	struct hvb_alloc_header *h;
+	unsigned int j;
+	int i, n;
+
+	hvb_checkpoint_drop();
+	if (hvb_in_coro())
+		return refuse(why, whylen, "called on a driver thread");
+	if (hvb_coro_live())
+		return refuse(why, whylen, "a driver thread (an entry point, the kworker) is live");
+	if (nopen_files)
+		return refuse(why, whylen, "a file is open");
+	if (st.rcu_head || st.work_list.next != &st.work_list || st.timers.first || st.running_work)
+		return refuse(why, whylen, "work, a timer or an RCU callback is pending");
+	n = hvb_writable_spans(inside, ckpt.span, HVB_MAX_SPANS, &ckpt.skipped_bytes);
+	if (n < 0)
+		return refuse(why, whylen, "no loaded object holds the driver");
+	ckpt.nspans = n;
+	for (i = 0; i < n; i++) {
+		ckpt.span_copy[i] = malloc(ckpt.span[i].len);
+		if (!ckpt.span_copy[i])
+			goto nomem;
+		span_copy(ckpt.span_copy[i], (const unsigned char *)ckpt.span[i].start, ckpt.span[i].len);
+		ckpt.span_bytes += ckpt.span[i].len;
+	}
+	ckpt.st_copy = st;
+	if (st.ndevres) {
+		ckpt.devres_copy = malloc((size_t)st.ndevres * sizeof(*st.devres));
+		if (!ckpt.devres_copy)
+			goto nomem;
+		memcpy(ckpt.devres_copy, st.devres, (size_t)st.ndevres * sizeof(*st.devres));
+	}
+	ckpt.wqs_copy = malloc(sizeof(system_wqs));
+	if (!ckpt.wqs_copy)
+		goto nomem;
+	memcpy(ckpt.wqs_copy, system_wqs, sizeof(system_wqs));
+	ckpt.q_head = quarantine.head;
+	ckpt.q_count = quarantine.count;
+	ckpt.q_bytes = quarantine.bytes;
+	ckpt.q_pushes = quarantine.pushes;
+	ckpt.q_slots = calloc(quarantine.count ? quarantine.count : 1, sizeof(*ckpt.q_slots));
+	if (!ckpt.q_slots)
+		goto nomem;
+	/* The heap of the checkpoint: the driver's live blocks, the VMBus core's, the quarantined. */
+	for (h = st.alloc_head; h; h = h->next)
+		if (save_block(h))
+			goto nomem;
+	for (i = 0; i < st.vmbus.count; i++)
+		if (!st.vmbus.dev[i].freed &&
+		    (save_block((struct hvb_alloc_header *)st.vmbus.dev[i].hdev - 1) ||
+		     save_block((struct hvb_alloc_header *)st.vmbus.dev[i].channel - 1)))
+			goto nomem;
+	for (j = 0; j < quarantine.count; j++) {
+		unsigned int s = (quarantine.head + HVB_QUARANTINE_SLOTS - quarantine.count + j) % HVB_QUARANTINE_SLOTS;
+
+		ckpt.q_slots[j] = quarantine.slot[s];
+		if (save_block(quarantine.slot[s].h))
+			goto nomem;
+	}
+	ckpt.seq = st.alloc_seq;
+	ckpt.active = 1;
+	ckpt_serial++;
+	return 0;
+nomem:
+	ckpt.active = 1; /* so that drop frees what was copied */
+	hvb_checkpoint_drop();
+	return refuse(why, whylen, "out of memory");
+}
+
+/* A block the run allocated (after the checkpoint): back to malloc. */
+HVB_HARNESS static long free_new(struct hvb_alloc_header *h)
+{
+	if (h->seq <= ckpt.seq)
+		return 0;
+	h->magic = 0;
+	free(h);
+	return 1;
+}
+
+HVB_HARNESS void hvb_checkpoint_reset(void)
+{
+	struct hvb_devres *devres;
+	struct hvb_alloc_header *h, *next;
+	unsigned long written;
+	unsigned int j;
+	long freed = 0, i;
+	int k, capdevres;
+	size_t restored = 0;
+
+	if (!ckpt.active)
+		return;
+	/* What the run started and left: threads, open files, RCU callbacks. */
+	hvb_coro_destroy_all();
+	while (open_files) {
+		struct hvb_file *f = open_files;
+
+		file_forget(f);
+		free(f);
+	}
+	while (st.rcu_head) {
+		struct hvb_rcu_cb *cb = st.rcu_head;
+
+		st.rcu_head = cb->next;
+		free(cb);
+	}
+	/* Blocks the run allocated: live, the VMBus core's, quarantined. */
+	for (h = st.alloc_head; h; h = next) {
+		next = h->next;
+		freed += free_new(h);
+	}
+	for (k = 0; k < st.vmbus.count; k++) {
+		if (!st.vmbus.dev[k].freed) {
+			freed += free_new((struct hvb_alloc_header *)st.vmbus.dev[k].hdev - 1);
+			freed += free_new((struct hvb_alloc_header *)st.vmbus.dev[k].channel - 1);
+		}
+	}
+	for (j = 0; j < quarantine.count; j++) {
+		struct hvb_freed *f = &quarantine.slot[(quarantine.head + HVB_QUARANTINE_SLOTS - quarantine.count + j) % HVB_QUARANTINE_SLOTS];
+
+		freed += free_new(f->h);
+	}
+	/* The shim's state; the devres array keeps its storage (its address is not the driver's). */
+	devres = st.devres;
+	capdevres = st.capdevres;
+	st = ckpt.st_copy;
+	if (capdevres < st.capdevres) {
+		struct hvb_devres *d = realloc(devres, (size_t)st.capdevres * sizeof(*d));
+
+		if (d) {
+			devres = d;
+			capdevres = st.capdevres;
+		}
+	}
+	st.devres = devres;
+	st.capdevres = capdevres;
+	if (st.ndevres)
+		memcpy(st.devres, ckpt.devres_copy, (size_t)st.ndevres * sizeof(*st.devres));
+	memcpy(system_wqs, ckpt.wqs_copy, sizeof(system_wqs));
+	restored += sizeof(st) + sizeof(system_wqs) + (size_t)st.ndevres * sizeof(*st.devres);
+	/* The quarantine: the slots the run wrote, then the checkpoint's live ones. */
+	written = quarantine.pushes - ckpt.q_pushes;
+	if (written > HVB_QUARANTINE_SLOTS)
+		written = HVB_QUARANTINE_SLOTS;
+	for (j = 0; j < written; j++)
+		memset(&quarantine.slot[(ckpt.q_head + j) % HVB_QUARANTINE_SLOTS], 0, sizeof(quarantine.slot[0]));
+	for (j = 0; j < ckpt.q_count; j++)
+		quarantine.slot[(ckpt.q_head + HVB_QUARANTINE_SLOTS - ckpt.q_count + j) % HVB_QUARANTINE_SLOTS] = ckpt.q_slots[j];
+	quarantine.head = ckpt.q_head;
+	quarantine.count = ckpt.q_count;
+	quarantine.bytes = ckpt.q_bytes;
+	quarantine.pushes = ckpt.q_pushes;
+	restored += (written + ckpt.q_count) * sizeof(quarantine.slot[0]);
+	/* The checkpoint's blocks, header and bytes, where they were. */
+	for (i = 0; i < ckpt.nblocks; i++) {
+		memcpy(ckpt.blocks[i].h, ckpt.blocks[i].copy, ckpt.blocks[i].len);
+		restored += ckpt.blocks[i].len;
+	}
+	/* The driver's .data/.bss: a full copy of its writable spans. */
+	for (k = 0; k < ckpt.nspans; k++) {
+		span_copy((unsigned char *)ckpt.span[k].start, ckpt.span_copy[k], ckpt.span[k].len);
+		restored += ckpt.span[k].len;
+	}
+	ckpt.resets++;
+	ckpt.freed_last = freed;
+	ckpt.restored_last = restored;
+}
+
+void hvb_checkpoint_stats(struct hvb_checkpoint_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->segment_bytes = ckpt.span_bytes;
+	out->skipped_bytes = ckpt.skipped_bytes;
+	out->blocks = ckpt.nblocks;
+	out->block_bytes = ckpt.block_bytes;
+	out->state_bytes = sizeof(st) + sizeof(system_wqs);
+	out->resets = ckpt.resets;
+	out->freed_last = ckpt.freed_last;
+	out->restored_last = ckpt.restored_last;
 }

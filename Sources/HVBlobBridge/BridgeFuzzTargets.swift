@@ -25,22 +25,36 @@ public enum BridgeFuzzTargets {
         return b
     }
 
-    public static func run(_ name: String, _ data: [UInt8], describe: ((String) -> Void)? = nil) -> String? {
+    /// HVBLOB_FUZZ_FRESH set: a fresh driver per input (what every input paid before
+    /// persistent mode; Scripts/fuzz.sh runs can compare the two).
+    public static let freshPerInput = ProcessInfo.processInfo.environment["HVBLOB_FUZZ_FRESH"] != nil
+
+    /// `reuse` (the default unless HVBLOB_FUZZ_FRESH is set): the driver stays loaded and probed
+    /// between inputs, reset to its checkpoint before each (`BridgePool`, persistent mode);
+    /// false: a fresh driver per input.
+    public static func run(_ name: String, _ data: [UInt8], reuse: Bool = !freshPerInput, describe: ((String) -> Void)? = nil) -> String? {
         let b: DriverBuild.Built
         do { b = try driver() } catch { return "the driver does not build: \(error)" }
         let factory: DriverRig.Factory = { m in try BridgedDriver(b, machine: m) }
+        func observe(_ s: FuzzTargets.ValidationScenario) -> FuzzTargets.Observation? {
+            guard reuse else { return FuzzTargets.observe(s, factory: factory, version: b.version) }
+            return BridgePool.shared.withRig(b, version: b.version) { FuzzTargets.observe(s, on: $0) } ?? nil
+        }
         if name == "hostile-host-c" {
-            return FuzzTargets.hostileHost(data, factory: factory, versions: [b.version], describe: describe)
+            guard reuse else { return FuzzTargets.hostileHost(data, factory: factory, versions: [b.version], describe: describe) }
+            return FuzzTargets.hostileHost(data, versions: [b.version], describe: describe) { version, faults, body in
+                BridgePool.shared.withRig(b, version: version, faults: faults, body)
+            }
         }
         let s = FuzzTargets.decodeValidation(data)
         describe?(s.description + "\n  driver: \(b.source) (API era \(b.version))")
         switch name {
         case "validation-c":
-            guard let o = FuzzTargets.observe(s, factory: factory, version: b.version) else { return "could not load the driver" }
+            guard let o = observe(s) else { return "could not load the driver" }
             return FuzzTargets.checkValidation(s, o)
         case "differential":
             guard let model = FuzzTargets.observe(s, factory: nil, version: b.version),
-                  let c = FuzzTargets.observe(s, factory: factory, version: b.version) else { return "could not set up both sides" }
+                  let c = observe(s) else { return "could not set up both sides" }
             describe?("  model: \(model.errno.map(\.name) ?? "hang"), \(model.packets.count) packet(s); driver: \(c.errno.map(\.name) ?? "hang"), \(c.packets.count) packet(s)")
             if model.errno != c.errno { return "errno: model \(model.errno.map(\.name) ?? "hang"), driver \(c.errno.map(\.name) ?? "hang")" }
             if model.packets != c.packets {

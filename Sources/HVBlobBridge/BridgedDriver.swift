@@ -33,7 +33,9 @@ public final class BridgedDriver: GuestDriver {
     let generation: Int
 
     public let built: DriverBuild.Built
-    public unowned let machine: Machine
+    /// The machine it runs on; a driver kept loaded between explored schedules is moved to
+    /// each new machine after its reset (`BridgePool.initialized`).
+    public internal(set) unowned var machine: Machine
     var handle: UnsafeMutableRawPointer?
     var initFn: (@convention(c) () -> Int32)?
     var exitFn: (@convention(c) () -> Void)?
@@ -53,6 +55,8 @@ public final class BridgedDriver: GuestDriver {
     public var miscName: String? { miscNames.first }
     var probed = false
     var exited = false
+    /// Module init has run (probe runs it first otherwise).
+    var moduleInitialized = false
     var stragglers: [OpaquePointer] = []
     /// Every lock, wait, wake, list operation and send is a point where the running thread
     /// yields to the scheduler (the race explorer); off, threads run until they block.
@@ -64,9 +68,12 @@ public final class BridgedDriver: GuestDriver {
     public var abi: DriverABI { built.abi }
 
     public init(_ built: DriverBuild.Built, machine: Machine) throws(BridgeError) {
-        guard BridgedDriver.live.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
-            || BridgedDriver.liveCrashed.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged
-        else {
+        func take() -> Bool {
+            BridgedDriver.live.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+                || BridgedDriver.liveCrashed.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged
+        }
+        // The driver a pool keeps loaded between inputs gives way when it is idle.
+        guard take() || (BridgePool.shared.evictIdle() && take()) else {
             throw .busy
         }
         generation = BridgedDriver.generation.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
@@ -96,6 +103,7 @@ public final class BridgedDriver: GuestDriver {
     deinit {
         // A later driver owns the shim now if this one crashed and was replaced.
         guard BridgedDriver.generation.load(ordering: .acquiring) == generation else { return }
+        hvb_checkpoint_drop()
         for s in stragglers { hvb_coro_destroy(s) }
         if let h = handle { dlclose(h) }
         BridgedDriver.liveCrashed.store(false, ordering: .releasing)
@@ -103,9 +111,11 @@ public final class BridgedDriver: GuestDriver {
     }
 
     /// A factory for the race explorer: the driver yields at every scheduling point.
-    public static func explorerFactory(_ built: DriverBuild.Built) -> DriverRig.Factory {
+    /// The driver stays loaded between schedules: reset to its checkpoint after module init and
+    /// moved to the schedule's machine (`BridgePool.initialized`) instead of loaded afresh.
+    public static func explorerFactory(_ built: DriverBuild.Built, reuse: Bool = true) -> DriverRig.Factory {
         { machine in
-            let d = try BridgedDriver(built, machine: machine)
+            let d = reuse ? try BridgePool.shared.initialized(built, machine: machine) : try BridgedDriver(built, machine: machine)
             d.preemptAtSchedulingPoints = true
             return d
         }
@@ -303,10 +313,17 @@ public final class BridgedDriver: GuestDriver {
 
     // MARK: GuestDriver
 
-    public func probe() throws(Errno) {
+    /// insmod: the module's init, once.
+    func initModule() throws(Errno) {
+        guard !moduleInitialized else { return }
         guard let initFn else { throw .ENODEV }
         let r = runToEnd("insmod", pid: 1, cred: 0) { Int(hvb_run_init(initFn)) }
         if r != 0 { throw Errno(rawValue: Int32(-r)) }
+        moduleInitialized = true
+    }
+
+    public func probe() throws(Errno) {
+        try initModule()
         let slot = hvb_offer()
         guard slot >= 0 else { throw Errno(rawValue: -slot) }
         endpoints[slot] = machine.devices[0]
@@ -422,7 +439,14 @@ extension Errno {
 /// One driver entry point running on its own coroutine.
 final class CoroutineCall: DriverCall {
     unowned let bridge: BridgedDriver
-    var coro: OpaquePointer?
+    /// The coroutine, while the shim has it: a reset of the driver to its checkpoint destroys
+    /// every coroutine (a new epoch), and a call left from before the reset has none.
+    var coro: OpaquePointer? {
+        get { hvb_coro_epoch() == epoch ? storedCoro : nil }
+        set { storedCoro = newValue }
+    }
+    private var storedCoro: OpaquePointer?
+    private let epoch = hvb_coro_epoch()
     let body: () -> Int
     var result = 0
     var sentRequestId: UInt64?
@@ -559,4 +583,258 @@ extension BridgedDriver: DriverResources, BridgedCrashState, DriverCapture {
 
     public func enableCapture(kib: UInt32) -> Bool { setParameter("capture_kib", kib) }
     public func captureBytes() -> [UInt8]? { debugfsRead("capture") }
+}
+
+// MARK: persistent mode
+
+extension BridgedDriver: CheckpointableDriver {
+    /// The Swift half of the driver's state at a checkpoint; the C half is the shim's
+    /// (`hvb_checkpoint`).
+    final class Kept {
+        let generation: Int
+        let packetsThisRun: [Int32: Int]
+        let processes: [Int32: AddressSpace]
+        let readers: [Int32: RingReader]
+        let endpoints: [Int32: Machine.Device]
+        let logLines: [String]
+        let miscNames: [String]
+        let probed: Bool, exited: Bool, preempt: Bool, moduleInitialized: Bool
+        /// The shim's checkpoint this goes with (`hvb_checkpoint_serial`).
+        let serial: UInt
+        init(_ d: BridgedDriver) {
+            generation = d.generation
+            serial = hvb_checkpoint_serial()
+            moduleInitialized = d.moduleInitialized
+            packetsThisRun = d.packetsThisRun
+            processes = d.processes
+            readers = d.readers
+            endpoints = d.endpoints
+            logLines = d.logLines
+            miscNames = d.miscNames
+            probed = d.probed
+            exited = d.exited
+            preempt = d.preemptAtSchedulingPoints
+        }
+    }
+
+    public var driverNotQuiescent: String? {
+        if crashed { return "the driver crashed" }
+        if running != nil || inKworker { return "a driver thread is running" }
+        if !stragglers.isEmpty { return "\(stragglers.count) driver thread(s) left blocked" }
+        if hvb_coro_live() > 0 { return "\(hvb_coro_live()) driver thread(s) live" }
+        if BridgedDriver.generation.load(ordering: .acquiring) != generation { return "another bridged driver owns the shim" }
+        return nil
+    }
+
+    /// Keeps the driver's writable state: the library's .data/.bss, the shim's state and heap
+    /// (`hvb_checkpoint`), and the bridge's own bookkeeping. One checkpoint per process: a new
+    /// one retires the old.
+    public func checkpointDriver() throws(CheckpointError) -> AnyObject {
+        if let why = driverNotQuiescent { throw CheckpointError(description: "cannot checkpoint the C driver: \(why)") }
+        guard let h = handle, let inside = dlsym(h, "hvb_kops") else {
+            throw CheckpointError(description: "cannot checkpoint the C driver: the library is not loaded")
+        }
+        var why = [CChar](repeating: 0, count: 160)
+        if hvb_checkpoint(inside, &why, why.count) != 0 {
+            throw CheckpointError(description: "cannot checkpoint the C driver: " + String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return Kept(self)
+    }
+
+    public func resetDriver(to state: AnyObject) {
+        guard let k = state as? Kept, owns(k) else {
+            preconditionFailure("internal: reset of a bridged driver to a checkpoint it does not own")
+        }
+        hvb_checkpoint_reset()
+        stragglers.removeAll()
+        running = nil
+        inKworker = false
+        crashed = false
+        packetsThisRun = k.packetsThisRun
+        processes = k.processes
+        readers = k.readers
+        endpoints = k.endpoints
+        logLines = k.logLines
+        miscNames = k.miscNames
+        probed = k.probed
+        exited = k.exited
+        preemptAtSchedulingPoints = k.preempt
+        moduleInitialized = k.moduleInitialized
+    }
+
+    /// Whether `k` is this driver's and the shim's active checkpoint (a newer one retires it).
+    func owns(_ k: Kept) -> Bool {
+        k.generation == generation && BridgedDriver.generation.load(ordering: .acquiring) == generation
+            && k.serial != 0 && hvb_checkpoint_serial() == k.serial
+    }
+
+    /// The shim's live allocations now (kmalloc & co of the driver): count and bytes.
+    public var liveAllocations: (count: Int, bytes: Int) {
+        var bytes = 0
+        let n = hvb_live_allocations(&bytes)
+        return (n, bytes)
+    }
+
+    /// What the checkpoint holds and what the last reset restored (the bench prints it).
+    public static var checkpointStats: hvb_checkpoint_stats {
+        var s = hvb_checkpoint_stats()
+        hvb_checkpoint_stats(&s)
+        return s
+    }
+}
+
+/// A C driver kept loaded and probed on one machine for input after input (persistent mode):
+/// `withRig` resets it to its checkpoint right after probe — the library's .data/.bss, the
+/// shim's state and heap, the machine — and opens the file, instead of loading the library,
+/// running module init and probing for every input. One entry: the shim holds one driver per
+/// process; a driver wanted elsewhere (`BridgedDriver.init`) evicts it when idle.
+///
+/// Where machines being built must be seen (a conformance check's witness and scope, a capture
+/// session, an out-of-process host), it builds a fresh one as before.
+public final class BridgePool: @unchecked Sendable {
+    public static let shared = BridgePool()
+
+    /// The fault plan is not part of it: a reset gives the host the input's plan.
+    struct Key: Equatable {
+        let library: String
+        let version: KernelVersion
+    }
+    final class Entry: @unchecked Sendable {
+        let key: Key
+        let machine: Machine
+        let start: MachineCheckpoint
+        /// The shim's checkpoint it goes with: another taken since retires it.
+        let serial: UInt
+        init(_ key: Key, _ machine: Machine, _ start: MachineCheckpoint, serial: UInt) {
+            self.key = key
+            self.machine = machine
+            self.start = start
+            self.serial = serial
+        }
+    }
+    /// A driver kept right after module init (no device offered yet), for callers that build
+    /// their own machine per run (the race explorer): moved to each new machine.
+    final class InitEntry: @unchecked Sendable {
+        let key: Key
+        let driver: BridgedDriver
+        let state: BridgedDriver.Kept
+        init(_ key: Key, _ driver: BridgedDriver, _ state: BridgedDriver.Kept) {
+            self.key = key
+            self.driver = driver
+            self.state = state
+        }
+    }
+    private struct State {
+        var entry: Entry?
+        var initEntry: InitEntry?
+        var inUse = false
+        var built = 0, resets = 0
+        var refused: String?
+    }
+    private let state = Mutex<State>(State())
+    public var built: Int { state.withLock { $0.built } }
+    public var resets: Int { state.withLock { $0.resets } }
+    /// Why the last driver could not be kept (its checkpoint after probe was refused), if so.
+    public var refused: String? { state.withLock { $0.refused } }
+
+    public init() {}
+
+    /// Drops the kept driver if nobody uses it now; true when one was dropped.
+    func evictIdle() -> Bool {
+        let dropped: (Entry?, InitEntry?) = state.withLock { s in
+            guard !s.inUse else { return (nil, nil) }
+            let d = (s.entry, s.initEntry)
+            s.entry = nil
+            s.initEntry = nil
+            return d
+        }
+        return dropped.0 != nil || dropped.1 != nil  // released here, outside the lock (its deinit unloads the driver)
+    }
+
+    /// Drops the kept driver (tests that want the next rig fresh).
+    public func drain() { _ = evictIdle() }
+
+    /// Runs `body` on a rig of `built` for `version` and `faults` (seed 1), probed with one file
+    /// open — a kept machine reset to right after probe, or a new one — as `DriverRig(factory:)`
+    /// makes it with `BridgedDriver(built, machine:)`. nil when the driver cannot be set up.
+    public func withRig<T>(_ built: DriverBuild.Built, version: KernelVersion, faults: FaultPlan = .none,
+                           _ body: (DriverRig) -> T) -> T? {
+        let key = Key(library: built.library, version: version)
+        let reusable: Entry?? = state.withLock { s in
+            if s.inUse { return .none }  // in use by another caller: a fresh rig (or busy)
+            s.inUse = true
+            if let e = s.entry, e.key == key, e.serial == hvb_checkpoint_serial() { return .some(e) }
+            // Another driver or era: the kept one goes now, it holds the shim.
+            s.entry = nil
+            s.initEntry = nil
+            return .some(nil)
+        }
+        guard !RigPool.watched, let slot = reusable else {
+            if case .some = reusable { state.withLock { $0.inUse = false } }
+            guard let rig = try? DriverRig(factory: { m in try BridgedDriver(built, machine: m) }, version: version, faults: faults) else { return nil }
+            return body(rig)
+        }
+        defer { state.withLock { $0.inUse = false } }
+        if let e = slot {
+            e.machine.reset(to: e.start, seed: 1, faults: faults)
+            state.withLock { $0.resets += 1 }
+            guard let rig = try? DriverRig(probed: e.machine) else { return nil }
+            return finish(e, body(rig))
+        }
+        let machine = Machine(behavior: .fixed, version: version, faults: faults, seed: 1)
+        guard let driver = try? BridgedDriver(built, machine: machine) else { return nil }
+        machine.driver = driver
+        guard (try? driver.probe()) != nil else { return nil }
+        let start: MachineCheckpoint
+        do { start = try machine.checkpoint() } catch {
+            // Not quiescent after probe (a thread or work left live): this input runs fresh.
+            state.withLock { $0.refused = error.description }
+            guard let rig = try? DriverRig(probed: machine) else { return nil }
+            return body(rig)
+        }
+        let e = Entry(key, machine, start, serial: hvb_checkpoint_serial())
+        state.withLock { $0.built += 1 }
+        guard let rig = try? DriverRig(probed: machine) else { return nil }
+        return finish(e, body(rig))
+    }
+
+    /// The driver of `built`, module init run, on `machine` (nothing offered yet: its probe
+    /// follows): the kept one reset to its checkpoint right after init and moved to `machine`,
+    /// or a new one loaded and kept. Where machines being built must be seen, a new one each time.
+    public func initialized(_ built: DriverBuild.Built, machine: Machine) throws -> BridgedDriver {
+        if RigPool.watched { return try BridgedDriver(built, machine: machine) }
+        let key = Key(library: built.library, version: built.version)
+        let kept: InitEntry? = state.withLock { s in
+            if let e = s.initEntry, e.key == key, !e.driver.crashed, e.driver.owns(e.state) { return e }
+            if !s.inUse {
+                s.initEntry = nil
+                s.entry = nil
+            }
+            return nil
+        }
+        if let k = kept {
+            k.driver.resetDriver(to: k.state)
+            k.driver.machine = machine
+            state.withLock { $0.resets += 1 }
+            return k.driver
+        }
+        let d = try BridgedDriver(built, machine: machine)
+        try d.initModule()
+        // Kept only when quiescent after init (no kworker, no thread left).
+        if let kept = try? d.checkpointDriver() as? BridgedDriver.Kept {
+            state.withLock { s in
+                s.initEntry = InitEntry(key, d, kept)
+                s.built += 1
+            }
+        }
+        return d
+    }
+
+    /// Keeps `e` for the next input unless its driver crashed (a crashed driver's threads may
+    /// hold what nobody can account for: the next input gets a fresh one).
+    private func finish<T>(_ e: Entry, _ result: T) -> T {
+        let crashed = (e.machine.driver as? BridgedDriver)?.crashed ?? true
+        state.withLock { $0.entry = crashed ? nil : e }
+        return result
+    }
 }

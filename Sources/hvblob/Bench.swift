@@ -67,6 +67,10 @@ struct Bench: ParsableCommand {
                                                              label: "C driver through the bridge"))
             progress("machine resets against fresh machines")
             figures += try HVBlob.Bench.resets(count: max(100, roundTrips / 20))
+            progress("C machine resets against fresh C machines (persistent mode)")
+            figures += try BenchPersist.figures(built, count: max(100, roundTrips / 20), fuzzExecs: fuzzExecs) {
+                HVBlob.Bench.fuzzInputs(corpus: Bench.corpus($0), count: 256)
+            }
             progress("fuzz targets, in process")
             figures += try fuzzFigures()
             progress("explore, \(schedules) schedules each")

@@ -159,4 +159,37 @@ int hvb_kworker_deadline(uint64_t *deadline);
 /* Fail the Nth allocation from now with NULL (1 = the next); 0 = never. */
 void hvb_fail_allocation(long n);
 
+/*
+ * Persistent mode: one loaded driver serves input after input. At a quiescent point (no
+ * coroutine, no open file, no work, timer or RCU callback pending) hvb_checkpoint keeps a copy
+ * of the driver's writable state — the writable segments of the object holding `inside`
+ * (.data/.bss), the shim's own state (devices, channels, misc and debugfs registries, counters,
+ * the quarantine) and every kmalloc/devm block live or quarantined then — and
+ * hvb_checkpoint_reset brings all of it back: blocks allocated since are freed, blocks of the
+ * checkpoint get their bytes back at the same addresses (while a checkpoint is active they are
+ * never returned to malloc), every coroutine is destroyed. hvb_checkpoint returns 0, or -1 with
+ * the reason in `why`. hvb_reset and a new checkpoint drop the old one.
+ */
+struct hvb_checkpoint_stats {
+	size_t segment_bytes;	 /* the library's writable bytes kept (a full copy each reset) */
+	size_t skipped_bytes;	 /* left out: RELRO, coverage counters */
+	long blocks;		 /* heap blocks of the checkpoint and their bytes */
+	size_t block_bytes;
+	size_t state_bytes;	 /* the shim's own state copied back each reset */
+	long resets;		 /* resets so far; what the last one freed and restored */
+	long freed_last;
+	size_t restored_last;
+};
+int hvb_checkpoint(const void *inside, char *why, size_t whylen);
+void hvb_checkpoint_reset(void);
+void hvb_checkpoint_drop(void);
+int hvb_checkpoint_active(void);
+/* The active checkpoint's serial number (each hvb_checkpoint takes the next), 0 for none. */
+unsigned long hvb_checkpoint_serial(void);
+void hvb_checkpoint_stats(struct hvb_checkpoint_stats *out);
+/* Coroutines: how many are live; destroy them all (a new epoch: older pointers are gone). */
+int hvb_coro_live(void);
+unsigned long hvb_coro_epoch(void);
+void hvb_coro_destroy_all(void);
+
 #endif /* HVB_KOPS_H */

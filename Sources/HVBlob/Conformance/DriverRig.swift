@@ -77,6 +77,17 @@ public final class DriverRig {
         baseline = resources?.allocationMark ?? 0
     }
 
+    /// A rig on `machine`, whose driver is probed already (a machine reset to a checkpoint
+    /// taken right after probe): opens the file as `init(factory:)` does after its probe.
+    public init(probed machine: Machine) throws {
+        self.machine = machine
+        space = AddressSpace(pid: 7, memory: machine.memory)
+        file = try machine.driver.open(space)
+        settles = Conformance.Scope.current != nil
+        machine.host.onReceive = { [unowned self] in self.packets.append($0) }
+        baseline = resources?.allocationMark ?? 0
+    }
+
     deinit {
         if settles { settle() }
     }

@@ -122,7 +122,7 @@ public enum FuzzTargets {
     }
 
     /// The scenario on `rig` (probed, file open, nothing run yet).
-    static func observe(_ s: ValidationScenario, on rig: DriverRig) -> Observation? {
+    public static func observe(_ s: ValidationScenario, on rig: DriverRig) -> Observation? {
         func map(_ len: UInt32, _ off: Int, _ kind: MappingKind?) -> UInt64 {
             guard let kind else { return 0x1000 + UInt64(off) }
             guard len <= 64 * 1024 else { return 0x7e00_0000_0000 + UInt64(off) }
@@ -202,6 +202,16 @@ public enum FuzzTargets {
             return "could not set up the model"
         }
         return hostileHost(&input, rig: rig, version: version, describe: describe)
+    }
+
+    /// The same on a rig `provide` hands over (for the era and fault plan the input picked;
+    /// nil: it could not set one up): how the bridge runs it on a C driver kept loaded.
+    public static func hostileHost(_ data: [UInt8], versions: [KernelVersion], describe: ((String) -> Void)? = nil,
+                                   provide: (KernelVersion, FaultPlan, (DriverRig) -> String?) -> String??) -> String? {
+        var input = Input(data)
+        let version = input.pick(versions)
+        let faults = (try? FaultPlan(spec: "never-complete=1")) ?? FaultPlan()
+        return provide(version, faults) { hostileHost(&input, rig: $0, version: version, describe: describe) } ?? "could not set up the model"
     }
 
     static func hostileHost(_ input: inout Input, rig: DriverRig, version: KernelVersion, describe: ((String) -> Void)?) -> String? {

@@ -204,8 +204,11 @@ public final class MachineCheckpoint {
     fileprivate let recorder: CaptureRecorder?
     fileprivate let waitForHost: (() -> Bool)?
     fileprivate let callbackScheduled: Bool
+    /// The driver under test and, when it is not the model, its own kept state.
+    fileprivate let driver: GuestDriver
+    fileprivate let driverState: AnyObject?
 
-    fileprivate init(_ m: Machine, generation: UInt64, callbackScheduled: Bool) {
+    fileprivate init(_ m: Machine, generation: UInt64, callbackScheduled: Bool, driverState: AnyObject?) {
         machine = ObjectIdentifier(m)
         self.generation = generation
         log = m.log.checkpoint()
@@ -218,12 +221,29 @@ public final class MachineCheckpoint {
         recorder = m.recorder
         waitForHost = m.waitForHost
         self.callbackScheduled = callbackScheduled
+        driver = m.driver
+        self.driverState = driverState
     }
+}
+
+/// A driver under test other than the model whose own state a machine checkpoint can keep (the
+/// bridge's persistent mode for C drivers): `Machine.checkpoint()` asks it for its state,
+/// `Machine.reset(to:)` gives that back, so one machine with one loaded driver serves input
+/// after input.
+public protocol CheckpointableDriver: GuestDriver {
+    /// Why the driver cannot be checkpointed now, nil when it can.
+    var driverNotQuiescent: String? { get }
+    /// Keeps the driver's state: an opaque value only `resetDriver(to:)` reads. Taking a new one
+    /// may retire the previous one (as machine checkpoints do).
+    func checkpointDriver() throws(CheckpointError) -> AnyObject
+    /// Back to `state`, exactly.
+    func resetDriver(to state: AnyObject)
 }
 
 /// Why a machine cannot be checkpointed now.
 public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 extension Machine {
@@ -233,8 +253,8 @@ extension Machine {
     /// explored schedule — where each used to build a fresh one.
     ///
     /// Only at a quiescent point: no event queued, no request context of the model, nothing in
-    /// flight at the host, the driver the Swift model (a bridged C driver has its own state in
-    /// the shim) and memory private to the process (no out-of-process host). The usual points
+    /// flight at the host, the driver the Swift model or a `CheckpointableDriver` that is
+    /// quiescent itself (a bridged C driver: no thread live, no file open) and memory private to the process (no out-of-process host). The usual points
     /// are right after `init` or after `driver.probe()` (and opening files: what they map lives
     /// in guest memory; the `AddressSpace` objects keep their own state, see
     /// `AddressSpace.checkpoint()`).
@@ -250,8 +270,10 @@ extension Machine {
     /// Taking a checkpoint retires the previous one (changes are tracked from the newest).
     public func checkpoint() throws(CheckpointError) -> MachineCheckpoint {
         if let why = notQuiescent { throw CheckpointError(description: "cannot checkpoint the machine now: \(why)") }
+        let driverState = try (driver as? CheckpointableDriver)?.checkpointDriver()
         checkpointGeneration &+= 1
-        return MachineCheckpoint(self, generation: checkpointGeneration, callbackScheduled: callbackScheduledNow)
+        return MachineCheckpoint(self, generation: checkpointGeneration, callbackScheduled: callbackScheduledNow,
+                                 driverState: driverState)
     }
 
     /// What a `reset(to:)` now would restore: guest frames changed or made since the
@@ -262,7 +284,10 @@ extension Machine {
 
     /// Why `checkpoint()` would refuse now, nil when it would not.
     public var notQuiescent: String? {
-        if driver !== vsc { return "the driver under test is not the Swift model (\(driver.name))" }
+        if driver !== vsc {
+            guard let d = driver as? CheckpointableDriver else { return "the driver under test is not the Swift model (\(driver.name))" }
+            if let why = d.driverNotQuiescent { return why }
+        }
         if memory.backing != nil { return "guest memory is shared with an out-of-process host" }
         if !queue.isEmpty { return "\(queue.count) event(s) queued" }
         return vsc.notQuiescent ?? host.notQuiescent
@@ -281,7 +306,8 @@ extension Machine {
         vsc.restore(checkpoint.vsc)
         host.restore(checkpoint.host)
         queue.restore(checkpoint.queue)
-        driver = vsc
+        if driver !== checkpoint.driver { driver = checkpoint.driver }
+        if let state = checkpoint.driverState, let d = checkpoint.driver as? CheckpointableDriver { d.resetDriver(to: state) }
         afterCallback = checkpoint.afterCallback
         recorder = checkpoint.recorder
         waitForHost = checkpoint.waitForHost

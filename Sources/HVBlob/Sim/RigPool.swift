@@ -31,7 +31,7 @@ public final class RigPool: @unchecked Sendable {
     public init() {}
 
     /// Whether a fresh rig is needed because something watches machines being made.
-    static var watched: Bool {
+    public static var watched: Bool {
         MachineWitness.current != nil || CaptureSession.current != nil || ExternalHostSession.current != nil
             || Conformance.Scope.current != nil
     }
