@@ -130,11 +130,10 @@ extension Explorer {
             do { file = try second.driver.open(space) } catch {
                 throw ScenarioUnavailable(description: "the second device could not be opened: \(error)")
             }
-            let r = drive(second.driver.ioctl(file, command: driver.abi.command, argument: afterArg))
+            let r = machine.drive(second.driver.ioctl(file, command: driver.abi.command, argument: afterArg))
             second.driver.release(file)
-            guard r == .returned(.success), second.device.host.stats.executed > executed else {
-                var what = "never returned"
-                if case .returned(let e)? = r { what = "returned \(e)" + (e == .success ? " without reaching its host" : "") }
+            guard r == .success, second.device.host.stats.executed > executed else {
+                let what = r.map { "returned \($0)" + ($0 == .success ? " without reaching its host" : "") } ?? "never returned"
                 throw ScenarioUnavailable(description: "a request on the second device alone \(what): it was never shown to serve")
             }
         }
@@ -422,11 +421,10 @@ extension Explorer {
             }
             let executed = second.device.host.stats.executed
             if let file = try? d.open(space) {
-                let r = drive(d.ioctl(file, command: driver.abi.command, argument: afterArg))
+                let r = machine.drive(d.ioctl(file, command: driver.abi.command, argument: afterArg))
                 d.release(file)
-                var what = "never returned (a hang)"
-                if case .returned(let e)? = r { what = "returned \(e)" }
-                if r != .returned(.success) {
+                let what = r.map { "returned \($0)" } ?? "never returned (a hang)"
+                if r != .success {
                     log.report("guest.cross-device-interference",
                                "after the first device's rescind and remove, a request on the second \(what), expected 0")
                 } else if second.device.host.stats.executed == executed {
@@ -436,33 +434,9 @@ extension Explorer {
             } else if !names.isEmpty {
                 log.report("guest.cross-device-interference", "after the first device's rescind and remove, /dev/\(names[0]) of the second could not be opened")
             }
-            if drive(d.remove()) == nil {
+            if machine.drive(d.remove()) == nil {
                 log.report("liveness.remove-hang", "the second device's remove never returned")
             }
-        }
-
-        /// Runs one call to its end alone, delivering host events as it waits; nil when it
-        /// can never return (nothing left to happen).
-        func drive(_ call: DriverCall) -> StepResult? {
-            for _ in 0..<10_000 {
-                let r = call.step()
-                switch r {
-                case .returned: return r
-                case .running: continue
-                case .blocked(let until):
-                    if call.isReady { continue }
-                    let next = machine.queue.nextTime
-                    if let until, next.map({ until < $0 }) ?? true {
-                        machine.now = max(machine.now, until)
-                    } else if let (t, action) = machine.queue.pop() {
-                        machine.now = max(machine.now, t)
-                        action()
-                    } else {
-                        return nil
-                    }
-                }
-            }
-            return nil
         }
 
         /// What the schedule ended in: each ioctl's result, whether remove finished, the
