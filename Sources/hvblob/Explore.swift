@@ -41,6 +41,10 @@ struct Explore: ParsableCommand {
     var bound: String = "2"
     @Flag(help: "With --bound none (implied): cut reorders of independent steps (sleep sets) and states already explored.")
     var prune = false
+    @Flag(help: "Prune by dynamic partial-order reduction with sleep sets (implies --prune and --bound none): branch only where a race asks for it, without cutting at states already explored.")
+    var dpor = false
+    var pruned: Bool { prune || dpor }
+    var pruneOption: String { dpor ? "--dpor" : "--prune" }
     @Flag(name: .customLong("no-state-hashing"), help: "With --prune: cut only at trace digests, not at machine states already explored (the model's; to measure what that saves).")
     var noStateHashing = false
     @Option(help: "Run part i of n of an exhaustive search (1-based: 1/4 ... 4/4; implies --bound none); needs --result.")
@@ -90,17 +94,19 @@ struct Explore: ParsableCommand {
             }
         }
         if strategy != "dfs" && typed("--bound") { fail("--bound is the dfs strategy's; --strategy \(strategy) does not use it") }
-        if strategy != "dfs" && (prune || shard != nil) {
-            fail("\(prune ? "--prune" : "--shard") is for the exhaustive dfs strategy; --strategy \(strategy) draws its schedules")
+        if strategy != "dfs" && (pruned || shard != nil) {
+            fail("\(pruned ? pruneOption : "--shard") is for the exhaustive dfs strategy; --strategy \(strategy) draws its schedules")
         }
-        if prune && bound != "none" && typed("--bound") {
-            fail("--prune and --bound \(bound) exclude each other: a sleep set with a preemption bound is not sound (give --bound none)")
+        if dpor && shard != nil { fail("--dpor and --shard exclude each other: a race found in one shard adds a branch in another's part") }
+        if dpor && noStateHashing { fail("--no-state-hashing is for --prune's cut at states already explored; --dpor cuts none") }
+        if pruned && bound != "none" && typed("--bound") {
+            fail("\(pruneOption) and --bound \(bound) exclude each other: a sleep set with a preemption bound is not sound (give --bound none)")
         }
         if shard != nil && bound != "none" && typed("--bound") {
             fail("--shard splits the search with no preemption bound; --bound \(bound) excludes it (give --bound none)")
         }
         if shard != nil && result == nil { fail("--shard needs --result FILE: the merge (--merge) reads each shard's file") }
-        if replay != nil && (prune || shard != nil) { fail("\(prune ? "--prune" : "--shard") and --replay exclude each other") }
+        if replay != nil && (pruned || shard != nil) { fail("\(pruned ? pruneOption : "--shard") and --replay exclude each other") }
         if let r = result { checkOutputFile(r, option: "--result") }
         if strategy != "pct" && typed("--depth") { fail("--depth is the pct strategy's; --strategy \(strategy) does not use it") }
         if strategy == "dfs" && typed("--seed") { fail("--seed is for --strategy pct or random; dfs is exhaustive and uses no seed") }
@@ -117,7 +123,7 @@ struct Explore: ParsableCommand {
         guard let s = parseSeed(seed) else { fail("--seed: '\(seed)' is not a number (decimal or 0x hex)") }
         if let c = clients, !(1...8).contains(c) { fail("--clients: \(c) is outside 1...8") }
         if !merge.isEmpty { return try runMerge() }
-        let unbounded = bound == "none" || (prune && !typed("--bound")) || (shard != nil && !typed("--bound"))
+        let unbounded = bound == "none" || (pruned && !typed("--bound")) || (shard != nil && !typed("--bound"))
         let boundValue: Int
         if unbounded {
             boundValue = 0
@@ -144,7 +150,7 @@ struct Explore: ParsableCommand {
         }
         let strat: Explorer.Strategy
         switch strategy {
-        case "dfs": strat = unbounded ? .exhaustive(prune: prune) : .dfs(bound: boundValue)
+        case "dfs": strat = unbounded ? .exhaustive(prune: pruned) : .dfs(bound: boundValue)
         case "pct": strat = .pct(depth: depth, seed: s)
         case "random": strat = .random(seed: s)
         default: fail("--strategy: '\(strategy)' is not dfs, pct or random")
@@ -162,6 +168,7 @@ struct Explore: ParsableCommand {
         }
         var explorer = Explorer(clients: clients ?? 2, factory: factory, behavior: v5 ? .v5 : .fixed, version: version)
         explorer.stateHashing = !noStateHashing
+        explorer.dpor = dpor
         explorer.shard = shardSpec
         var parts: [ShardResult.Part] = []
         explorer.rules = rules.map { $0.split(separator: ",").map(String.init) } ?? []
@@ -200,7 +207,8 @@ struct Explore: ParsableCommand {
             }
             let p = x.phases.first
             let rate = x.seconds > 0 ? Int(Double(x.schedules) / x.seconds) : x.schedules
-            Out.standardOutput.write("strategy: \(strat)\(shardSpec.map { ", shard \($0)" } ?? "")\n")
+            let how = dpor ? "DFS with no preemption bound, pruned (DPOR with sleep sets)" : "\(strat)"
+            Out.standardOutput.write("strategy: \(how)\(shardSpec.map { ", shard \($0)" } ?? "")\n")
             let end = p?.exhausted == true ? (unbounded ? "exhaustive\(shardSpec == nil ? "" : " in this shard")" : "exhaustive within \(bound) preemption(s)")
                 : "not exhaustive: the budget of \(budget) schedules was reached"
             Out.standardOutput.write("schedules: \(x.schedules) run (\(strategy == "dfs" ? end : "budget \(budget)")), \(String(format: "%.2f", x.seconds)) s, \(rate) schedules/s\n")
@@ -275,7 +283,7 @@ struct Explore: ParsableCommand {
 
     /// --merge: the combined result of every shard's file.
     func runMerge() throws {
-        for o in ["--driver", "--model", "--v5", "--shard", "--replay", "--result", "--scenario", "--clients", "--budget", "--bound", "--prune", "--strategy", "--seed"] where typed(o) {
+        for o in ["--driver", "--model", "--v5", "--shard", "--replay", "--result", "--scenario", "--clients", "--budget", "--bound", "--prune", "--dpor", "--strategy", "--seed"] where typed(o) {
             fail("--merge and \(o) exclude each other: the shards' files say what was searched")
         }
         var read: [(name: String, result: ShardResult)] = []

@@ -44,6 +44,34 @@ struct ExplorePruneTests {
         }
     }
 
+    @Test("explore.dpor-sound: on v5's model, 1 client, every scenario: DPOR with sleep sets finds the unpruned search's findings and end states in fewer steps; a wrong dependence (every step independent) loses end states")
+    func dporSound() throws {
+        for sc in Explorer.Scenario.allCases where sc != .twoDevices {
+            var e = Explorer(clients: 1, factory: nil, behavior: .v5, version: KernelVersion(5, 13), scenario: sc)
+            let full = try Self.search(e, prune: false)
+            e.dpor = true
+            let reduced = try Self.search(e, prune: true)
+            let fw = try #require(full.walk), rw = try #require(reduced.walk)
+            #expect(full.exhaustive && reduced.exhaustive, "\(sc)")
+            #expect(full.scheduleDependent.count >= 1, "\(sc): \(full.findings.map(\.key))")
+            #expect(Set(full.findings.map(\.key)) == Set(reduced.findings.map(\.key)), "\(sc)")
+            #expect(Set(full.scheduleDependent.map(\.key)) == Set(reduced.scheduleDependent.map(\.key)), "\(sc)")
+            #expect(fw.finalStates == rw.finalStates && fw.finalStates.count > 1, "\(sc): \(fw.finalStates.count) vs \(rw.finalStates.count)")
+            // DPOR never cuts at a seen state; it branches less.
+            #expect(rw.cutBySeen == 0 && reduced.schedules * 5 < full.schedules, "\(sc): \(reduced.schedules) of \(full.schedules)")
+            if let f = reduced.scheduleDependent.first {
+                #expect(try e.replay(f.found).keys.contains(f.key))
+            }
+        }
+        var wrong = Explorer(clients: 1, factory: nil, behavior: .v5, version: KernelVersion(5, 13), scenario: .rescindInFlight)
+        let full = try Self.search(wrong, prune: false)
+        wrong.dpor = true
+        wrong.everyStepIndependent = true
+        let lost = try Self.search(wrong, prune: true)
+        let lw = try #require(lost.walk), uw = try #require(full.walk)
+        #expect(lost.schedules == 1 && lw.finalStates != uw.finalStates)
+    }
+
     @Test("explore.prune-can-fail: a wrong dependence (every step independent) loses end states the check then sees")
     func pruneCanFail() throws {
         var e = Explorer(clients: 1, factory: nil, behavior: .v5, version: KernelVersion(5, 13), scenario: .rescindInFlight)
@@ -59,6 +87,10 @@ struct ExplorePruneTests {
         v5.rules = ["guest.send-on-closed-channel"]
         let x = try Self.search(v5, prune: true, budget: 3_000)
         #expect(x.scheduleDependent.contains { $0.rule == "guest.send-on-closed-channel" && $0.replays == true })
+        // DPOR finds it too.
+        v5.dpor = true
+        let d = try Self.search(v5, prune: true, budget: 3_000)
+        #expect(d.scheduleDependent.contains { $0.rule == "guest.send-on-closed-channel" && $0.replays == true })
         let fixed = try Self.search(Explorer(clients: 1, factory: nil), prune: true)
         #expect(fixed.exhaustive && fixed.findings.isEmpty, "\(fixed.findings.map(\.key))")
         #expect(fixed.withInFlight > 0, "the scenario never had a request in flight")

@@ -27,6 +27,11 @@ public struct Explorer {
     /// The pruned search cuts at machine states already explored (`Run.stateDigest`, the
     /// model only), not only at trace digests. Off: to measure what it saves.
     public var stateHashing = true
+    /// The pruned search branches only where the schedule so far has a race: dynamic
+    /// partial-order reduction (Flanagan and Godefroid, with sleep sets) instead of cutting at
+    /// states already explored (the two do not combine soundly). Not with shards: a race found
+    /// in one subtree adds a branch above it, in another shard's part.
+    public var dpor = false
 
     public init(clients: Int, factory: Factory?, behavior: DriverBehavior = .fixed, version: KernelVersion = .default,
                 scenario: Scenario = .rescindInFlight) {

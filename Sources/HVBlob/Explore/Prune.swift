@@ -20,8 +20,18 @@
 ///
 /// A sleep set with a preemption bound is not sound (a schedule cut as a reorder of another
 /// may need more preemptions than the bound allows), so pruning runs without a bound.
-/// Source-set DPOR (Abdulla et al., as in Nidhugg/GenMC) would branch only on the
-/// activities a race needs instead of every non-sleeping one; it is not here.
+///
+/// With `Explorer.dpor` the walk is dynamic partial-order reduction (Flanagan and Godefroid,
+/// POPL 2005) with sleep sets: a choice point branches only on the activities a race of the
+/// schedules run so far asks for, not on every non-sleeping one. After each step the walk
+/// looks back for the latest step of another activity that is dependent on it (footprints)
+/// and does not happen before the activity's own earlier steps (vector clocks over the
+/// dependence and program order): that pair is a race, and the choice point before the
+/// earlier step gets the later step's activity to try (every runnable one if it was not
+/// runnable there). A step after which another activity that was runnable is no longer (it
+/// disabled it) gets that activity tried before it. Seen states are not cut then: a state
+/// met again has had its branches chosen for the races of its first prefix only. Source-set
+/// DPOR (Abdulla et al., as in Nidhugg/GenMC) would branch on still fewer; it is not here.
 ///
 /// Stateless: each schedule re-runs the machine from the start to its choice point
 /// (`Explorer.machine(at:)`), the place where a machine checkpoint will plug in.
@@ -58,6 +68,12 @@ extension Explorer {
         var preemptions: Int
         /// The activity that ran before this choice point.
         var before: String?
+        /// DPOR: the candidates a race asked for (indices into `names`), the activity of the
+        /// step taken here and the vector clock after it (per activity: 1 + the depth of its
+        /// latest step that happens before, 0 for none).
+        var backtrack: Set<Int> = []
+        var actor = 0
+        var clock: [Int] = []
     }
 
     /// A subtree to walk: the choices that lead to it and the sleep set at its root.
@@ -77,10 +93,70 @@ extension Explorer {
         var machineStates = Set<UInt64>()
         var stats = WalkStats()
 
+        /// DPOR (`Explorer.dpor`): branch only where a race asks for it.
+        let dpor: Bool
+        /// Activity names to clock indices.
+        var actors: [String: Int] = [:]
+
         init(_ e: Explorer, bound: Int?, prune: Bool) {
             explorer = e
             self.bound = prune ? nil : bound
             self.prune = prune
+            dpor = prune && e.dpor
+            for (i, n) in e.activityNames.enumerated() { actors[n] = i }
+        }
+
+        func actor(_ name: String) -> Int {
+            if let i = actors[name] { return i }
+            let i = actors.count
+            actors[name] = i
+            return i
+        }
+
+        func dependent(_ a: Footprint, _ b: Footprint) -> Bool {
+            !explorer.everyStepIndependent && !a.independent(of: b)
+        }
+
+        /// DPOR, after the step at `i` of `stack` ran: its race with the latest earlier step
+        /// it is dependent on and not ordered after, and its vector clock.
+        func noteStep(_ stack: inout [WalkNode], _ i: Int) {
+            let name = stack[i].names[stack[i].current]
+            let p = actor(name)
+            stack[i].actor = p
+            let f = stack[i].footprint
+            var clock = (0..<i).last { stack[$0].actor == p }.map { stack[$0].clock } ?? []
+            func knows(_ c: [Int], _ a: Int) -> Int { a < c.count ? c[a] : 0 }
+            var j = i - 1
+            while j >= 0 {
+                let e = stack[j]
+                if e.actor != p && dependent(e.footprint, f) && knows(clock, e.actor) < j + 1 {
+                    if let q = e.names.firstIndex(of: name) {
+                        stack[j].backtrack.insert(q)
+                    } else {
+                        stack[j].backtrack.formUnion(e.names.indices)
+                    }
+                    break
+                }
+                j -= 1
+            }
+            for j in 0..<i where dependent(stack[j].footprint, f) {
+                let c = stack[j].clock
+                if clock.count < c.count { clock += Array(repeating: 0, count: c.count - clock.count) }
+                for a in c.indices where c[a] > clock[a] { clock[a] = c[a] }
+            }
+            if clock.count <= p { clock += Array(repeating: 0, count: p + 1 - clock.count) }
+            clock[p] = i + 1
+            stack[i].clock = clock
+        }
+
+        /// DPOR: activities runnable before the last step and no longer after it (`now`, nil
+        /// at the schedule's end) were disabled by it: try them before it.
+        func noteDisabled(_ stack: inout [WalkNode], now: [String]?) {
+            guard let last = stack.indices.last else { return }
+            let n = stack[last]
+            for (k, q) in n.names.enumerated() where k != n.current && !(now ?? []).contains(q) {
+                stack[last].backtrack.insert(k)
+            }
         }
 
         func preempts(_ name: String, before: String?, names: [String]) -> Bool {
@@ -121,14 +197,19 @@ extension Explorer {
                 for d in stack.indices {
                     guard r.enabledNames() != nil else { throw ReplayError(description: "the machine did not replay its own schedule") }
                     let f = r.take(stack[d].current)
-                    if d == stack.count - 1 { stack[d].footprint = f }
+                    if d == stack.count - 1 {
+                        stack[d].footprint = f
+                        if dpor { noteStep(&stack, d) }
+                    }
                 }
                 // Extend with the default choice until the schedule ends or is cut.
                 while true {
                     let sleep = stack.last.map(childSleep) ?? tree.sleep
                     let before = r.previous
                     let preemptions = stack.last?.preemptions ?? tree.preemptions
-                    guard let names = r.enabledNames() else {
+                    let enabled = r.enabledNames()
+                    if dpor { noteDisabled(&stack, now: enabled) }
+                    guard let names = enabled else {
                         states.insert(r.key.value)
                         if let d = r.stateDigest() { machineStates.insert(d) }
                         let o = r.finish()
@@ -148,7 +229,7 @@ extension Explorer {
                         machineStates.insert(d)
                         if explorer.stateHashing { seenKey = d ^ 0x5bd1_e995_0000_0001 }
                     }
-                    if prune {
+                    if prune && !dpor {
                         if let was = seen[seenKey], was.isSubset(of: sleepNames) { stats.cutBySeen += 1; break }
                         seen[seenKey] = seen[seenKey].map { $0.intersection(sleepNames) } ?? sleepNames
                     }
@@ -157,7 +238,9 @@ extension Explorer {
                     var node = WalkNode(names: names, sleep: sleep, current: pick,
                                         preemptions: preemptions + (preempts(names[pick], before: before, names: names) ? 1 : 0), before: before)
                     node.footprint = r.take(pick)
+                    node.backtrack = [pick]
                     stack.append(node)
+                    if dpor { noteStep(&stack, stack.count - 1) }
                 }
                 stats.steps += r.steps
                 budget -= 1
@@ -166,7 +249,8 @@ extension Explorer {
                     top.done.append((top.names[top.current], top.footprint))
                     let base = stack.last?.preemptions ?? tree.preemptions
                     let sleepAndDone = top.sleep + top.done
-                    if let next = candidates(top.names, sleep: sleepAndDone, before: top.before, preemptions: base).first {
+                    let untried = candidates(top.names, sleep: sleepAndDone, before: top.before, preemptions: base)
+                    if let next = dpor ? untried.first(where: top.backtrack.contains) : untried.first {
                         top.current = next
                         top.preemptions = base + (preempts(top.names[next], before: top.before, names: top.names) ? 1 : 0)
                         stack.append(top)
