@@ -41,6 +41,10 @@ struct Explore: ParsableCommand {
     var bound: String = "2"
     @Flag(help: "With --bound none (implied): cut reorders of independent steps (sleep sets) and states already explored.")
     var prune = false
+    @Option(help: "The host's backend: store (each client lists a container) or blob (the Blob service: each client reads a 4 KiB range of a blob in an open fast-path session, every byte checked).")
+    var backend: String = "store"
+    @Option(help: "With --backend blob: a directory whose files are the blobs (the largest is read); default: blobs generated from seed 1.")
+    var blobs: String?
     @Flag(help: "Prune by dynamic partial-order reduction with sleep sets (implies --prune and --bound none): branch only where a race asks for it, without cutting at states already explored.")
     var dpor = false
     var pruned: Bool { prune || dpor }
@@ -169,6 +173,8 @@ struct Explore: ParsableCommand {
         var explorer = Explorer(clients: clients ?? 2, factory: factory, behavior: v5 ? .v5 : .fixed, version: version)
         explorer.stateHashing = !noStateHashing
         explorer.dpor = dpor
+        let (chosenBackend, dirBlobs) = parseBackend(backend, blobs: blobs)
+        if chosenBackend == .blob { explorer.blobs = dirBlobs ?? BlobService.generatedBlobs(seed: 1) }
         explorer.shard = shardSpec
         var parts: [ShardResult.Part] = []
         explorer.rules = rules.map { $0.split(separator: ",").map(String.init) } ?? []
@@ -191,7 +197,7 @@ struct Explore: ParsableCommand {
         var diagramWritten = false
         for sc in scenarios {
             explorer.scenario = sc
-            Out.standardOutput.write("explore: \(what), scenario \(sc), \(explorer.clients) client(s)\n")
+            Out.standardOutput.write("explore: \(what), scenario \(sc), \(explorer.clients) client(s)\(explorer.blobs != nil ? ", host backend: the Blob service" : "")\n")
             // Progress is for a person watching a terminal, not for logs and pipes.
             let tty = isatty(2) != 0
             let progress: (Int) -> Void = { n in if tty { Out.standardError.write("progress: \(sc): \(n) schedules\n") } }
@@ -222,7 +228,12 @@ struct Explore: ParsableCommand {
             Out.standardOutput.write("scenario ran: requests in flight at the \(sc == .removeDrain ? "remove" : "rescind") in \(x.withInFlight) schedules (at most \(x.mostInFlight))"
                                      + (sc == .removeDrain ? "; an ioctl completed while remove ran in \(x.withCompletionDuringRemove)" : "")
                                      + (sc == .hostAccess ? "; a host access after the rescind, before vmbus_close, in \(x.withHostAccessAfterRescind)" : "")
-                                     + (sc == .twoDevices ? "; requests on the second device in flight then in \(x.withOtherDeviceInFlight), one returned while the first's remove ran in \(x.withOtherDeviceCompletionDuringRemove)" : "") + "\n")
+                                     + (sc == .twoDevices ? "; requests on the second device in flight then in \(x.withOtherDeviceInFlight), one returned while the first's remove ran in \(x.withOtherDeviceCompletionDuringRemove)" : "")
+                                     + (explorer.blobs != nil ? "; Blob service reads that returned the blob's bytes, checked: \(x.blobReadsChecked)" : "") + "\n")
+            if explorer.blobs != nil && x.blobReadsChecked == 0 {
+                Out.standardOutput.write("scenario could not run (inconclusive): no read came back from the Blob service with the blob's bytes\n")
+                unavailable += 1
+            }
             Out.standardOutput.write("findings: \(x.findings.count) distinct: \(x.deterministic.count) deterministic, \(x.scheduleDependent.count) schedule-dependent\n")
             for f in x.deterministic {
                 say("  deterministic: \(f.rule) (in \(f.schedules) of \(x.schedules) schedules, the unperturbed one among them): \(f.detail)\n")

@@ -37,6 +37,8 @@ struct CLIMistakesTests {
         try expectMistake(["simulate", "--backend", "blobb"], ["--backend: 'blobb' is not a backend", "store, blob"])
         try expectMistake(["verify", "--model", "--backend", "Blob"], ["--backend: 'Blob' is not a backend", "store, blob"])
         try expectMistake(["simulate", "--blobs", "/tmp"], ["--blobs /tmp needs --backend blob"])
+        try expectMistake(["explore", "--backend", "Blob"], ["--backend: 'Blob' is not a backend", "store, blob"])
+        try expectMistake(["explore", "--blobs", "/tmp"], ["--blobs /tmp needs --backend blob"])
         try expectMistake(["simulate", "--backend", "blob", "--blobs", "/nonexistent-hvblob-dir"], ["--blobs: /nonexistent-hvblob-dir is not a directory"])
     }
 

@@ -32,6 +32,10 @@ public struct Explorer {
     /// states already explored (the two do not combine soundly). Not with shards: a race found
     /// in one subtree adds a branch above it, in another shard's part.
     public var dpor = false
+    /// The host's backend: nil, the store (each client lists a container); else the Blob
+    /// service (`BlobService`) with these blobs, and each client reads a 4 KiB range of one
+    /// blob in a fast-path session opened before the schedule starts, every byte checked.
+    public var blobs: [String: [UInt8]]?
 
     public init(clients: Int, factory: Factory?, behavior: DriverBehavior = .fixed, version: KernelVersion = .default,
                 scenario: Scenario = .rescindInFlight) {
@@ -67,6 +71,8 @@ public struct Explorer {
         /// and those that returned 0 while the first's remove ran.
         public var otherDeviceInFlightAtTrigger: Int?
         public var otherDeviceCompletedDuringRemove = 0
+        /// The Blob service backend: reads that returned 0 with the blob's bytes, checked.
+        public var blobReadsChecked = 0
     }
 
     /// One explored schedule.

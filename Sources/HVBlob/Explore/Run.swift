@@ -48,11 +48,29 @@ extension Explorer {
         var onSecond: [Bool] = []
         var afterSpace: AddressSpace?
         var afterArg: UInt64 = 0
+        /// The Blob service backend (`Explorer.blobs`): the blob the clients read and its
+        /// eTag; per client, its address space, response and data buffers and the bytes its
+        /// read must return.
+        var blobRead: (path: String, eTag: String, bytes: [UInt8])?
+        var blobChecks: [Int: (space: AddressSpace, response: UInt64, data: UInt64, expected: [UInt8])] = [:]
 
         init(_ e: Explorer, tracing: Bool) throws {
             explorer = e
             self.tracing = tracing
-            let machine = Machine(behavior: e.behavior, version: e.version, faults: FaultPlan(), seed: 1)
+            var service: BlobService?
+            if let blobs = e.blobs {
+                // The session the clients read in: opened at the service, not through the
+                // driver (what the explorer races is the reads).
+                let s = BlobService(blobs: blobs)
+                let path = blobs.keys.sorted { (blobs[$0]!.count, $1) > (blobs[$1]!.count, $0) }.first ?? ""
+                if let tag = s.state.eTag(path) {
+                    s.state.sessions["fh-explore"] = BlobServiceState.Session(path: path, token: "explore", eTag: tag, expires: .max)
+                    blobRead = (path, tag, blobs[path]!)
+                }
+                service = s
+            }
+            let machine = Machine(behavior: e.behavior, version: e.version, faults: FaultPlan(), seed: 1,
+                                  backend: service ?? BlobStore())
             if let factory = e.factory { machine.driver = try factory(machine) }
             self.machine = machine
             driver = machine.driver
@@ -68,6 +86,8 @@ extension Explorer {
                     throw ScenarioUnavailable(description: "the driver cannot be offered a second device")
                 }
                 let device = machine.offerDevice()
+                // One Blob service behind both devices' hosts.
+                if service != nil { device.host.backend = machine.host.backend }
                 do {
                     second = (device, try multi.offer(device))
                 } catch {
@@ -97,19 +117,34 @@ extension Explorer {
                     throw ScenarioUnavailable(description: "the second device could not be opened: \(error)")
                 }
                 files.append(file)
-                let text = BlobStore.request("LIST", "c\(i)")
-                let q = space.map(length: text.count, kind: .populated, contents: text)
-                let r = space.map(length: 64, kind: .untouched)
                 guids.append(GUID(UInt32(i), 0, 0, [0, 0, 0, 0, 0, 0, 0, 1]))
-                let req = AzBlobRequestSync(guid: guids[i], requestLen: UInt32(text.count),
+                let req: AzBlobRequestSync
+                if let (_, tag, bytes) = blobRead {
+                    // A 4 KiB range of the blob, a different one per client where it is long enough.
+                    let pos = bytes.count > 4096 ? (i * 4096) % (bytes.count - 4095) : 0
+                    let text = Json.object([("operation", .str("read")), ("fastpathFileHandle", .str("fh-explore")),
+                                            ("fastpathSessionToken", .str("explore")), ("eTag", .str(tag)),
+                                            ("storeFilePosition", .int(pos)), ("readLength", .int(4096)), ("bufferOffset", .int(0))]).bytes
+                    let q = space.map(length: text.count, kind: .populated, contents: text)
+                    let r = space.map(length: 512, kind: .untouched)
+                    let d = space.map(length: 4096, kind: .untouched)
+                    blobChecks[i] = (space, r, d, Array(bytes[pos..<min(pos + 4096, bytes.count)]))
+                    req = AzBlobRequestSync(guid: guids[i], requestLen: UInt32(text.count), responseLen: 512, dataLen: 4096,
+                                            requestBuffer: q, responseBuffer: r, dataBuffer: d)
+                } else {
+                    let text = BlobStore.request("LIST", "c\(i)")
+                    let q = space.map(length: text.count, kind: .populated, contents: text)
+                    let r = space.map(length: 64, kind: .untouched)
+                    req = AzBlobRequestSync(guid: guids[i], requestLen: UInt32(text.count),
                                             responseLen: 64, requestBuffer: q, responseBuffer: r)
+                }
                 args.append(space.map(length: driver.abi.layout.size, kind: .populated, contents: driver.abi.layout.encode(req)))
             }
             if second != nil {
                 // The request the second device serves alone (before anything else runs) and
                 // again after the first's rescind and remove.
                 let space = AddressSpace(pid: 100 + n, memory: machine.memory)
-                let text = BlobStore.request("LIST", "after")
+                let text = blobRead.map { Json.object([("operation", .str("getProperties")), ("path", .str($0.path))]).bytes } ?? BlobStore.request("LIST", "after")
                 let q = space.map(length: text.count, kind: .populated, contents: text)
                 let r = space.map(length: 64, kind: .untouched)
                 let req = AzBlobRequestSync(guid: GUID(UInt32(n), 0, 0, [0, 0, 0, 0, 0, 0, 0, 2]), requestLen: UInt32(text.count),
@@ -250,6 +285,7 @@ extension Explorer {
                         if onSecond[i] { facts.otherDeviceCompletedDuringRemove += 1 } else { facts.completedDuringRemove += 1 }
                     }
                     say("\(a.name): ioctl returned \(e)" + (onSecond[i] ? " (second device)" : ""))
+                    if e == .success { checkBlobRead(i) }
                     if onSecond[i], e != .success {
                         machine.log.report("guest.cross-device-interference",
                                            "\(a.name)'s request on the second device returned \(e)\(machine.channel.rescinded ? " after the first device was rescinded" : "")\(removeStarted ? (removeFinishedAt == nil ? " while the first's remove ran" : " after the first was removed") : ""): the second device was neither rescinded nor removed, so it must return 0")
@@ -386,6 +422,29 @@ extension Explorer {
             h.add(keysSoFar.count)
             for k in keysSoFar { h.add(k) }
             return h.value
+        }
+
+        /// The Blob service backend: a read that returned 0 has the service's answer in its
+        /// response buffer (status 206, the bytes read) and the blob's bytes in its data buffer.
+        func checkBlobRead(_ i: Int) {
+            guard let c = blobChecks[i] else { return }
+            let name = clientActs[i].name
+            let response = (try? c.space.read(c.response, count: 512)) ?? []
+            let text = Array(response.prefix { $0 != 0 })
+            guard let node = try? JSONParser.parse(text), let status = node["status"]?.int else {
+                machine.log.report("integrity.response", "\(name)'s read returned 0 but its response buffer holds no Blob service answer: \(String(decoding: text.prefix(80), as: UTF8.self))")
+                return
+            }
+            guard status == 206, node["bytesRead"]?.int == Int64(c.expected.count) else {
+                machine.log.report("integrity.response", "\(name)'s read returned 0 with Blob status \(status), \(node["errorCode"]?.string.map { "\($0): \(node["message"]?.string ?? "")" } ?? "bytesRead \(node["bytesRead"]?.int.map(String.init) ?? "none")"), expected 206 and \(c.expected.count) bytes")
+                return
+            }
+            let data = (try? c.space.read(c.data, count: c.expected.count)) ?? []
+            if let k = data.indices.first(where: { data[$0] != c.expected[$0] }) ?? (data.count == c.expected.count ? nil : data.count) {
+                machine.log.report("integrity.data", "\(name)'s read of \(blobRead?.path ?? "the blob") returned 0 and status 206, but data byte \(k) differs from the blob's")
+                return
+            }
+            facts.blobReadsChecked += 1
         }
 
         /// Ends the schedule: whoever still waits can never be woken.

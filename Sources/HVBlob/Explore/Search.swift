@@ -99,6 +99,8 @@ extension Explorer {
         public internal(set) var withOtherDeviceCompletionDuringRemove = 0
         /// Packets the hosts received, over every schedule.
         public internal(set) var hostReceived = 0
+        /// The Blob service backend: reads checked byte for byte, over every schedule.
+        public internal(set) var blobReadsChecked = 0
         /// The exhaustive walk's figures (`Strategy.exhaustive`), summed over its phases.
         public internal(set) var walk: WalkStats?
 
@@ -118,6 +120,7 @@ extension Explorer {
         mutating func count(_ o: Outcome) {
             schedules += 1
             hostReceived += o.facts.hostReceived
+            blobReadsChecked += o.facts.blobReadsChecked
             if let n = o.facts.inFlightAtTrigger {
                 triggered += 1
                 if n > 0 { withInFlight += 1 }
