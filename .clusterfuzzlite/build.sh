@@ -9,7 +9,7 @@
 # vectors target finds no schema file (it then fuzzes the parser and the decoder only).
 cd "$SRC/hvblob"
 flags="-sanitize=fuzzer,${SANITIZER:-address}"
-for t in validation hostile-host ring-reader parsers captures vectors; do
+for t in validation hostile-host ring-reader parsers captures vectors blob-service; do
     HVBLOB_FUZZ_FLAGS="$flags" HVBLOB_FUZZ_BUILD_ONLY="$OUT/hvblob-$t" Scripts/fuzz.sh "$t"
     (cd "Fixtures/corpus/$t" && zip -q -j "$OUT/hvblob-${t}_seed_corpus.zip" ./*)
     cp Fuzz/hvblob.dict "$OUT/hvblob-$t.dict"

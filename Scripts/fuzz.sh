@@ -11,7 +11,7 @@
 # HVBLOB_FUZZ_TRIVIAL_SECONDS (default: SECONDS, at most 10): the ratio is the figure to track
 # (issue 12: at least 1/3). HVBLOB_FUZZ_NO_TRIVIAL=1 skips it; with JOBS > 1 it is skipped.
 #
-# Model targets (Sources/HVBlob only): validation hostile-host ring-reader parsers captures vectors.
+# Model targets (Sources/HVBlob only): validation hostile-host ring-reader parsers captures vectors blob-service.
 # Bridge targets (the in-tree C driver, or HVBLOB_FUZZ_DRIVER, through the kernel shim; the
 # shim and the driver are built with ASan + UBSan and libFuzzer's coverage):
 # validation-c differential hostile-host-c. They keep the driver loaded and probed, reset to its
@@ -21,12 +21,12 @@
 # .build-fuzz/corpus-TARGET/ (not committed); crashes to .build-fuzz/crash-TARGET-*, which
 # `swift run hvblob replay-fuzz TARGET FILE` turns into a readable scenario and a verdict.
 set -euo pipefail
-targets="validation hostile-host ring-reader parsers captures vectors validation-c differential hostile-host-c"
+targets="validation hostile-host ring-reader parsers captures vectors blob-service validation-c differential hostile-host-c"
 target=${1:?usage: Scripts/fuzz.sh TARGET [SECONDS] [JOBS]  (targets: $targets)}
 seconds=${2:-60}
 jobs=${3:-1}
 case "$target" in
-validation|hostile-host|ring-reader|parsers|captures|vectors) bridge=0 ;;
+validation|hostile-host|ring-reader|parsers|captures|vectors|blob-service) bridge=0 ;;
 validation-c|differential|hostile-host-c) bridge=1 ;;
 *) echo "fuzz.sh: unknown target '$target' (targets: $targets)" >&2; exit 2 ;;
 esac

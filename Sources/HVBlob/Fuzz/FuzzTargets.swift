@@ -10,7 +10,7 @@ import Glibc
 /// trap on a non-nil result; `swift test` runs the same bodies over the corpus and seeded
 /// random inputs; `hvblob replay-fuzz` prints the scenario an input decodes to.
 public enum FuzzTargets {
-    public static let names = ["validation", "hostile-host", "ring-reader", "parsers", "captures", "vectors"]
+    public static let names = ["validation", "hostile-host", "ring-reader", "parsers", "captures", "vectors", "blob-service"]
 
     /// Runs target `name` on `data`: nil when every invariant held.
     public static func run(_ name: String, _ data: [UInt8], describe: ((String) -> Void)? = nil) -> String? {
@@ -21,6 +21,7 @@ public enum FuzzTargets {
         case "parsers": return parsers(data, describe: describe)
         case "captures": return captures(data, describe: describe)
         case "vectors": return vectors(data, describe: describe)
+        case "blob-service": return blobService(data, describe: describe)
         default: return "unknown fuzz target '\(name)'"
         }
     }
@@ -459,6 +460,122 @@ public enum FuzzTargets {
         var copy = file
         copy.vectors = Array(cheap.prefix(8))
         for r in VectorRunner.run(copy, factory: nil) { describe?("  \(r.verdict.rawValue) \(r.vector.id): \(r.detail)") }
+        return nil
+    }
+
+    // MARK: blob-service
+
+    /// The Blob service backend (`BlobService`) on a sequence of up to 8 requests decoded from
+    /// the input: each is either raw request bytes (the JSON parser on hostile input) or one of
+    /// open / read / close / write / getProperties with fields drawn from the input (a path of
+    /// two blobs or a missing one, positions and lengths around the blob's size, the handle,
+    /// token and eTag the service gave out or a wrong one), with a data buffer of up to 8 KiB.
+    /// Invariants: every answer is one JSON object with a `status` from the service's set and
+    /// the request's client request id; no more bytes written than the data buffer holds; a
+    /// 206 read returns exactly the blob's bytes at that range (a model of the blobs kept
+    /// beside the service, updated by every 201 write); a read with the eTag of before a write
+    /// of the same blob is 412.
+    public static func blobService(_ data: [UInt8], describe: ((String) -> Void)? = nil) -> String? {
+        var input = Input(data)
+        let seedBlobs: [String: [UInt8]] = ["a": (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7) }, "b": []]
+        var model = seedBlobs
+        var service = BlobService(blobs: seedBlobs)
+        let statuses: Set<Int64> = [200, 201, 206, 400, 403, 404, 412, 416, 500, 503]
+        var handles: [(handle: String, token: String, path: String, eTag: String)] = []
+        var staleTags: [String: [String]] = [:]
+        let count = Int(input.u8() % 8) + 1
+        var storage = [UInt8](repeating: 0, count: 8192)
+        for step in 0..<count {
+            let kind = input.u8() % 6
+            let dataLen = [0, 1, 4096, 8192, Int(input.u16() % 8193)][Int(input.u8() % 5)]
+            let path = input.pick(["a", "b", "missing", "a\"x"])
+            let guid = GUID(UInt32(step), 0, 0, [0, 0, 0, 0, 0, 0, 0, 3])
+            var request: [UInt8]
+            var expectRead: (path: String, pos: Int, len: Int, off: Int, eTag: String)?
+            func session() -> (String, String, String, String) {
+                let wrong = input.u8() % 4 == 0
+                guard !handles.isEmpty, !wrong else { return ("fh-none", "bad", path, "\"0x0\"") }
+                let h = handles[Int(input.u8()) % handles.count]
+                return (h.handle, input.u8() % 8 == 0 ? "bad" : h.token, h.path, h.eTag)
+            }
+            switch kind {
+            case 0:
+                request = input.bytes(Int(input.u8()))
+            case 1:
+                request = Json.object([("operation", .str("open")), ("path", .str(path))]).bytes
+            case 2:
+                let (h, t, p, tag) = session()
+                let useTag = input.u8() % 4 == 0 ? (staleTags[p]?.first ?? tag) : tag
+                let pos = [0, 1, 4095, 4999, 5000, 6000, Int(input.u16())][Int(input.u8() % 7)]
+                let len = [0, 1, 4096, 8192, Int(input.u16() % 9000)][Int(input.u8() % 5)]
+                let off = [0, 1, 4096, Int(input.u16() % 9000)][Int(input.u8() % 4)]
+                request = Json.object([("operation", .str("read")), ("fastpathFileHandle", .str(h)), ("fastpathSessionToken", .str(t)),
+                                       ("eTag", .str(useTag)), ("storeFilePosition", .int(pos)), ("readLength", .int(len)),
+                                       ("bufferOffset", .int(off))]).bytes
+                expectRead = (p, pos, len, off, useTag)
+            case 3:
+                let (h, t, _, _) = session()
+                request = Json.object([("operation", .str("close")), ("fastpathFileHandle", .str(h)), ("fastpathSessionToken", .str(t))]).bytes
+            case 4:
+                var fields: [(String, Json)] = [("operation", .str("write")), ("path", .str(path))]
+                if input.u8() % 2 == 0 { fields.append(("position", .int([0, 1, 4999, 5000, 5001, 100_000][Int(input.u8() % 6)]))) }
+                request = Json.object(fields).bytes
+                for i in 0..<dataLen { storage[i] = input.u8() }
+            default:
+                request = Json.object([("operation", .str("getProperties")), ("path", .str(path))]).bytes
+            }
+            let valid = kind == 4 ? dataLen : 0
+            let before = model
+            let tagBefore = service.state.eTag(path)
+            let result = storage.withUnsafeMutableBytes { raw -> BlobResult in
+                let buffer = GuestBuffer(local: UnsafeMutableRawBufferPointer(rebasing: raw[0..<dataLen]), valid: valid)
+                return service.execute(request: request, data: buffer, context: BackendRequest(transaction: guid, timeoutMs: 0, now: UInt64(step)))
+            }
+            describe?("blob-service step \(step): \(String(decoding: request.prefix(160), as: UTF8.self)) -> \(String(decoding: result.response.prefix(160), as: UTF8.self))")
+            guard let node = try? JSONParser.parse(result.response), node.members != nil, let status = node["status"]?.int else {
+                return "step \(step): the answer is not a JSON object with a status: \(String(decoding: result.response.prefix(120), as: UTF8.self))"
+            }
+            guard statuses.contains(status) else { return "step \(step): status \(status) is not one the service documents" }
+            guard node["clientRequestId"]?.string == guid.description else { return "step \(step): the answer does not carry the client request id \(guid)" }
+            guard result.dataWritten >= 0, result.dataWritten <= dataLen else {
+                return "step \(step): \(result.dataWritten) bytes written into a data buffer of \(dataLen)"
+            }
+            switch (kind, status) {
+            case (1, 200):
+                guard let h = node["fastpathFileHandle"]?.string, let t = node["fastpathSessionToken"]?.string, let tag = node["eTag"]?.string else {
+                    return "step \(step): open answered 200 without handle, token and eTag"
+                }
+                guard node["contentLength"]?.int == Int64(model[path]?.count ?? -1) else { return "step \(step): open's contentLength is not the blob's size" }
+                handles.append((h, t, path, tag))
+            case (2, 206):
+                guard let r = expectRead, let blob = before[r.path] else { return "step \(step): a read answered 206 for no blob" }
+                if let stale = staleTags[r.path], stale.contains(r.eTag) { return "step \(step): a read with the eTag of before a write answered 206, not 412" }
+                let n = max(0, min(r.len, blob.count - r.pos))
+                guard result.dataWritten == n, node["bytesRead"]?.int == Int64(n) else {
+                    return "step \(step): read \(r.len) at \(r.pos) of \(blob.count) bytes wrote \(result.dataWritten), expected \(n)"
+                }
+                if n > 0 && Array(storage[r.off..<r.off + n]) != Array(blob[r.pos..<r.pos + n]) {
+                    return "step \(step): the bytes read differ from the blob's at \(r.pos)"
+                }
+            case (4, 201):
+                var blob = model[path] ?? []
+                let pos = Int((try? JSONParser.parse(request))?["position"]?.int ?? Int64(blob.count))
+                let end = pos + dataLen
+                if end > blob.count { blob += [UInt8](repeating: 0, count: end - blob.count) }
+                blob.replaceSubrange(pos..<end, with: storage[0..<dataLen])
+                model[path] = blob
+                if let t = tagBefore { staleTags[path, default: []].append(t) }
+                if service.state.eTag(path) == tagBefore { return "step \(step): a write answered 201 and left the eTag as it was" }
+            case (4, let st) where st != 201:
+                if model[path] != nil && service.state.blobs[path]?.bytes != model[path] { return "step \(step): a failed write changed the blob" }
+            default:
+                break
+            }
+            if kind != 4, model != before { return "step \(step): only a write changes a blob" }
+            for (p, b) in model where service.state.blobs[p]?.bytes != b {
+                return "step \(step): blob \(p) is not what the writes made it"
+            }
+        }
         return nil
     }
 }
