@@ -288,7 +288,7 @@ struct Explore: ParsableCommand {
     /// Every option that shapes the search, in one canonical string (the shard left out).
     func canonicalOptions(version: KernelVersion, unbounded: Bool) -> String {
         ["scenario=\(scenario)", "clients=\(clients ?? 2)", "strategy=\(strategy)", "bound=\(unbounded ? "none" : bound)",
-         "prune=\(prune)", "depth=\(depth)", "budget=\(budget)", "kernel=\(version)", "rules=\(rules ?? "")", "ignore=\(ignore ?? "")"]
+         "prune=\(prune)", "backend=\(backend)", "blobs=\(blobs ?? "")", "depth=\(depth)", "budget=\(budget)", "kernel=\(version)", "rules=\(rules ?? "")", "ignore=\(ignore ?? "")"]
             .joined(separator: " ")
     }
 
