@@ -64,7 +64,7 @@ extension Explorer {
                 let s = BlobService(blobs: blobs)
                 let path = blobs.keys.sorted { (blobs[$0]!.count, $1) > (blobs[$1]!.count, $0) }.first ?? ""
                 if let tag = s.state.eTag(path) {
-                    s.state.sessions["fh-explore"] = BlobServiceState.Session(path: path, token: "explore", eTag: tag, expires: .max)
+                    s.state.sessions["fh-explore"] = BlobServiceState.Session(path: path, token: Array("explore".utf8), eTag: Array(tag.utf8), expires: .max)
                     blobRead = (path, tag, blobs[path]!)
                 }
                 service = s

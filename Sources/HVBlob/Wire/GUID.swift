@@ -47,9 +47,26 @@ public struct GUID: Hashable, Sendable, CustomStringConvertible {
 
     /// Canonical text form (what `%pUl` prints for a guid_t).
     public var description: String {
-        let bytes = self.bytes
-        let h = Hex.encode
-        return h([bytes[3], bytes[2], bytes[1], bytes[0]]) + "-" + h([bytes[5], bytes[4]]) + "-"
-            + h([bytes[7], bytes[6]]) + "-" + h(Array(bytes[8..<10])) + "-" + h(Array(bytes[10..<16]))
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        writeText(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the canonical text form's 36 bytes (lower-case hex) to `out`, with no String
+    /// in between (the Blob service answers with it on every request).
+    public func writeText(into out: inout [UInt8]) {
+        func byte(_ i: Int) -> UInt8 { UInt8(truncatingIfNeeded: (i < 8 ? low : high) >> (8 * UInt64(i & 7))) }
+        func hex(_ b: UInt8) {
+            let d = b >> 4, e = b & 15
+            out.append(d < 10 ? 0x30 + d : 0x57 + d)
+            out.append(e < 10 ? 0x30 + e : 0x57 + e)
+        }
+        // The first three groups are little-endian in memory; the last eight bytes in order.
+        hex(byte(3)); hex(byte(2)); hex(byte(1)); hex(byte(0)); out.append(0x2d)
+        hex(byte(5)); hex(byte(4)); out.append(0x2d)
+        hex(byte(7)); hex(byte(6)); out.append(0x2d)
+        hex(byte(8)); hex(byte(9)); out.append(0x2d)
+        for i in 10..<16 { hex(byte(i)) }
     }
 }
