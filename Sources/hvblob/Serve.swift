@@ -423,6 +423,10 @@ final class DeviceServer {
         var channel: UnsafeMutablePointer<hvbd_channel>?
         /// A memfd that came with the bytes read (SCM_RIGHTS), for the HVBD_CHANNEL frame.
         var passedFD: Int32 = -1
+        /// The pages its previous ioctl mirrored: read together with the next argument, in one
+        /// process_vm_readv, since a client mostly reuses its buffers (a guess: a page the new
+        /// argument does not name is dropped, one it names and the guess missed is read after).
+        var lastPages: [UInt64] = []
         init(fd: Int32) { self.fd = fd }
     }
 
@@ -432,8 +436,9 @@ final class DeviceServer {
         let space: AddressSpace
         /// Connections and ioctls in flight holding it; the driver's release runs at 0.
         var refs = 1
-        /// Mirrored pages: how many ioctls in flight use each, and its bytes as mirrored.
-        var pages: [UInt64: (refs: Int, snapshot: [UInt8])] = [:]
+        /// Mirrored pages: how many ioctls in flight use each, and its bytes as mirrored (a
+        /// page of the server's snapshot pool).
+        var pages: [UInt64: (refs: Int, snapshot: UnsafeMutableRawPointer)] = [:]
         /// The process whose pages are mirrored: after fork, parent and child have the same
         /// addresses with different contents, so one waits while the other's ioctl is in flight.
         var mirroredPid: Int32 = 0
@@ -498,6 +503,11 @@ final class DeviceServer {
     var maps: [Int32: RemoteMemory.Permissions] = [:]
     var scratchBuffer: UnsafeMutableRawPointer?
     var scratchSize = 0
+    /// Pages for snapshots of mirrored pages, and the iovec lists: reused between ioctls.
+    var snapshotPool: [UnsafeMutableRawPointer] = []
+    var local: [iovec] = []
+    var remote: [iovec] = []
+    var wanted: [UInt64] = []
     var receiveBuffer = [UInt8](repeating: 0, count: 4096)
 
     init(machine: Machine, service: BlobService?, verbose: Bool, recorder: CaptureRecorder?) {
@@ -773,47 +783,83 @@ final class DeviceServer {
         if !p.file.pages.isEmpty && p.file.mirroredPid != p.pid { return false }
         p.file.mirroredPid = p.pid
         let layout = machine.driver.abi.layout
-        var vpns = Set<UInt64>()
+        let page = AzBlob.pageSize
+        // One process_vm_readv: the argument and the pages the connection's previous ioctl used.
+        let guess = p.conn.lastPages.filter { p.file.pages[$0] == nil }
+        let buffer = scratch((guess.count + 1) * page)
+        local.removeAll(keepingCapacity: true)
+        remote.removeAll(keepingCapacity: true)
+        local.append(iovec(iov_base: buffer, iov_len: layout.size))
+        remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(p.argument)), iov_len: layout.size))
+        for (k, v) in guess.enumerated() {
+            local.append(iovec(iov_base: buffer + (k + 1) * page, iov_len: page))
+            remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(v << 12)), iov_len: page))
+        }
+        let got = RemoteMemory.transfer(p.pid, local: local, remote: remote, write: false)
+        wanted.removeAll(keepingCapacity: true)
         func add(_ address: UInt64, _ length: Int) {
             guard length > 0 else { return }
             let (end, over) = address.addingReportingOverflow(UInt64(length) - 1)
             if over { return }
-            for v in (address >> 12)...(end >> 12) { vpns.insert(v) }
+            for v in (address >> 12)...(end >> 12) where !wanted.contains(v) { wanted.append(v) }
         }
         add(p.argument, layout.size)
-        var arg = [UInt8](repeating: 0, count: layout.size)
-        if arg.withUnsafeMutableBytes({ RemoteMemory.read(p.pid, p.argument, layout.size, into: $0.baseAddress!) }),
-           let r = try? layout.decode(arg) {
+        if got[0], let r = try? layout.decode(Array(UnsafeRawBufferPointer(start: buffer, count: layout.size))) {
             p.request = r
             // A buffer longer than the page limit is refused by the driver before it pins
             // past that: mirror no more than the limit and a page.
-            let cap = AzBlob.pageSize * (AzBlob.maxPages + 1)
+            let cap = page * (AzBlob.maxPages + 1)
             add(r.requestBuffer, min(Int(r.requestLen), cap))
             add(r.responseBuffer, min(Int(r.responseLen), cap))
             add(r.dataBuffer, min(Int(r.dataLen), cap))
         }
-        var fresh: [UInt64] = []
-        for v in vpns.sorted() {
+        wanted.sort()
+        p.conn.lastPages = wanted
+        // Pages mirrored already (another ioctl in flight uses them), read with the guess, or
+        // still to read.
+        var fresh: [(vpn: UInt64, contents: UnsafeRawPointer?)] = []
+        var missed = 0
+        for v in wanted {
             if var entry = p.file.pages[v] {
                 entry.refs += 1
                 p.file.pages[v] = entry
                 p.vpns.append(v)
+            } else if let k = guess.firstIndex(of: v) {
+                fresh.append((v, got[k + 1] ? UnsafeRawPointer(buffer + (k + 1) * page) : nil))
             } else {
-                fresh.append(v)
+                fresh.append((v, nil))
+                missed += 1
             }
         }
         guard !fresh.isEmpty else { return true }
-        let page = AzBlob.pageSize
-        let writable = permissions(p.pid).writable(fresh.map { $0 << 12 })
-        let buffer = scratch(fresh.count * page)
-        let local = fresh.indices.map { iovec(iov_base: buffer + $0 * page, iov_len: page) }
-        let remote = fresh.map { iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt($0 << 12)), iov_len: page) }
-        let read = RemoteMemory.transfer(p.pid, local: local, remote: remote, write: false)
-        for (k, v) in fresh.enumerated() where read[k] {
-            let contents = UnsafeRawPointer(buffer + k * page)
-            p.file.space.mapPage(at: v << 12, writable: writable[k], contents: contents)
-            p.file.pages[v] = (1, Array(UnsafeRawBufferPointer(start: contents, count: page)))
-            p.vpns.append(v)
+        // The guess missed (a new buffer): those pages are read now, after the guessed ones.
+        if missed > 0 {
+            let more = (guess.count + 1) * page
+            let all = scratch(more + missed * page)
+            // scratch may have moved (keeping its bytes): point the guessed pages at the new buffer.
+            if all != buffer {
+                for i in fresh.indices { if let c = fresh[i].contents { fresh[i].contents = UnsafeRawPointer(all + (c - UnsafeRawPointer(buffer))) } }
+            }
+            local.removeAll(keepingCapacity: true)
+            remote.removeAll(keepingCapacity: true)
+            var slots: [Int] = []
+            for (i, f) in fresh.enumerated() where f.contents == nil && !(guess.contains(f.vpn)) {
+                local.append(iovec(iov_base: all + more + slots.count * page, iov_len: page))
+                remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(f.vpn << 12)), iov_len: page))
+                slots.append(i)
+            }
+            let read = RemoteMemory.transfer(p.pid, local: local, remote: remote, write: false)
+            for (j, i) in slots.enumerated() where read[j] { fresh[i].contents = UnsafeRawPointer(all + more + j * page) }
+        }
+        fresh.removeAll { $0.contents == nil }
+        let writable = permissions(p.pid).writable(fresh.map { $0.vpn << 12 })
+        for (k, f) in fresh.enumerated() {
+            let contents = f.contents!
+            p.file.space.mapPage(at: f.vpn << 12, writable: writable[k], contents: contents)
+            let snap = takeSnapshot()
+            snap.copyMemory(from: contents, byteCount: page)
+            p.file.pages[f.vpn] = (1, snap)
+            p.vpns.append(f.vpn)
         }
         return true
     }
@@ -830,11 +876,21 @@ final class DeviceServer {
     /// A buffer of at least `count` bytes, reused between ioctls.
     func scratch(_ count: Int) -> UnsafeMutableRawPointer {
         if scratchSize < count {
-            scratchBuffer?.deallocate()
+            let old = scratchBuffer
+            let keep = scratchSize
             scratchSize = max(count, 4 * AzBlob.pageSize)
             scratchBuffer = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 4096)
+            if let old {
+                scratchBuffer!.copyMemory(from: old, byteCount: keep)
+                old.deallocate()
+            }
         }
         return scratchBuffer!
+    }
+
+    /// A page for a mirrored page's snapshot, from the pool (given back by `writeBack`).
+    func takeSnapshot() -> UnsafeMutableRawPointer {
+        snapshotPool.popLast() ?? UnsafeMutableRawPointer.allocate(byteCount: AzBlob.pageSize, alignment: 64)
     }
 
     /// Writes back, byte run by byte run, what the driver and the host changed in the mirrored
@@ -843,16 +899,16 @@ final class DeviceServer {
     func writeBack(_ p: Pending) {
         let page = AzBlob.pageSize
         let now = scratch(p.vpns.count * page)
-        var local: [iovec] = [], remote: [iovec] = []
+        local.removeAll(keepingCapacity: true)
+        remote.removeAll(keepingCapacity: true)
         for (k, v) in p.vpns.enumerated() {
             guard var entry = p.file.pages[v] else { continue }
             let address = v << 12
             let mine = now + k * page
             if (try? p.file.space.read(address, into: mine, count: page)) != nil {
-                let changed = entry.snapshot.withUnsafeBytes { snap -> Bool in
-                    let old = snap.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                    let new = UnsafePointer(mine.assumingMemoryBound(to: UInt8.self))
-                    guard memcmp(old, new, page) != 0 else { return false }
+                let old = UnsafeRawPointer(entry.snapshot).assumingMemoryBound(to: UInt8.self)
+                let new = UnsafePointer(mine.assumingMemoryBound(to: UInt8.self))
+                if memcmp(old, new, page) != 0 {
                     let oldWords = UnsafeRawPointer(old), newWords = UnsafeRawPointer(new)
                     var i = 0
                     while i < page {
@@ -870,14 +926,15 @@ final class DeviceServer {
                         remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address) + UInt(i)), iov_len: j - i))
                         i = j
                     }
-                    return true
+                    // Another ioctl in flight on this page compares with what it is now.
+                    if entry.refs > 1 { entry.snapshot.copyMemory(from: mine, byteCount: page) }
                 }
-                if changed { entry.snapshot = Array(UnsafeRawBufferPointer(start: mine, count: page)) }
             }
             entry.refs -= 1
             if entry.refs == 0 {
                 p.file.pages[v] = nil
                 p.file.space.unmap(address, length: page)
+                snapshotPool.append(entry.snapshot)
             } else {
                 p.file.pages[v] = entry
             }
