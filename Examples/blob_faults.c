@@ -9,6 +9,8 @@
 //     blob_faults readonly-response BLOB     the response buffer mapped PROT_READ
 //     blob_faults unmapped-data BLOB         a read whose data buffer is not mapped
 //     blob_faults fork BLOB N                parent and child share the open file, N each
+//     blob_faults reprotect BLOB             the same buffers before and after mprotect/munmap:
+//                                            prints each ioctl's result (nothing carried over)
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -135,6 +137,25 @@ int main(int argc, char **argv)
 		snprintf(json, sizeof(json), "{\"operation\":\"getProperties\",\"path\":\"%s\"}", argv[2]);
 		int e = one(dev, json, response, sizeof(response), gone, 8192, 30000);
 		return e == EFAULT ? 0 : 1;
+	}
+	if (strcmp(mode, "reprotect") == 0) {
+		char *rw = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *data = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		snprintf(json, sizeof(json), "{\"operation\":\"getProperties\",\"path\":\"%s\"}", argv[2]);
+		int r[5];
+		r[0] = one(dev, json, rw, 4096, data, 4096, 30000);
+		mprotect(rw, 4096, PROT_READ);
+		r[1] = one(dev, json, rw, 4096, data, 4096, 30000);
+		mprotect(rw, 4096, PROT_READ | PROT_WRITE);
+		r[2] = one(dev, json, rw, 4096, data, 4096, 30000);
+		munmap(data, 4096);
+		r[3] = one(dev, json, rw, 4096, data, 4096, 30000);
+		r[4] = one(dev, json, rw, 4096, NULL, 0, 30000);
+		printf("reprotect:");
+		for (int i = 0; i < 5; i++)
+			printf(" %s", r[i] ? errname(r[i]) : "0");
+		printf("\n");
+		return 0;
 	}
 	if (strcmp(mode, "fork") == 0 && argc >= 4) {
 		long n = atol(argv[3]);

@@ -100,45 +100,51 @@ enum RemoteMemory {
         /// PROCMAP_QUERY = _IOWR('f', 17, struct procmap_query) (104 bytes); VMA_WRITABLE = 2.
         static let query: UInt = 0xC068_6611
 
-        func writable(_ addresses: [UInt64]) -> [Bool] {
-            if !noQuery, let r = queried(addresses) { return r }
+        /// The VMAs queried since `forget()`: (start, end, writable).
+        private var seen: [(start: UInt64, end: UInt64, writable: Bool)] = []
+        private var ranges: [(UInt64, UInt64)]?
+        private var q = [UInt64](repeating: 0, count: 13)
+
+        /// A new ioctl: what was learnt for the last one is not trusted (the program may have
+        /// called mprotect or munmap in between).
+        func forget() {
+            seen.removeAll(keepingCapacity: true)
+            ranges = nil
+        }
+
+        func writable(_ addresses: [UInt64]) -> [Bool] { addresses.map(writable) }
+
+        func writable(_ a: UInt64) -> Bool {
+            for v in seen where v.start <= a && a < v.end { return v.writable }
+            if !noQuery, let r = queried(a) { return r }
             noQuery = true
-            let ranges = RemoteMemory.writableRanges(pid)
-            return addresses.map { a in ranges.contains { $0.0 <= a && a < $0.1 } }
+            if ranges == nil { ranges = RemoteMemory.writableRanges(pid) }
+            return ranges!.contains { $0.0 <= a && a < $0.1 }
         }
 
         /// nil when the kernel has no PROCMAP_QUERY.
-        private func queried(_ addresses: [UInt64]) -> [Bool]? {
-            var out: [Bool] = []
-            out.reserveCapacity(addresses.count)
-            var vma: (start: UInt64, end: UInt64, writable: Bool)?
-            var q = [UInt64](repeating: 0, count: 13)
-            for a in addresses {
-                if let v = vma, v.start <= a && a < v.end { out.append(v.writable); continue }
-                var reopened = false
-                while true {
-                    if fd < 0 { fd = Glibc.open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC) }
-                    if fd < 0 { return nil }
-                    for k in q.indices { q[k] = 0 }
-                    q[0] = 104
-                    q[2] = a
-                    let r = q.withUnsafeMutableBytes { Glibc.ioctl(fd, Permissions.query, $0.baseAddress!) }
-                    if r == 0 {
-                        vma = (q[3], q[4], q[5] & 2 != 0)
-                        out.append(q[5] & 2 != 0)
-                        break
-                    }
-                    let e = errno
-                    if e == ENOENT { out.append(false); vma = nil; break }
-                    if e == ENOTTY || e == EINVAL { return nil }
-                    // ESRCH: the process this descriptor was opened for is gone (a pid reused).
-                    Glibc.close(fd)
-                    fd = -1
-                    if reopened { out.append(false); break }
-                    reopened = true
+        private func queried(_ a: UInt64) -> Bool? {
+            var reopened = false
+            while true {
+                if fd < 0 { fd = Glibc.open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC) }
+                if fd < 0 { return nil }
+                for k in q.indices { q[k] = 0 }
+                q[0] = 104
+                q[2] = a
+                let r = q.withUnsafeMutableBytes { Glibc.ioctl(fd, Permissions.query, $0.baseAddress!) }
+                if r == 0 {
+                    seen.append((q[3], q[4], q[5] & 2 != 0))
+                    return q[5] & 2 != 0
                 }
+                let e = errno
+                if e == ENOENT { return false }
+                if e == ENOTTY || e == EINVAL { return nil }
+                // ESRCH: the process this descriptor was opened for is gone (a pid reused).
+                Glibc.close(fd)
+                fd = -1
+                if reopened { return false }
+                reopened = true
             }
-            return out
         }
     }
 
@@ -851,11 +857,19 @@ final class DeviceServer {
             let read = RemoteMemory.transfer(p.pid, local: local, remote: remote, write: false)
             for (j, i) in slots.enumerated() where read[j] { fresh[i].contents = UnsafeRawPointer(all + more + j * page) }
         }
-        fresh.removeAll { $0.contents == nil }
-        let writable = permissions(p.pid).writable(fresh.map { $0.vpn << 12 })
-        for (k, f) in fresh.enumerated() {
-            let contents = f.contents!
-            p.file.space.mapPage(at: f.vpn << 12, writable: writable[k], contents: contents)
+        // Write permission is asked (PROCMAP_QUERY) only of pages the driver writes or pins for
+        // writing, when it does: the request's pages are mostly never asked about.
+        let perms = permissions(p.pid)
+        perms.forget()
+        if p.file.space.writableResolver == nil {
+            // The process whose pages are mirrored when the question comes (after fork, the
+            // file is shared).
+            let file = p.file
+            p.file.space.writableResolver = { [unowned self, unowned file] a in self.permissions(file.mirroredPid).writable(a) }
+        }
+        for f in fresh {
+            guard let contents = f.contents else { continue }
+            p.file.space.mapPage(at: f.vpn << 12, writable: nil, contents: contents)
             let snap = takeSnapshot()
             snap.copyMemory(from: contents, byteCount: page)
             p.file.pages[f.vpn] = (1, snap)
@@ -901,6 +915,15 @@ final class DeviceServer {
         let now = scratch(p.vpns.count * page)
         local.removeAll(keepingCapacity: true)
         remote.removeAll(keepingCapacity: true)
+        /// The end of the device-owned buffer holding `a` (the response or data buffer the
+        /// argument named), if one does.
+        let r = p.request
+        let response = (r?.responseBuffer ?? 0, UInt64(r?.responseLen ?? 0)), data = (r?.dataBuffer ?? 0, UInt64(r?.dataLen ?? 0))
+        func owned(_ a: UInt64) -> UInt64? {
+            if response.1 > 0 && a >= response.0 && a - response.0 < response.1 { return response.0 &+ response.1 }
+            if data.1 > 0 && a >= data.0 && a - data.0 < data.1 { return data.0 &+ data.1 }
+            return nil
+        }
         for (k, v) in p.vpns.enumerated() {
             guard var entry = p.file.pages[v] else { continue }
             let address = v << 12
@@ -921,7 +944,18 @@ final class DeviceServer {
                         }
                         if new[i] == old[i] { i += 1; continue }
                         var j = i
-                        while j < page && new[j] != old[j] { j += 1 }
+                        while true {
+                            while j < page && new[j] != old[j] { j += 1 }
+                            // A few equal bytes inside a buffer the device owns during the
+                            // ioctl (response, data) go back with the run around them: the host
+                            // may write any byte there, and one iovec costs less than two.
+                            guard j < page, let end = owned(address + UInt64(j)) else { break }
+                            let limit = min(page, j + 64, Int(end - address))
+                            var k = j
+                            while k < limit && new[k] == old[k] { k += 1 }
+                            if k == limit || k == page { break }
+                            j = k
+                        }
                         local.append(iovec(iov_base: mine + i, iov_len: j - i))
                         remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address) + UInt(i)), iov_len: j - i))
                         i = j

@@ -28,7 +28,14 @@ public final class AddressSpace {
         var writable: Bool
         /// Shared with another address space after fork (or the zero page): a write copies first.
         var cow: Bool
+        /// `writable` not known yet: asked of `writableResolver` at the first write or
+        /// write-intent pin (a mirrored page of a real process, `hvblob serve`).
+        var unresolved = false
     }
+
+    /// Says whether the page at an address may be written, for pages mapped with
+    /// `mapPage(at:writable: nil, ...)`: asked once per page, when the first write needs it.
+    public var writableResolver: ((UInt64) -> Bool)?
 
     public let pid: Int
     /// The process's credentials; the ioctl compares them with those the file was opened with.
@@ -126,14 +133,15 @@ public final class AddressSpace {
 
     /// Maps one page at `address` (rounded down to its page) holding `contents` (a page's
     /// worth): the mirror of a real process's page (`hvblob serve`). A page mapped there
-    /// already is replaced; `writable: false` is a PROT_READ mapping.
-    public func mapPage(at address: UInt64, writable: Bool, contents: UnsafeRawPointer) {
+    /// already is replaced; `writable: false` is a PROT_READ mapping, `nil` one whose
+    /// permission `writableResolver` gives when a write first needs it.
+    public func mapPage(at address: UInt64, writable: Bool?, contents: UnsafeRawPointer) {
         let vpn = address >> 12
         if let old = pages.removeValue(forKey: vpn) { memory.mapUnref(old.pfn) }
         let pfn = memory.allocateFrame()
         memory.mapRef(pfn)
         memory.copyIn(pfn, offset: 0, from: contents, count: AddressSpace.pageSize)
-        pages[vpn] = PTE(pfn: pfn, writable: writable, cow: false)
+        pages[vpn] = PTE(pfn: pfn, writable: writable ?? false, cow: false, unresolved: writable == nil)
     }
 
     /// Whether the page holding `address` is mapped.
@@ -141,7 +149,13 @@ public final class AddressSpace {
 
     /// Makes the page writable and private (breaks COW, replaces the zero page).
     private func faultWritable(_ vpn: UInt64) -> PTE? {
-        guard var pte = pages[vpn], pte.writable else { return nil }
+        guard var pte = pages[vpn] else { return nil }
+        if pte.unresolved {
+            pte.writable = writableResolver?(vpn << 12) ?? false
+            pte.unresolved = false
+            pages[vpn] = pte
+        }
+        guard pte.writable else { return nil }
         if pte.cow {
             if pte.pfn == memory.zeroPFN || memory.mapCount(pte.pfn) > 1 {
                 let fresh = memory.allocateFrame()
@@ -274,7 +288,7 @@ extension AddressSpace {
         h.add(pid); h.add(credentials); h.add(nextAddress); h.add(pages.count)
         for vpn in pages.keys.sorted() {
             let p = pages[vpn]!
-            h.add(vpn); h.add(p.pfn); h.add(UInt64(p.writable ? 1 : 0) | UInt64(p.cow ? 2 : 0))
+            h.add(vpn); h.add(p.pfn); h.add(UInt64(p.writable ? 1 : 0) | UInt64(p.cow ? 2 : 0) | UInt64(p.unresolved ? 4 : 0))
         }
     }
 }
