@@ -109,13 +109,24 @@ struct Bench: ParsableCommand {
     func serveFigures() throws -> [HVBlob.Bench.Figure] {
         guard preloadRequests > 0 else { return [] }
         progress("ioctls through the preload path (hvblob serve)")
-        return try ServeBench.run(requests: preloadRequests, progress: progress).map {
+        let (rows, memory) = try ServeBench.run(requests: preloadRequests, progress: progress)
+        var out = rows.map {
             HVBlob.Bench.Figure(name: "ioctls through \($0.label)",
                                 value: $0.perSecond, unit: "/s",
                                 baselineName: "a plain ioctl on /dev/null", baseline: $0.baseline,
                                 goal: $0.clients == 1 ? ">= 100,000/s for one client" : "—",
                                 key: $0.clients == 0 ? "serve.fuse.1" : "serve.preload.\($0.clients)")
         }
+        if let m = memory {
+            // What the calls that reach the caller's memory cost alone: 1e6 / that is the most
+            // ioctls/s one daemon thread could serve if all else were free.
+            out.insert(HVBlob.Bench.Figure(name: "daemon us per ioctl in process_vm_readv/writev + PROCMAP_QUERY (preload rows; ceiling \(HVBlob.Bench.number(1e6 / m.inCalls)) ioctls/s)",
+                                           value: m.inCalls, unit: "us", baselineName: "the daemon's CPU per ioctl", baseline: m.cpu,
+                                           goal: "—", key: "serve.caller-memory-us"), at: min(2, out.count))
+        } else {
+            progress("no caller-memory figure: the daemon's summary had no caller memory line")
+        }
+        return out
     }
 
     #if DEBUG

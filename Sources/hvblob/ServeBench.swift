@@ -21,7 +21,15 @@ enum ServeBench {
         }
     }
 
-    static func run(requests: Int, progress: (String) -> Void = { _ in }) throws -> [Row] {
+    /// The daemon's own account of the preload rows (its summary's `caller memory:` line): per
+    /// ioctl, the microseconds spent in process_vm_readv/writev and PROCMAP_QUERY, and its CPU.
+    struct CallerMemory {
+        let inCalls: Double
+        let cpu: Double
+        let line: String
+    }
+
+    static func run(requests: Int, progress: (String) -> Void = { _ in }) throws -> (rows: [Row], memory: CallerMemory?) {
         let root = DriverBuild.repositoryRoot
         let exe = "/tmp/hvblob-blob-bench-\(getpid())"
         defer { unlink(exe) }
@@ -30,18 +38,13 @@ enum ServeBench {
         }
         let socket = "/tmp/hvblob-bench-\(getpid()).sock"
         let fuse = "/tmp/hvblob-bench-\(getpid()).dev"
-        // The FUSE file too where it can be mounted (root, /dev/fuse); else only the preload.
-        var withFuse = getuid() == 0 && access("/dev/fuse", R_OK | W_OK) == 0
-        var daemon = try start(socket: socket, fuse: withFuse ? fuse : nil)
-        if withFuse && !daemon.isRunning {
-            progress("no FUSE row: hvblob serve --fuse \(fuse) exited with status \(daemon.terminationStatus)")
-            withFuse = false
-            daemon = try start(socket: socket, fuse: nil)
-        }
-        defer { daemon.terminate(); daemon.waitUntilExit() }
+        let summary = "/tmp/hvblob-bench-\(getpid()).out"
+        defer { unlink(summary) }
         let preload = Serve.preloadPath()
         let null = try timed([exe, "null", "\(requests * 10)"], env: [:]).first!
         var rows: [Row] = []
+        // The preload rows on a daemon of their own, whose summary says where its time went.
+        let daemon = try start(socket: socket, fuse: nil, output: summary)
         for clients in [1, 16] {
             let each = clients == 1 ? requests : max(1, requests / 4)
             let start = Date()
@@ -49,23 +52,46 @@ enum ServeBench {
             let wall = Date().timeIntervalSince(start)
             rows.append(Row(label: "the preload path (hvblob serve, 4 KiB reads, \(clients) client\(clients == 1 ? "" : "s"))", clients: clients, perSecond: Double(each * clients) / wall, baseline: null))
         }
-        if withFuse {
-            // The same client without the preload, through the FUSE file.
-            let each = max(1, requests / 4)
-            let start = Date()
-            _ = try timed([exe, "device", "\(each)", "blob-0"], env: ["HVBLOB_DEVICE": fuse, "LD_PRELOAD": ""], argc: 4)
-            rows.append(Row(label: "the FUSE file (hvblob serve --fuse, 4 KiB reads, 1 client, no preload)", clients: 0,
-                            perSecond: Double(each) / Date().timeIntervalSince(start), baseline: null))
+        daemon.terminate()
+        daemon.waitUntilExit()
+        var memory: CallerMemory?
+        let text = (try? String(contentsOfFile: summary, encoding: .utf8)) ?? ""
+        if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("caller memory:") }) {
+            // "... ; X us in them of Y us daemon CPU (...)"
+            let words = line.split(separator: " ")
+            if let i = words.firstIndex(of: "in"), i > 1, let x = Double(words[i - 2]),
+               let j = words.firstIndex(of: "daemon"), j > 1, let y = Double(words[j - 2]) {
+                memory = CallerMemory(inCalls: x, cpu: y, line: String(line))
+            }
         }
-        return rows
+        // The FUSE file too where it can be mounted (root, /dev/fuse).
+        if getuid() == 0 && access("/dev/fuse", R_OK | W_OK) == 0 {
+            let d = try start(socket: socket, fuse: fuse)
+            defer { d.terminate(); d.waitUntilExit() }
+            if !d.isRunning {
+                progress("no FUSE row: hvblob serve --fuse \(fuse) exited with status \(d.terminationStatus)")
+            } else {
+                // The same client without the preload, through the FUSE file.
+                let each = max(1, requests / 4)
+                let start = Date()
+                _ = try timed([exe, "device", "\(each)", "blob-0"], env: ["HVBLOB_DEVICE": fuse, "LD_PRELOAD": ""], argc: 4)
+                rows.append(Row(label: "the FUSE file (hvblob serve --fuse, 4 KiB reads, 1 client, no preload)", clients: 0,
+                                perSecond: Double(each) / Date().timeIntervalSince(start), baseline: null))
+            }
+        }
+        return (rows, memory)
     }
 
     /// `hvblob serve` (this binary) on `socket`, once it listens or has exited.
-    static func start(socket: String, fuse: String?) throws -> Process {
+    static func start(socket: String, fuse: String?, output: String? = nil) throws -> Process {
         let daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         daemon.arguments = ["serve", "--socket", socket] + (fuse.map { ["--fuse", $0] } ?? [])
-        daemon.standardOutput = FileHandle.nullDevice
+        if let output, FileManager.default.createFile(atPath: output, contents: nil), let h = FileHandle(forWritingAtPath: output) {
+            daemon.standardOutput = h
+        } else {
+            daemon.standardOutput = FileHandle.nullDevice
+        }
         try daemon.run()
         for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) && daemon.isRunning { usleep(10_000) }
         // --fuse: the socket exists before the mount does; the mount is there when the file's
