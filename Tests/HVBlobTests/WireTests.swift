@@ -199,4 +199,23 @@ struct WireTests {
             }
         }
     }
+
+    @Test("wire.mpb-direct: the request path's packet, written from three PFN lists, is the packet GPADirectPacket builds from their concatenation")
+    func mpbDirect() throws {
+        var rng = SeededRandom(seed: 12)
+        for round in 0..<200 {
+            func list() -> [UInt64] { (0..<rng.int(in: 0...5)).map { _ in rng.next() } }
+            let a = list(), b = list(), c = list()
+            let r = VSPRequest(timeoutMs: UInt32(truncatingIfNeeded: rng.next()), dataBufferOffset: UInt32(round), dataBufferLength: 77,
+                               requestBufferOffset: 4096, requestBufferLength: 9, responseBufferOffset: 8192,
+                               responseBufferLength: 10, transactionId: GUID(low: rng.next(), high: rng.next()))
+            let direct = GPADirectPacket.encoded(pfns: a, b, c, request: r)
+            #expect(direct == GPADirectPacket(pfns: a + b + c, request: r).encoded(), "round \(round): \(a) \(b) \(c)")
+            #expect(try GPADirectPacket.decode(direct).pfns == a + b + c)
+            let response = VSPResponse(error: VSPStatus(rawValue: UInt32(truncatingIfNeeded: rng.next())), responseLen: UInt32(round))
+            var reused = [UInt8](repeating: 0xee, count: round % 40)
+            CompletionPacket.encode(requestId: UInt64(round) * 7, response: response, into: &reused)
+            #expect(reused == CompletionPacket(requestId: UInt64(round) * 7, response: response).encoded(), "round \(round)")
+        }
+    }
 }

@@ -94,6 +94,8 @@ public final class SimulatedVSP {
     private var stalledUntil: UInt64 = 0
     private var blockedSends: [(bytes: [UInt8], intent: Intent)] = []
     private var pollScheduled = false
+    /// The buffer completions are written into, reused from one to the next.
+    private var completionStorage: [UInt8] = []
     /// What the next event this host schedules does, for the event queue's digest (the
     /// machine's scheduler takes it and sets it back to 0, unknown).
     var eventTag: UInt64 = 0
@@ -126,10 +128,13 @@ public final class SimulatedVSP {
         if pollScheduled { return }
         pollScheduled = true
         eventTag = SimulatedVSP.pollTag
-        schedule(now) { [unowned self] in
-            self.pollScheduled = false
-            self.poll()
-        }
+        schedule(now, pollEvent)
+    }
+
+    /// The poll's event, made once (not a closure per signal).
+    private lazy var pollEvent: () -> Void = { [unowned self] in
+        self.pollScheduled = false
+        self.poll()
     }
 
     func poll() {
@@ -152,10 +157,7 @@ public final class SimulatedVSP {
     private func signalledLater(at t: UInt64) {
         pollScheduled = true
         eventTag = SimulatedVSP.pollTag
-        schedule(t) { [unowned self] in
-            self.pollScheduled = false
-            self.poll()
-        }
+        schedule(t, pollEvent)
     }
 
     // MARK: checking a packet
@@ -303,7 +305,10 @@ public final class SimulatedVSP {
             sendExtra(CompletionPacket(descriptor: d, payload: VSPResponse(error: SimulatedVSP.inBandStatus, responseLen: 7).encoded() + [0, 0, 0, 0]).encoded(),
                       Intent(requestId: id, transaction: nil, isCompletion: false))
         }
-        var bytes = CompletionPacket(requestId: id, response: response).encoded()
+        var bytes: [UInt8] = []
+        swap(&bytes, &completionStorage)
+        CompletionPacket.encode(requestId: id, response: response, into: &bytes)
+        defer { swap(&bytes, &completionStorage) }
         if inject("short-completion", faults.shortCompletion) {
             // len8 = 3: 16-byte header + 8 bytes of which the response struct fills only 4.
             var d = PacketDescriptor(type: .completion, offset8: 2, len8: 3, flags: 0, transId: id)
@@ -455,7 +460,17 @@ extension SimulatedVSP {
         h.add(3)
         h.add(id)
         h.add(refuse)
-        h.add(bytes: pkt.encoded())
+        // The packet's fields (not its encoding: no bytes built per request for a tag).
+        h.add(UInt64(pkt.type.rawValue)); h.add(UInt32(pkt.dataOffset8)); h.add(UInt32(pkt.length8)); h.add(UInt32(pkt.flags))
+        h.add(pkt.transactionId); h.add(pkt.reserved); h.add(pkt.rangeCount); h.add(pkt.rangeLen); h.add(pkt.rangeOffset)
+        h.add(pkt.pfns.count)
+        for p in pkt.pfns { h.add(p) }
+        let r = pkt.request
+        h.add(r.version); h.add(r.timeoutMs); h.add(r.dataBufferOffset); h.add(r.dataBufferLength); h.add(r.dataBufferValid)
+        h.add(r.operation.rawValue); h.add(r.requestBufferOffset); h.add(r.requestBufferLength)
+        h.add(r.responseBufferOffset); h.add(r.responseBufferLength); h.add(r.transactionId.low); h.add(r.transactionId.high)
+        h.add(pkt.trailingPadding.count)
+        for b in pkt.trailingPadding { h.add(UInt64(b)) }
         return h.value | 1 << 63
     }
 

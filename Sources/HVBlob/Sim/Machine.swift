@@ -122,12 +122,15 @@ public final class Machine {
     public func scheduleCallback() {
         if callbackScheduled { return }
         callbackScheduled = true
-        queue.schedule(at: now, tag: Machine.callbackTag) { [unowned self] in
-            self.callbackScheduled = false
-            if self.channel.callback != nil {
-                self.channel.callback?()
-                self.afterCallback()
-            }
+        queue.schedule(at: now, tag: Machine.callbackTag, callbackEvent)
+    }
+
+    /// The interrupt's event, made once (a closure made per interrupt is a heap allocation).
+    private lazy var callbackEvent: () -> Void = { [unowned self] in
+        self.callbackScheduled = false
+        if self.channel.callback != nil {
+            self.channel.callback?()
+            self.afterCallback()
         }
     }
 

@@ -312,19 +312,26 @@ public struct RingReader {
     /// reading len8 and offset8 once and clamping them (len < 16 or beyond what is available ->
     /// what is available; offset < 16 or > len -> 16). nil when fewer than 16 bytes are there.
     public func copyFirst(_ ring: RingBuffer) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: RingReader.packetBufferSize)
+        guard let n = copyFirst(ring, into: &buffer) else { return nil }
+        return Array(buffer[0..<n])
+    }
+
+    /// The same copy into `buffer` (at least `packetBufferSize` bytes, kept from one packet to
+    /// the next as the channel's own packet buffer is); returns the packet's length.
+    public func copyFirst(_ ring: RingBuffer, into buffer: inout [UInt8]) -> Int? {
         var avail = available(ring)
         if avail < PacketDescriptor.wireSize { return nil }
-        avail = min(RingReader.packetBufferSize, avail)
+        avail = min(RingReader.packetBufferSize, avail, buffer.count)
         let p = Int(privReadIndex)
         var len = Int(ring.loadU16(at: p + 4)) << 3
         var off = Int(ring.loadU16(at: p + 2)) << 3
         if len < PacketDescriptor.wireSize || len > avail { len = avail }
         if off < PacketDescriptor.wireSize || off > len { off = PacketDescriptor.wireSize }
-        var copy = [UInt8](repeating: 0, count: len)
-        copy.withUnsafeMutableBytes { ring.copyOut(at: p, into: $0.baseAddress!, count: len) }
-        copy[2] = UInt8(truncatingIfNeeded: off >> 3); copy[3] = UInt8(truncatingIfNeeded: off >> 11)
-        copy[4] = UInt8(truncatingIfNeeded: len >> 3); copy[5] = UInt8(truncatingIfNeeded: len >> 11)
-        return copy
+        buffer.withUnsafeMutableBytes { ring.copyOut(at: p, into: $0.baseAddress!, count: len) }
+        buffer[2] = UInt8(truncatingIfNeeded: off >> 3); buffer[3] = UInt8(truncatingIfNeeded: off >> 11)
+        buffer[4] = UInt8(truncatingIfNeeded: len >> 3); buffer[5] = UInt8(truncatingIfNeeded: len >> 11)
+        return len
     }
 
     /// Linux ≤ 5.13: the packet stays in shared memory; every field read goes to the ring.

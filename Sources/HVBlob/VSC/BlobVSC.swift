@@ -41,6 +41,9 @@ public final class BlobVSC: GuestDriver {
     public private(set) var ioctlsStarted = 0
     /// Where the ioctl copies its argument from user space (one per device, reused).
     var argumentBuffer = [UInt8](repeating: 0, count: AzBlobRequestSync.wireSize)
+    /// The channel's packet buffer the inbound iterator copies each packet into (Linux >= 5.14
+    /// allocates it once, at vmbus_open).
+    var packetBuffer = [UInt8](repeating: 0, count: RingReader.packetBufferSize)
 
     public init(channel: Channel, memory: GuestMemory, log: ViolationLog, behavior: DriverBehavior) {
         self.channel = channel
@@ -175,9 +178,9 @@ public final class BlobVSC: GuestDriver {
                 break
             }
             if channel.version.copiesInboundPackets {
-                guard let bytes = reader.copyFirst(ring) else { break }
+                guard let n = reader.copyFirst(ring, into: &packetBuffer) else { break }
                 let start = reader.privReadIndex
-                let pkt = CopiedPacket(bytes: bytes)
+                let pkt = CopiedPacket(bytes: packetBuffer, count: n)
                 handle(type: pkt.type, offset8: pkt.offset8, len8: pkt.len8, transId: pkt.transId,
                        payload: { pkt.u32(at: $0) }, ringOffset: start)
                 _ = reader.advance(ring, len8: pkt.len8)
@@ -340,15 +343,21 @@ public final class BlobVSC: GuestDriver {
 /// past the end of the per-channel packet buffer returns whatever was left there.
 struct CopiedPacket {
     let bytes: [UInt8]
+    /// The packet's length: `bytes` may be the longer buffer it was copied into.
+    var count: Int
+    init(bytes: [UInt8], count: Int? = nil) {
+        self.bytes = bytes
+        self.count = min(count ?? bytes.count, bytes.count)
+    }
     var type: PacketType { PacketType(rawValue: u16(at: 0)) }
     var offset8: UInt16 { u16(at: 2) }
     var len8: UInt16 { u16(at: 4) }
     var transId: UInt64 { UInt64(u32(at: 8)) | UInt64(u32(at: 12)) << 32 }
     func u16(at o: Int) -> UInt16 {
-        o + 2 <= bytes.count ? UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8 : 0
+        o + 2 <= count ? UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8 : 0
     }
     func u32(at o: Int) -> UInt32 {
-        guard o >= 0, o + 4 <= bytes.count else { return 0 }
+        guard o >= 0, o + 4 <= count else { return 0 }
         return bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
     }
 }

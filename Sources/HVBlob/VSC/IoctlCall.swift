@@ -180,21 +180,17 @@ public final class IoctlCall: DriverCall {
         if !vsc.allocate("desc") || !vsc.allocate("vsp_request") { return unwindPins(.ENOMEM) }
 
         var vsp = VSPRequest(timeoutMs: r.timeout, operation: .userRequest, transactionId: r.guid)
-        var pfns = [UInt64]()
-        pfns.reserveCapacity(total)
         if let d = dataPins {
-            pfns += d.pfns
             vsp.dataBufferOffset = UInt32(d.offset)
             vsp.dataBufferLength = r.dataLen
             vsp.dataBufferValid = r.dataValid
         }
-        pfns += requestPins.pfns
         vsp.requestBufferOffset = UInt32(requestPins.offset + dataPages * AzBlob.pageSize)
         vsp.requestBufferLength = r.requestLen
-        pfns += responsePins.pfns
         vsp.responseBufferOffset = UInt32(responsePins.offset + (dataPages + requestPins.pfns.count) * AzBlob.pageSize)
         vsp.responseBufferLength = r.responseLen
-        packet = GPADirectPacket(pfns: pfns, request: vsp).encoded()
+        // Data pages, then request pages, then response pages (no PFN list built on the way).
+        packet = GPADirectPacket.encoded(pfns: dataPins?.pfns ?? [], requestPins.pfns, responsePins.pfns, request: vsp)
         phase = .queue
         return .running
     }

@@ -49,6 +49,25 @@ public struct GPADirectPacket: Hashable, Sendable {
 
     public var descriptorSize: Int { GPADirectPacket.headerSize + 8 * pfns.count }
 
+    /// What `GPADirectPacket(pfns: a + b + c, request: request).encoded()` is, written without
+    /// building the PFN list (the driver's request path: data, request, response pages).
+    public static func encoded(pfns a: [UInt64], _ b: [UInt64], _ c: [UInt64], request: VSPRequest) -> [UInt8] {
+        let n = a.count + b.count + c.count
+        let descSize = headerSize + 8 * n
+        let packetLen = descSize + VSPRequest.wireSize
+        let aligned = (packetLen + 7) & ~7
+        var w = WireWriter(capacity: aligned)
+        w.u16(PacketType.dataUsingGPADirect.rawValue); w.u16(UInt16(truncatingIfNeeded: descSize >> 3))
+        w.u16(UInt16(truncatingIfNeeded: aligned >> 3)); w.u16(PacketFlags.completionRequested); w.u64(0)
+        w.u32(0); w.u32(1); w.u32(UInt32(truncatingIfNeeded: n * AzBlob.pageSize)); w.u32(0)
+        for p in a { w.u64(p) }
+        for p in b { w.u64(p) }
+        for p in c { w.u64(p) }
+        request.encode(into: &w)
+        w.zeros(aligned - packetLen)
+        return w.bytes
+    }
+
     public func encoded() -> [UInt8] {
         var w = WireWriter(capacity: descriptorSize + VSPRequest.wireSize + 8)
         encode(into: &w)
@@ -154,6 +173,18 @@ public struct CompletionPacket: Hashable, Sendable {
         response.encode(into: &w)
         w.zeros(len - PacketDescriptor.wireSize - w.bytes.count)
         self.payload = w.bytes
+    }
+
+    /// `CompletionPacket(requestId:response:).encoded()`, written into `storage` (its buffer
+    /// reused: the host answers every request with one).
+    public static func encode(requestId: UInt64, response: VSPResponse, into storage: inout [UInt8]) {
+        let len = (PacketDescriptor.wireSize + VSPResponse.wireSize + 7) & ~7
+        var w = WireWriter(taking: &storage)
+        PacketDescriptor(type: .completion, offset8: UInt16(PacketDescriptor.wireSize / 8), len8: UInt16(len / 8),
+                         flags: 0, transId: requestId).encode(into: &w)
+        response.encode(into: &w)
+        w.zeros(len - w.bytes.count)
+        w.give(to: &storage)
     }
 
     /// A packet with an arbitrary header and payload (hostile-host modes build these).

@@ -77,13 +77,33 @@ public struct WireWriter {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Writes into `storage`'s buffer (emptied, its capacity kept): the caller's array is left
+    /// empty and gets the bytes back with `give(to:)`, so a buffer is reused without a copy.
+    public init(taking storage: inout [UInt8]) {
+        bytes = []
+        swap(&bytes, &storage)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    public mutating func give(to storage: inout [UInt8]) {
+        swap(&bytes, &storage)
+        bytes = []
+    }
+
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
     public mutating func u16(_ v: UInt16) { bytes.append(UInt8(truncatingIfNeeded: v)); bytes.append(UInt8(truncatingIfNeeded: v >> 8)) }
-    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    // Byte by byte: append(contentsOf:) of a raw buffer is the slow generic path, and every
+    // request and completion is written here.
+    @inline(__always)
+    public mutating func u32(_ v: UInt32) {
+        bytes.append(UInt8(truncatingIfNeeded: v)); bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 16)); bytes.append(UInt8(truncatingIfNeeded: v >> 24))
+    }
+    @inline(__always)
+    public mutating func u64(_ v: UInt64) { u32(UInt32(truncatingIfNeeded: v)); u32(UInt32(truncatingIfNeeded: v >> 32)) }
     public mutating func bytes(_ b: [UInt8]) { bytes.append(contentsOf: b) }
     public mutating func guid(_ g: GUID) { u64(g.low); u64(g.high) }
-    public mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
+    public mutating func zeros(_ n: Int) { for _ in 0..<max(n, 0) { bytes.append(0) } }
     /// Pads with zeros to a multiple of `alignment` (VMBus packets are padded to 8).
     public mutating func pad(to alignment: Int) {
         let r = bytes.count % alignment
