@@ -530,6 +530,7 @@ final class DeviceServer {
     var local: [iovec] = []
     var remote: [iovec] = []
     var wanted: [UInt64] = []
+    var release: [UInt64] = []
     var receiveBuffer = [UInt8](repeating: 0, count: 4096)
 
     init(machine: Machine, service: BlobService?, verbose: Bool, recorder: CaptureRecorder?) {
@@ -806,15 +807,20 @@ final class DeviceServer {
         p.file.mirroredPid = p.pid
         let layout = machine.driver.abi.layout
         let page = AzBlob.pageSize
-        // One process_vm_readv: the argument and the pages the connection's previous ioctl used.
+        // One process_vm_readv: the argument and the pages the connection's previous ioctl used,
+        // each page straight into a snapshot page of the pool.
         let guess = p.conn.lastPages.filter { p.file.pages[$0] == nil }
-        let buffer = scratch((guess.count + 1) * page)
+        let argBuffer = scratch(layout.size)
         local.removeAll(keepingCapacity: true)
         remote.removeAll(keepingCapacity: true)
-        local.append(iovec(iov_base: buffer, iov_len: layout.size))
+        local.append(iovec(iov_base: argBuffer, iov_len: layout.size))
         remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(p.argument)), iov_len: layout.size))
-        for (k, v) in guess.enumerated() {
-            local.append(iovec(iov_base: buffer + (k + 1) * page, iov_len: page))
+        var snaps: [UnsafeMutableRawPointer] = []
+        snaps.reserveCapacity(guess.count + 4)
+        for v in guess {
+            let snap = takeSnapshot()
+            snaps.append(snap)
+            local.append(iovec(iov_base: snap, iov_len: page))
             remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(v << 12)), iov_len: page))
         }
         let got = RemoteMemory.transfer(p.pid, local: local, remote: remote, write: false)
@@ -826,7 +832,7 @@ final class DeviceServer {
             for v in (address >> 12)...(end >> 12) where !wanted.contains(v) { wanted.append(v) }
         }
         add(p.argument, layout.size)
-        if got[0], let r = try? layout.decode(Array(UnsafeRawBufferPointer(start: buffer, count: layout.size))) {
+        if got[0], let r = try? layout.decode(Array(UnsafeRawBufferPointer(start: argBuffer, count: layout.size))) {
             p.request = r
             // A buffer longer than the page limit is refused by the driver before it pins
             // past that: mirror no more than the limit and a page.
@@ -838,40 +844,35 @@ final class DeviceServer {
         wanted.sort()
         p.conn.lastPages = wanted
         // Pages mirrored already (another ioctl in flight uses them), read with the guess, or
-        // still to read.
-        var fresh: [(vpn: UInt64, contents: UnsafeRawPointer?)] = []
-        var missed = 0
+        // still to read (the guess missed: a new buffer).
+        var fresh: [(vpn: UInt64, snapshot: UnsafeMutableRawPointer?)] = []
+        var used = [Bool](repeating: false, count: guess.count)
+        local.removeAll(keepingCapacity: true)
+        remote.removeAll(keepingCapacity: true)
+        var late: [Int] = []
         for v in wanted {
             if var entry = p.file.pages[v] {
                 entry.refs += 1
                 p.file.pages[v] = entry
                 p.vpns.append(v)
             } else if let k = guess.firstIndex(of: v) {
-                fresh.append((v, got[k + 1] ? UnsafeRawPointer(buffer + (k + 1) * page) : nil))
+                used[k] = true
+                fresh.append((v, got[k + 1] ? snaps[k] : nil))
             } else {
-                fresh.append((v, nil))
-                missed += 1
+                let snap = takeSnapshot()
+                late.append(fresh.count)
+                fresh.append((v, snap))
+                local.append(iovec(iov_base: snap, iov_len: page))
+                remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(v << 12)), iov_len: page))
             }
         }
-        guard !fresh.isEmpty else { return true }
-        // The guess missed (a new buffer): those pages are read now, after the guessed ones.
-        if missed > 0 {
-            let more = (guess.count + 1) * page
-            let all = scratch(more + missed * page)
-            // scratch may have moved (keeping its bytes): point the guessed pages at the new buffer.
-            if all != buffer {
-                for i in fresh.indices { if let c = fresh[i].contents { fresh[i].contents = UnsafeRawPointer(all + (c - UnsafeRawPointer(buffer))) } }
-            }
-            local.removeAll(keepingCapacity: true)
-            remote.removeAll(keepingCapacity: true)
-            var slots: [Int] = []
-            for (i, f) in fresh.enumerated() where f.contents == nil && !(guess.contains(f.vpn)) {
-                local.append(iovec(iov_base: all + more + slots.count * page, iov_len: page))
-                remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(f.vpn << 12)), iov_len: page))
-                slots.append(i)
-            }
+        for k in guess.indices where !used[k] || !got[k + 1] { snapshotPool.append(snaps[k]) }
+        if !late.isEmpty {
             let read = RemoteMemory.transfer(p.pid, local: local, remote: remote, write: false)
-            for (j, i) in slots.enumerated() where read[j] { fresh[i].contents = UnsafeRawPointer(all + more + j * page) }
+            for (j, i) in late.enumerated() where !read[j] {
+                snapshotPool.append(fresh[i].snapshot!)
+                fresh[i].snapshot = nil
+            }
         }
         // Write permission is asked (PROCMAP_QUERY) only of pages the driver writes or pins for
         // writing, when it does: the request's pages are mostly never asked about.
@@ -884,10 +885,8 @@ final class DeviceServer {
             p.file.space.writableResolver = { [unowned self, unowned file] a in self.permissions(file.mirroredPid).writable(a) }
         }
         for f in fresh {
-            guard let contents = f.contents else { continue }
-            p.file.space.mapPage(at: f.vpn << 12, writable: nil, contents: contents)
-            let snap = takeSnapshot()
-            snap.copyMemory(from: contents, byteCount: page)
+            guard let snap = f.snapshot else { continue }
+            p.file.space.mapPage(at: f.vpn << 12, writable: nil, contents: snap)
             p.file.pages[f.vpn] = (1, snap)
             p.vpns.append(f.vpn)
         }
@@ -928,27 +927,28 @@ final class DeviceServer {
     /// flight uses.
     func writeBack(_ p: Pending) {
         let page = AzBlob.pageSize
-        let now = scratch(p.vpns.count * page)
         local.removeAll(keepingCapacity: true)
         remote.removeAll(keepingCapacity: true)
-        /// The end of the device-owned buffer holding `a` (the response or data buffer the
-        /// argument named), if one does.
         let r = p.request
         let response = (r?.responseBuffer ?? 0, UInt64(r?.responseLen ?? 0)), data = (r?.dataBuffer ?? 0, UInt64(r?.dataLen ?? 0))
+        /// The end of the device-owned buffer holding `a` (the response or data buffer the
+        /// argument named), if one does.
         func owned(_ a: UInt64) -> UInt64? {
             if response.1 > 0 && a >= response.0 && a - response.0 < response.1 { return response.0 &+ response.1 }
             if data.1 > 0 && a >= data.0 && a - data.0 < data.1 { return data.0 &+ data.1 }
             return nil
         }
-        for (k, v) in p.vpns.enumerated() {
+        // The pages are compared where they are in guest memory, and the changed runs sent from
+        // there: they are unmapped only after the process_vm_writev.
+        release.removeAll(keepingCapacity: true)
+        for v in p.vpns {
             guard var entry = p.file.pages[v] else { continue }
             let address = v << 12
-            let mine = now + k * page
-            if (try? p.file.space.read(address, into: mine, count: page)) != nil {
+            if let mirrored = p.file.space.pageBytes(at: address) {
                 let old = UnsafeRawPointer(entry.snapshot).assumingMemoryBound(to: UInt8.self)
-                let new = UnsafePointer(mine.assumingMemoryBound(to: UInt8.self))
+                let new = mirrored.assumingMemoryBound(to: UInt8.self)
                 if memcmp(old, new, page) != 0 {
-                    let oldWords = UnsafeRawPointer(old), newWords = UnsafeRawPointer(new)
+                    let oldWords = UnsafeRawPointer(old), newWords = mirrored
                     var i = 0
                     while i < page {
                         // Equal stretches a word at a time (a page the host rewrote with the
@@ -969,27 +969,28 @@ final class DeviceServer {
                             let limit = min(page, j + 64, Int(end - address))
                             var k = j
                             while k < limit && new[k] == old[k] { k += 1 }
-                            if k == limit || k == page { break }
+                            if k == limit { break }
                             j = k
                         }
-                        local.append(iovec(iov_base: mine + i, iov_len: j - i))
+                        local.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: mirrored + i), iov_len: j - i))
                         remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address) + UInt(i)), iov_len: j - i))
                         i = j
                     }
                     // Another ioctl in flight on this page compares with what it is now.
-                    if entry.refs > 1 { entry.snapshot.copyMemory(from: mine, byteCount: page) }
+                    if entry.refs > 1 { entry.snapshot.copyMemory(from: mirrored, byteCount: page) }
                 }
             }
             entry.refs -= 1
             if entry.refs == 0 {
                 p.file.pages[v] = nil
-                p.file.space.unmap(address, length: page)
+                release.append(v)
                 snapshotPool.append(entry.snapshot)
             } else {
                 p.file.pages[v] = entry
             }
         }
         if !remote.isEmpty { _ = RemoteMemory.transfer(p.pid, local: local, remote: remote, write: true) }
+        for v in release { p.file.space.unmap(v << 12, length: page) }
     }
 
     // MARK: ioctls

@@ -144,6 +144,14 @@ public final class AddressSpace {
         pages[vpn] = PTE(pfn: pfn, writable: writable ?? false, cow: false, unresolved: writable == nil)
     }
 
+    /// The bytes of the page holding `address` where they are, to read (nil when unmapped):
+    /// valid until the page is unmapped or written. `hvblob serve` compares them in place
+    /// with what it mirrored and hands them to process_vm_writev.
+    public func pageBytes(at address: UInt64) -> UnsafeRawPointer? {
+        guard let pte = pages[address >> 12], let p = memory.pointer(pte.pfn) else { return nil }
+        return UnsafeRawPointer(p)
+    }
+
     /// Whether the page holding `address` is mapped.
     public func isMapped(_ address: UInt64) -> Bool { pages[address >> 12] != nil }
 
