@@ -41,6 +41,42 @@ enum DeviceWire {
     }
 }
 
+/// Where two pages differ, a word at a time (the write-back's diff runs on every page an
+/// ioctl touched: a byte loop over a page the host rewrote costs microseconds).
+enum PageDiff {
+    @inline(__always) static func word(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ i: Int) -> UInt64 {
+        a.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+    }
+
+    /// The first offset in [from, to) where the bytes differ, or `to`.
+    static func firstDifference(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, from: Int, to: Int) -> Int {
+        var i = from
+        while i + 32 <= to, word(a, b, i) | word(a, b, i + 8) | word(a, b, i + 16) | word(a, b, i + 24) == 0 { i += 32 }
+        while i + 8 <= to {
+            let x = word(a, b, i)
+            if x != 0 { return i + x.trailingZeroBitCount / 8 }
+            i += 8
+        }
+        while i < to && a.load(fromByteOffset: i, as: UInt8.self) == b.load(fromByteOffset: i, as: UInt8.self) { i += 1 }
+        return i
+    }
+
+    /// The first offset in [from, to) where the bytes are equal, or `to`.
+    static func firstEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, from: Int, to: Int) -> Int {
+        var i = from
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= to {
+            // A zero byte in a ^ b is an equal byte: the classic has-zero-byte test finds it.
+            let x = word(a, b, i)
+            let zero = (x &- ones) & ~x & highs
+            if zero != 0 { return i + zero.trailingZeroBitCount / 8 }
+            i += 8
+        }
+        while i < to && a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { i += 1 }
+        return i
+    }
+}
+
 /// What the daemon spends in the system calls that reach the caller's memory, for the summary:
 /// the part of an ioctl's cost no change to hvblob's own code can take away.
 enum Accounting {
@@ -948,33 +984,22 @@ final class DeviceServer {
                 let old = UnsafeRawPointer(entry.snapshot).assumingMemoryBound(to: UInt8.self)
                 let new = mirrored.assumingMemoryBound(to: UInt8.self)
                 if memcmp(old, new, page) != 0 {
-                    let oldWords = UnsafeRawPointer(old), newWords = mirrored
-                    var i = 0
+                    let a = UnsafeRawPointer(old), b = mirrored
+                    var i = PageDiff.firstDifference(a, b, from: 0, to: page)
                     while i < page {
-                        // Equal stretches a word at a time (a page the host rewrote with the
-                        // same bytes, the untouched rest of a response page).
-                        if i & 7 == 0 && i + 8 <= page
-                            && oldWords.loadUnaligned(fromByteOffset: i, as: UInt64.self) == newWords.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
-                            i += 8
-                            continue
-                        }
-                        if new[i] == old[i] { i += 1; continue }
-                        var j = i
-                        while true {
-                            while j < page && new[j] != old[j] { j += 1 }
-                            // A few equal bytes inside a buffer the device owns during the
-                            // ioctl (response, data) go back with the run around them: the host
-                            // may write any byte there, and one iovec costs less than two.
-                            guard j < page, let end = owned(address + UInt64(j)) else { break }
+                        var j = PageDiff.firstEqual(a, b, from: i, to: page)
+                        // A few equal bytes inside a buffer the device owns during the ioctl
+                        // (response, data) go back with the run around them: the host may
+                        // write any byte there, and one iovec costs less than two.
+                        while j < page, let end = owned(address + UInt64(j)) {
                             let limit = min(page, j + 64, Int(end - address))
-                            var k = j
-                            while k < limit && new[k] == old[k] { k += 1 }
-                            if k == limit { break }
-                            j = k
+                            let k = PageDiff.firstDifference(a, b, from: j, to: limit)
+                            if k >= limit { break }
+                            j = PageDiff.firstEqual(a, b, from: k, to: page)
                         }
                         local.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: mirrored + i), iov_len: j - i))
                         remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address) + UInt(i)), iov_len: j - i))
-                        i = j
+                        i = PageDiff.firstDifference(a, b, from: j, to: page)
                     }
                     // Another ioctl in flight on this page compares with what it is now.
                     if entry.refs > 1 { entry.snapshot.copyMemory(from: mirrored, byteCount: page) }
