@@ -235,6 +235,43 @@ struct IoctlTests {
         #expect(rig.log.total == 0)
     }
 
+    @Test("ioctl.reuse: a call and a context are reused only once nothing else holds them, and a reused one starts as a new one")
+    func reuse() throws {
+        let rig = try Rig()
+        let (arg, r) = rig.argument(dataLen: 4096, dataKind: .populated)
+        var kept: [RequestContext] = []
+        rig.vsc.onCompletionDelivered = { _, ctx in if kept.isEmpty { kept.append(ctx) } }
+        // A call the test still holds is never handed out again, nor the context an observer kept.
+        let (e1, first) = rig.ioctl(arg)
+        let (e2, second) = rig.ioctl(arg)
+        #expect(e1 == .success && e2 == .success)
+        #expect(first !== second, "a call still held was handed out again")
+        let keptCookie = kept.first?.cookie
+        #expect(keptCookie != nil && second.context !== kept.first, "a context an observer holds was reused")
+        #expect(kept.first?.cookie == keptCookie && kept.first?.completed == true)
+        // Once no one holds the last call, the next ioctl may take it: everything it shows is the
+        // new request's, nothing of the last one.
+        let secondId = ObjectIdentifier(second)
+        var lastCookie = second.context?.cookie ?? 0
+        _ = consume second
+        var arg2 = rig.argument(dataLen: 0).0
+        var reusedSeen = false
+        for _ in 0..<3 {
+            let call = rig.vsc.startIoctl(rig.file, command: .azBlobUserRequest, argument: arg2)
+            if ObjectIdentifier(call) == secondId { reusedSeen = true }
+            #expect(call.phase == .validate && call.request == nil && call.context == nil && call.packet == nil)
+            #expect(call.requestId == nil && call.result == nil && !call.killed && call.argument == arg2)
+            #expect(rig.finish(call) == .success)
+            #expect(call.request?.dataLen == 0 && call.requestId != nil)
+            #expect((call.context?.cookie ?? 0) > lastCookie, "the context's cookie is not a new one")
+            lastCookie = call.context?.cookie ?? .max
+            #expect(call.context?.request.dataLen == 0 && call.context?.failure == nil && call.context?.abandoned == false)
+            arg2 = rig.argument(dataLen: 0).0
+        }
+        #expect(reusedSeen, "no call was ever reused: the pool does nothing")
+        #expect(r.dataLen == 4096 && rig.log.total == 0, "\(rig.log.violations)")
+    }
+
     @Test("ioctl.order: with several rules broken, the first in PROTOCOL.md §1 order decides")
     func order() throws {
         let rig = try Rig()
@@ -296,7 +333,7 @@ struct MPBTests {
         let dataPFNs = c.dataLen > 0 ? pfns(r.dataBuffer, c.dataLen) : []
         let reqPFNs = pfns(r.requestBuffer, c.requestLen)
         let respPFNs = pfns(r.responseBuffer, c.responseLen)
-        #expect(p.pfns == dataPFNs + reqPFNs + respPFNs)
+        #expect(Array(p.pfns) == dataPFNs + reqPFNs + respPFNs)
         #expect(p.type == .dataUsingGPADirect && p.flags == 1 && p.rangeCount == 1 && p.rangeOffset == 0 && p.reserved == 0)
         #expect(p.rangeLen == UInt32(p.pfns.count * AzBlob.pageSize))
         #expect(Int(p.dataOffset8) * 8 == 32 + 8 * p.pfns.count)

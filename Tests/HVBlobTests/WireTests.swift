@@ -200,6 +200,31 @@ struct WireTests {
         }
     }
 
+    @Test("wire.pfn-list: a PFN list holds what an array holds, inline and past its inline room, and compares and hashes by its PFNs")
+    func pfnList() {
+        var rng = SeededRandom(seed: 31)
+        var spilled = 0
+        for round in 0..<300 {
+            let want = (0..<rng.int(in: 0...(2 * PFNList.inlineCapacity + 3))).map { _ in rng.next() }
+            var built = PFNList()
+            built.reserveCapacity(round % 3 == 0 ? want.count : 0)
+            for p in want { built.append(p) }
+            #expect(Array(built) == want, "round \(round)")
+            #expect(built.count == want.count && built.isEmpty == want.isEmpty)
+            let other = PFNList(want)
+            #expect(built == other && built.hashValue == other.hashValue, "round \(round)")
+            #expect(built.description == "\(want)")
+            if !want.isEmpty {
+                var changed = want
+                changed[changed.count - 1] &+= 1
+                #expect(PFNList(changed) != built, "round \(round): a different last PFN compares equal")
+                #expect(PFNList(want.dropLast()) != built, "round \(round): a shorter list compares equal")
+            }
+            if want.count > PFNList.inlineCapacity { spilled += 1 }
+        }
+        #expect(spilled > 50, "only \(spilled) lists went past the inline room")
+    }
+
     @Test("wire.mpb-direct: the request path's packet, written from three PFN lists, is the packet GPADirectPacket builds from their concatenation")
     func mpbDirect() throws {
         var rng = SeededRandom(seed: 12)
@@ -211,7 +236,7 @@ struct WireTests {
                                responseBufferLength: 10, transactionId: GUID(low: rng.next(), high: rng.next()))
             let direct = GPADirectPacket.encoded(pfns: a, b, c, request: r)
             #expect(direct == GPADirectPacket(pfns: a + b + c, request: r).encoded(), "round \(round): \(a) \(b) \(c)")
-            #expect(try GPADirectPacket.decode(direct).pfns == a + b + c)
+            #expect(try Array(GPADirectPacket.decode(direct).pfns) == a + b + c)
             let response = VSPResponse(error: VSPStatus(rawValue: UInt32(truncatingIfNeeded: rng.next())), responseLen: UInt32(round))
             var reused = [UInt8](repeating: 0xee, count: round % 40)
             CompletionPacket.encode(requestId: UInt64(round) * 7, response: response, into: &reused)

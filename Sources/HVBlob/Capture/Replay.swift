@@ -405,7 +405,7 @@ final class ChannelReplay {
             if la.count != lb.count { return ["packet has \(la.count) fields in the capture, \(lb.count) in the replay (\(pa.pfns.count) vs \(pb.pfns.count) PFNs)"] }
             return firstRawDifference(a, b)
         }
-        return bind(pa.pfns, pb.pfns, guid: pa.request.transactionId)
+        return bind(Array(pa.pfns), Array(pb.pfns), guid: pa.request.transactionId)
     }
 
     /// Binds capture PFNs to replay PFNs one to one while in flight; the first conflict, decoded.

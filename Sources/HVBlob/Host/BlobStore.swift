@@ -36,7 +36,7 @@ public struct BackendRequest: Sendable, Equatable {
 /// of the range the PFN list describes. Reads and writes go straight to the guest pages (one
 /// copy, as the host's DMA would), through the pin checks of `GuestMemory`.
 public struct GuestBuffer {
-    let pfns: [UInt64]
+    let pfns: PFNList
     let offset: Int
     /// The buffer's size (data_len for the data buffer).
     public let count: Int
@@ -45,7 +45,7 @@ public struct GuestBuffer {
     let memory: GuestMemory?
     let local: UnsafeMutableRawBufferPointer?
 
-    init(pfns: [UInt64], offset: Int, count: Int, valid: Int, memory: GuestMemory) {
+    init(pfns: PFNList, offset: Int, count: Int, valid: Int, memory: GuestMemory) {
         self.pfns = pfns
         self.offset = offset
         self.count = count
@@ -83,6 +83,14 @@ public struct GuestBuffer {
         var out = [UInt8](repeating: 0, count: n)
         out.withUnsafeMutableBytes { read(at: 0, into: $0.baseAddress!, count: n) }
         return out
+    }
+
+    /// The same into `storage`, its buffer reused when no one else holds it.
+    public func readValid(into storage: inout [UInt8]) {
+        let n = min(valid, count)
+        storage.removeAll(keepingCapacity: true)
+        storage.append(contentsOf: repeatElement(0, count: n))
+        storage.withUnsafeMutableBytes { read(at: 0, into: $0.baseAddress!, count: n) }
     }
 
     public func read(at position: Int, into dst: UnsafeMutableRawPointer, count n: Int) {

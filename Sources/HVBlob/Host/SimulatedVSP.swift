@@ -131,6 +131,38 @@ public final class SimulatedVSP {
         schedule(now, pollEvent)
     }
 
+    /// Requests waiting for their completion event, a slot each; each slot's event is made once
+    /// (not a closure per request) and finds its request here.
+    private var completionSlots: [(pkt: GPADirectPacket, id: UInt64, refuse: Bool)?] = []
+    private var completionEvents: [CompletionEvent] = []
+    /// A closure in a struct: an array of bare closures hands each one out through a
+    /// reabstraction thunk, a heap object per use.
+    private struct CompletionEvent { let run: () -> Void }
+    /// The request buffer's bytes as the backend reads them, reused from one request to the next.
+    private var requestStorage: [UInt8] = []
+    private var freeCompletionSlots: [Int] = []
+
+    private func scheduleCompletion(_ pkt: GPADirectPacket, id: UInt64, refuse: Bool, at t: UInt64) {
+        eventTag = SimulatedVSP.completeTag(pkt, id: id, refuse: refuse)
+        let slot: Int
+        if let s = freeCompletionSlots.popLast() {
+            slot = s
+            completionSlots[s] = (pkt, id, refuse)
+        } else {
+            slot = completionSlots.count
+            completionSlots.append((pkt, id, refuse))
+            completionEvents.append(CompletionEvent(run: { [unowned self] in self.completeSlot(slot) }))
+        }
+        schedule(t, completionEvents[slot].run)
+    }
+
+    private func completeSlot(_ s: Int) {
+        guard let c = completionSlots[s] else { return }
+        completionSlots[s] = nil
+        freeCompletionSlots.append(s)
+        complete(c.pkt, id: c.id, refuse: c.refuse)
+    }
+
     /// The poll's event, made once (not a closure per signal).
     private lazy var pollEvent: () -> Void = { [unowned self] in
         self.pollScheduled = false
@@ -250,8 +282,7 @@ public final class SimulatedVSP {
         var due = now + UInt64(rng.int(in: Int(faults.delay.lowerBound)...Int(faults.delay.upperBound)))
         if inject("reorder", faults.reorder) { due += UInt64(rng.int(in: 20...100)) }
         let refuse = inject("error-status", faults.errorStatus)
-        eventTag = SimulatedVSP.completeTag(pkt, id: id, refuse: refuse)
-        schedule(due) { [unowned self] in self.complete(pkt, id: id, refuse: refuse) }
+        scheduleCompletion(pkt, id: id, refuse: refuse, at: due)
     }
 
     func complete(_ pkt: GPADirectPacket, id: UInt64, refuse: Bool) {
@@ -281,10 +312,10 @@ public final class SimulatedVSP {
         defer { memory.hostAccessAttribution = nil }
         if !refuse {
             let len = Int(r.requestBufferLength)
-            let request = GuestBuffer(pfns: pkt.pfns, offset: Int(r.requestBufferOffset), count: len, valid: len, memory: memory).readValid()
+            GuestBuffer(pfns: pkt.pfns, offset: Int(r.requestBufferOffset), count: len, valid: len, memory: memory).readValid(into: &requestStorage)
             let data = GuestBuffer(pfns: pkt.pfns, offset: Int(r.dataBufferOffset), count: Int(r.dataBufferLength),
                                    valid: Int(min(r.dataBufferValid, r.dataBufferLength)), memory: memory)
-            let result = backend.execute(request: request, data: data,
+            let result = backend.execute(request: requestStorage, data: data,
                                          context: BackendRequest(transaction: r.transactionId, timeoutMs: r.timeoutMs, now: now))
             let responseBuffer = GuestBuffer(pfns: pkt.pfns, offset: Int(r.responseBufferOffset), count: Int(r.responseBufferLength),
                                              valid: 0, memory: memory)
@@ -401,8 +432,7 @@ public final class SimulatedVSP {
         let h = held
         held = []
         for (pkt, id) in h {
-            eventTag = SimulatedVSP.completeTag(pkt, id: id, refuse: false)
-            schedule(now) { [unowned self] in self.complete(pkt, id: id, refuse: false) }
+            scheduleCompletion(pkt, id: id, refuse: false, at: now)
         }
         return h.count
     }
@@ -448,6 +478,12 @@ public final class SimulatedVSP {
         stalledUntil = c.stalledUntil; pollScheduled = c.pollScheduled
         inFlight.removeAll(keepingCapacity: true)
         blockedSends.removeAll(keepingCapacity: true)
+        // The machine's queue dropped every event: no slot waits for one any more.
+        freeCompletionSlots.removeAll(keepingCapacity: true)
+        for s in completionSlots.indices.reversed() {
+            completionSlots[s] = nil
+            freeCompletionSlots.append(s)
+        }
     }
 }
 

@@ -12,7 +12,7 @@ public enum MappingKind: String, Sendable, CaseIterable {
 
 /// Pins taken for one user buffer: get_user_pages() over [address, address + length).
 public struct PinnedPages: Sendable, Equatable {
-    public let pfns: [UInt64]
+    public let pfns: PFNList
     /// The buffer's offset into its first page.
     public let offset: Int
     public let length: Int
@@ -250,7 +250,7 @@ public final class AddressSpace {
     public func pin(_ address: UInt64, length: Int, writeIntent: Bool) throws(Errno) -> PinnedPages {
         let offset = Int(address & 0xfff)
         let n = AzBlob.pagesSpanned(offset: offset, length: length)
-        var pfns = [UInt64]()
+        var pfns = PFNList()
         pfns.reserveCapacity(n)
         let firstVPN = address >> 12
         for i in 0..<n {

@@ -44,6 +44,17 @@ public final class BlobVSC: GuestDriver {
     /// The channel's packet buffer the inbound iterator copies each packet into (Linux >= 5.14
     /// allocates it once, at vmbus_open).
     var packetBuffer = [UInt8](repeating: 0, count: RingReader.packetBufferSize)
+    /// Buffers the ioctls build their MPB packets in, each given back once its packet is in the
+    /// ring (the copy there is the one the host reads): one per request between pin and send.
+    private var packetBuffers: [[UInt8]] = []
+
+    func takePacketBuffer() -> [UInt8] { packetBuffers.popLast() ?? [] }
+    func givePacketBuffer(_ b: inout [UInt8]?) {
+        guard var bytes = b else { return }
+        b = nil
+        if packetBuffers.count < AzBlob.queueDepth { packetBuffers.append(bytes) }
+        bytes = []
+    }
 
     public init(channel: Channel, memory: GuestMemory, log: ViolationLog, behavior: DriverBehavior) {
         self.channel = channel
@@ -106,8 +117,20 @@ public final class BlobVSC: GuestDriver {
     /// The model's own call type, for tests that look inside it.
     public func startIoctl(_ file: OpenFile, command: IoctlCommand, argument: UInt64) -> IoctlCall {
         ioctlsStarted += 1
-        return IoctlCall(vsc: self, file: file, command: command, argument: argument)
+        for i in spareCalls.indices where isKnownUniquelyReferenced(&spareCalls[i]) {
+            spareCalls[i].reuse(file: file, command: command, argument: argument)
+            return spareCalls[i]
+        }
+        let call = IoctlCall(vsc: self, file: file, command: command, argument: argument)
+        if spareCalls.count < BlobVSC.spares { spareCalls.append(call) }
+        return call
     }
+
+    /// Calls and contexts made before, reused once only this list holds them (as a driver's
+    /// allocations come back from its slab): a round trip allocates neither.
+    private var spareCalls: [IoctlCall] = []
+    private var spareContexts: [RequestContext] = []
+    private static let spares = 4
 
     func allocate(_ what: String) -> Bool {
         guard var n = failAllocation else { return true }
@@ -122,7 +145,13 @@ public final class BlobVSC: GuestDriver {
 
     func newContext(_ request: AzBlobRequestSync, pid: Int) -> RequestContext {
         nextCookie += 0x100
+        for i in spareContexts.indices where isKnownUniquelyReferenced(&spareContexts[i]) {
+            spareContexts[i].reuse(cookie: nextCookie, request: request, pid: pid)
+            contexts[nextCookie] = spareContexts[i]
+            return spareContexts[i]
+        }
         let ctx = RequestContext(cookie: nextCookie, request: request, pid: pid)
+        if spareContexts.count < BlobVSC.spares { spareContexts.append(ctx) }
         contexts[ctx.cookie] = ctx
         return ctx
     }

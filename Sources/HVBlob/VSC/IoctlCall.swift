@@ -26,18 +26,19 @@ public final class IoctlCall: DriverCall {
     public enum Phase: String, Sendable { case validate, pin, queue, send, wait, finish, done }
 
     let vsc: BlobVSC
-    public let file: OpenFile
-    public let command: IoctlCommand
-    public let argument: UInt64
+    public private(set) var file: OpenFile
+    public private(set) var command: IoctlCommand
+    public private(set) var argument: UInt64
     public private(set) var phase: Phase = .validate
     public private(set) var request: AzBlobRequestSync?
     public private(set) var context: RequestContext?
-    /// The exact bytes handed to the send (request id not yet filled in).
+    /// The exact bytes handed to the send (request id not yet filled in), until the send took
+    /// them (nil again from then on: the buffer goes back to the device).
     public private(set) var packet: [UInt8]?
     /// The request id that went on the wire.
     public private(set) var requestId: UInt64?
     public private(set) var result: Errno?
-    private var pins: [PinnedPages] = []
+    private var pins: PinSet = []
     /// A fatal signal is pending for the calling thread (`signal(fatal:)`).
     public private(set) var killed = false
 
@@ -46,6 +47,22 @@ public final class IoctlCall: DriverCall {
         self.file = file
         self.command = command
         self.argument = argument
+    }
+
+    /// Makes a call no one holds any more (the device checked) a new one: every field as `init`
+    /// leaves it, so nothing of the last request can be seen in this one.
+    func reuse(file: OpenFile, command: IoctlCommand, argument: UInt64) {
+        self.file = file
+        self.command = command
+        self.argument = argument
+        phase = .validate
+        request = nil
+        context = nil
+        packet = nil
+        requestId = nil
+        result = nil
+        pins = []
+        killed = false
     }
 
     /// Steps until the call blocks or returns.
@@ -123,9 +140,10 @@ public final class IoctlCall: DriverCall {
     }
 
     private func send() -> StepResult {
-        guard let ctx = context, let packet else { return finish(.EINVAL) }
+        guard let ctx = context, let bytes = packet else { return finish(.EINVAL) }
+        defer { vsc.givePacketBuffer(&packet) }
         do {
-            requestId = try vsc.channel.send(packet, cookie: ctx.cookie)
+            requestId = try vsc.channel.send(bytes, cookie: ctx.cookie)
             ctx.requestId = requestId ?? 0
             ctx.sentAt = vsc.log.now
             phase = .wait
@@ -162,7 +180,6 @@ public final class IoctlCall: DriverCall {
         guard let r = request else { return finish(.EINVAL) }
         let b = vsc.behavior
         let space = file.process
-        pins.reserveCapacity(3)
         do {
             pins.append(try space.pin(r.requestBuffer, length: Int(r.requestLen), writeIntent: b.requestWriteIntent))
             pins.append(try space.pin(r.responseBuffer, length: Int(r.responseLen), writeIntent: b.responseWriteIntent))
@@ -190,7 +207,9 @@ public final class IoctlCall: DriverCall {
         vsp.responseBufferOffset = UInt32(responsePins.offset + (dataPages + requestPins.pfns.count) * AzBlob.pageSize)
         vsp.responseBufferLength = r.responseLen
         // Data pages, then request pages, then response pages (no PFN list built on the way).
-        packet = GPADirectPacket.encoded(pfns: dataPins?.pfns ?? [], requestPins.pfns, responsePins.pfns, request: vsp)
+        var bytes = vsc.takePacketBuffer()
+        GPADirectPacket.encode(pfns: dataPins?.pfns ?? [], requestPins.pfns, responsePins.pfns, request: vsp, into: &bytes)
+        packet = bytes
         phase = .queue
         return .running
     }

@@ -4,16 +4,16 @@
 /// pending list holds these; the request-id table maps the wire id back to one.
 public final class RequestContext {
     /// The cookie given to the send: stands for the context's address.
-    public let cookie: UInt64
-    public let request: AzBlobRequestSync
-    public let pid: Int
+    public private(set) var cookie: UInt64
+    public private(set) var request: AzBlobRequestSync
+    public private(set) var pid: Int
     public internal(set) var requestId: UInt64 = 0
     public internal(set) var completed = false
     /// What the completion carried, or the errno remove() failed the request with.
     public internal(set) var status: UInt32 = 0
     public internal(set) var responseLen: UInt32 = 0
     public internal(set) var failure: Errno? = nil
-    var pins: [PinnedPages] = []
+    var pins: PinSet = []
     public internal(set) var sentAt: UInt64 = 0
     /// Its caller was killed while it waited: the context belongs to the channel alone, which
     /// releases its pins (in `owner`) when the host completes it or the channel closes.
@@ -24,6 +24,23 @@ public final class RequestContext {
         self.cookie = cookie
         self.request = request
         self.pid = pid
+    }
+
+    /// Makes a context no one holds any more (the device checked) a new one, every field as
+    /// `init` leaves it.
+    func reuse(cookie: UInt64, request: AzBlobRequestSync, pid: Int) {
+        self.cookie = cookie
+        self.request = request
+        self.pid = pid
+        requestId = 0
+        completed = false
+        status = 0
+        responseLen = 0
+        failure = nil
+        pins = []
+        sentAt = 0
+        abandoned = false
+        owner = nil
     }
 }
 
@@ -52,10 +69,52 @@ extension RequestContext {
 }
 
 /// Pinned buffers (frames, offset, length, write intent), for the explorer's state digest.
-func digestPins(_ pins: [PinnedPages], into h: inout Hasher64) {
+func digestPins(_ pins: PinSet, into h: inout Hasher64) {
     h.add(pins.count)
     for p in pins {
         h.add(p.offset); h.add(p.length); h.add(p.writeIntent); h.add(p.pfns.count)
         for f in p.pfns { h.add(f) }
     }
+}
+
+/// The pins of one request (request, response and, with a data buffer, data), kept in the
+/// call and then the context without a heap array.
+struct PinSet: Sequence, ExpressibleByArrayLiteral {
+    private var first: PinnedPages?, second: PinnedPages?, third: PinnedPages?
+    private(set) var count = 0
+
+    init(arrayLiteral pins: PinnedPages...) {
+        for p in pins { append(p) }
+    }
+
+    mutating func append(_ p: PinnedPages) {
+        switch count {
+        case 0: first = p
+        case 1: second = p
+        case 2: third = p
+        default: preconditionFailure("a request pins at most three buffers")
+        }
+        count += 1
+    }
+
+    subscript(i: Int) -> PinnedPages {
+        precondition(i >= 0 && i < count, "pin index \(i) out of range 0..<\(count)")
+        switch i {
+        case 0: return first!
+        case 1: return second!
+        default: return third!
+        }
+    }
+
+    struct Iterator: IteratorProtocol {
+        let set: PinSet
+        var index = 0
+        mutating func next() -> PinnedPages? {
+            guard index < set.count else { return nil }
+            defer { index += 1 }
+            return set[index]
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(set: self) }
 }

@@ -25,7 +25,7 @@ public struct GPADirectPacket: Hashable, Sendable {
     public var rangeCount: UInt32 = 1
     public var rangeLen: UInt32
     public var rangeOffset: UInt32 = 0
-    public var pfns: [UInt64]
+    public var pfns: PFNList
     public var request: VSPRequest
     /// Bytes between the end of the payload and len8*8 (zero padding in a correct packet).
     public var trailingPadding: [UInt8]
@@ -34,7 +34,8 @@ public struct GPADirectPacket: Hashable, Sendable {
     public static let structure = "vmbus_packet_mpb_array"
 
     /// Builds the packet exactly as `vmbus_sendpacket_mpb_desc()` does.
-    public init(pfns: [UInt64], request: VSPRequest, transactionId: UInt64 = 0) {
+    public init<S: Sequence>(pfns: S, request: VSPRequest, transactionId: UInt64 = 0) where S.Element == UInt64 {
+        let pfns = pfns as? PFNList ?? PFNList(pfns)
         let descSize = GPADirectPacket.headerSize + 8 * pfns.count
         let packetLen = descSize + VSPRequest.wireSize
         let aligned = (packetLen + 7) & ~7
@@ -51,12 +52,23 @@ public struct GPADirectPacket: Hashable, Sendable {
 
     /// What `GPADirectPacket(pfns: a + b + c, request: request).encoded()` is, written without
     /// building the PFN list (the driver's request path: data, request, response pages).
-    public static func encoded(pfns a: [UInt64], _ b: [UInt64], _ c: [UInt64], request: VSPRequest) -> [UInt8] {
+    public static func encoded<A: Collection, B: Collection, C: Collection>(pfns a: A, _ b: B, _ c: C, request: VSPRequest) -> [UInt8]
+    where A.Element == UInt64, B.Element == UInt64, C.Element == UInt64 {
+        var bytes: [UInt8] = []
+        encode(pfns: a, b, c, request: request, into: &bytes)
+        return bytes
+    }
+
+    /// The same, written into `storage` (its buffer reused when no one else holds it).
+    public static func encode<A: Collection, B: Collection, C: Collection>(pfns a: A, _ b: B, _ c: C, request: VSPRequest,
+                                                                       into storage: inout [UInt8])
+    where A.Element == UInt64, B.Element == UInt64, C.Element == UInt64 {
         let n = a.count + b.count + c.count
         let descSize = headerSize + 8 * n
         let packetLen = descSize + VSPRequest.wireSize
         let aligned = (packetLen + 7) & ~7
-        var w = WireWriter(capacity: aligned)
+        var w = WireWriter(taking: &storage)
+        w.reserveCapacity(aligned)
         w.u16(PacketType.dataUsingGPADirect.rawValue); w.u16(UInt16(truncatingIfNeeded: descSize >> 3))
         w.u16(UInt16(truncatingIfNeeded: aligned >> 3)); w.u16(PacketFlags.completionRequested); w.u64(0)
         w.u32(0); w.u32(1); w.u32(UInt32(truncatingIfNeeded: n * AzBlob.pageSize)); w.u32(0)
@@ -65,7 +77,7 @@ public struct GPADirectPacket: Hashable, Sendable {
         for p in c { w.u64(p) }
         request.encode(into: &w)
         w.zeros(aligned - packetLen)
-        return w.bytes
+        w.give(to: &storage)
     }
 
     public func encoded() -> [UInt8] {
@@ -113,9 +125,10 @@ public struct GPADirectPacket: Hashable, Sendable {
         let n = (descSize - headerSize) / 8
         // length8 covers the descriptor and the payload (checked above), so no PFN read can
         // run short: read them without naming each one.
-        var pfns = [UInt64](repeating: 0, count: n)
+        var pfns = PFNList()
+        pfns.reserveCapacity(n)
         bytes.withUnsafeBytes { raw in
-            for i in 0..<n { pfns[i] = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: headerSize + 8 * i, as: UInt64.self)) }
+            for i in 0..<n { pfns.append(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: headerSize + 8 * i, as: UInt64.self))) }
         }
         try r.skip(8 * n, "range.pfn_array")
         r.structure = VSPRequest.wireName

@@ -85,6 +85,9 @@ public struct WireWriter {
         bytes.removeAll(keepingCapacity: true)
     }
 
+    /// Room for `n` bytes in all (no allocation when the taken storage has it already).
+    public mutating func reserveCapacity(_ n: Int) { bytes.reserveCapacity(n) }
+
     public mutating func give(to storage: inout [UInt8]) {
         swap(&bytes, &storage)
         bytes = []

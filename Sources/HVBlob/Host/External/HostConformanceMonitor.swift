@@ -152,7 +152,7 @@ public final class HostConformanceMonitor {
             let pkt = try? GPADirectPacket.decode(bytes)
             if flags & PacketFlags.completionRequested != 0 {
                 requestsSeen += 1
-                inFlight[id] = Sent(requestId: id, pfns: pkt?.pfns ?? [], request: pkt?.request, wellFormed: pkt != nil && !hostile.contains(id))
+                inFlight[id] = Sent(requestId: id, pfns: pkt.map { Array($0.pfns) } ?? [], request: pkt?.request, wellFormed: pkt != nil && !hostile.contains(id))
                 if recorder != nil, let pkt { snapshotWritable(id, pkt) }
             }
             if !framed { break }
