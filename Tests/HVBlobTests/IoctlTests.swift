@@ -235,6 +235,33 @@ struct IoctlTests {
         #expect(rig.log.total == 0)
     }
 
+    @Test("machine.freed: a machine that served round trips, and one left with a call waiting on the host, is freed once dropped (the calls a device keeps to reuse hold nothing back)")
+    func freed() throws {
+        weak var served: Machine?, servedDevice: BlobVSC?, servedChannel: Channel?
+        weak var waiting: Machine?, waitingDevice: BlobVSC?
+        do {
+            let rig = try Rig()
+            for _ in 0..<3 { #expect(rig.ioctl(rig.argument().0).0 == .success) }
+            served = rig.machine
+            servedDevice = rig.vsc
+            servedChannel = rig.machine.channel
+        }
+        do {
+            var faults = FaultPlan()
+            faults.neverComplete = 1
+            let rig = try Rig(faults: faults)
+            // A call that returned (a wrong command: EINVAL) is kept by the device to reuse.
+            #expect(rig.ioctl(rig.argument().0, command: IoctlCommand(rawValue: 0x1234)).0 == .EINVAL)
+            let (e, call) = rig.ioctl(rig.argument().0)
+            #expect(e == nil && call.phase == .wait, "the call should wait on a host that never completes")
+            waiting = rig.machine
+            waitingDevice = rig.vsc
+        }
+        #expect(served == nil && servedDevice == nil && servedChannel == nil,
+                "a machine that served round trips (or its device, or its channel and rings) outlived its last reference")
+        #expect(waiting == nil && waitingDevice == nil, "a machine with a call left waiting (or its device) outlived its last reference")
+    }
+
     @Test("ioctl.reuse: a call and a context are reused only once nothing else holds them, and a reused one starts as a new one")
     func reuse() throws {
         let rig = try Rig()

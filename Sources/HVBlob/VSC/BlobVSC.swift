@@ -118,16 +118,22 @@ public final class BlobVSC: GuestDriver {
     public func startIoctl(_ file: OpenFile, command: IoctlCommand, argument: UInt64) -> IoctlCall {
         ioctlsStarted += 1
         for i in spareCalls.indices where isKnownUniquelyReferenced(&spareCalls[i]) {
-            spareCalls[i].reuse(file: file, command: command, argument: argument)
-            return spareCalls[i]
+            spareCalls.swapAt(i, spareCalls.count - 1)
+            let call = spareCalls.removeLast()
+            call.reuse(self, file: file, command: command, argument: argument)
+            return call
         }
-        let call = IoctlCall(vsc: self, file: file, command: command, argument: argument)
-        if spareCalls.count < BlobVSC.spares { spareCalls.append(call) }
-        return call
+        return IoctlCall(vsc: self, file: file, command: command, argument: argument)
     }
 
-    /// Calls and contexts made before, reused once only this list holds them (as a driver's
-    /// allocations come back from its slab): a round trip allocates neither.
+    /// A call returned (and let go of this device): kept to be reused once no one else holds it.
+    func returned(_ call: IoctlCall) {
+        if spareCalls.count < BlobVSC.spares && !spareCalls.contains(where: { $0 === call }) { spareCalls.append(call) }
+    }
+
+    /// Returned calls and contexts made before, reused once only these lists hold them (as a
+    /// driver's allocations come back from its slab): a round trip allocates neither. A call
+    /// in flight is in no list (it holds the device; the device must not hold it back).
     private var spareCalls: [IoctlCall] = []
     private var spareContexts: [RequestContext] = []
     private static let spares = 4

@@ -25,7 +25,10 @@ public enum StepResult: Equatable, Sendable {
 public final class IoctlCall: DriverCall {
     public enum Phase: String, Sendable { case validate, pin, queue, send, wait, finish, done }
 
-    let vsc: BlobVSC
+    /// The device, until the call returns: a returned call lets go of it, since the device keeps
+    /// returned calls to reuse (a pooled call holding its device would keep both alive forever).
+    private var device: BlobVSC?
+    var vsc: BlobVSC { device! }
     public private(set) var file: OpenFile
     public private(set) var command: IoctlCommand
     public private(set) var argument: UInt64
@@ -33,7 +36,7 @@ public final class IoctlCall: DriverCall {
     public private(set) var request: AzBlobRequestSync?
     public private(set) var context: RequestContext?
     /// The exact bytes handed to the send (request id not yet filled in), until the send took
-    /// them (nil again from then on: the buffer goes back to the device).
+    /// them or the call returned (nil from then on: the buffer goes back to the device).
     public private(set) var packet: [UInt8]?
     /// The request id that went on the wire.
     public private(set) var requestId: UInt64?
@@ -43,7 +46,7 @@ public final class IoctlCall: DriverCall {
     public private(set) var killed = false
 
     init(vsc: BlobVSC, file: OpenFile, command: IoctlCommand, argument: UInt64) {
-        self.vsc = vsc
+        self.device = vsc
         self.file = file
         self.command = command
         self.argument = argument
@@ -51,7 +54,8 @@ public final class IoctlCall: DriverCall {
 
     /// Makes a call no one holds any more (the device checked) a new one: every field as `init`
     /// leaves it, so nothing of the last request can be seen in this one.
-    func reuse(file: OpenFile, command: IoctlCommand, argument: UInt64) {
+    func reuse(_ vsc: BlobVSC, file: OpenFile, command: IoctlCommand, argument: UInt64) {
+        self.device = vsc
         self.file = file
         self.command = command
         self.argument = argument
@@ -94,6 +98,11 @@ public final class IoctlCall: DriverCall {
     private func finish(_ e: Errno) -> StepResult {
         phase = .done
         result = e
+        if let d = device {
+            d.givePacketBuffer(&packet)
+            device = nil
+            d.returned(self)
+        }
         return .returned(e)
     }
 
@@ -141,9 +150,9 @@ public final class IoctlCall: DriverCall {
 
     private func send() -> StepResult {
         guard let ctx = context, let bytes = packet else { return finish(.EINVAL) }
-        defer { vsc.givePacketBuffer(&packet) }
         do {
             requestId = try vsc.channel.send(bytes, cookie: ctx.cookie)
+            vsc.givePacketBuffer(&packet)
             ctx.requestId = requestId ?? 0
             ctx.sentAt = vsc.log.now
             phase = .wait
