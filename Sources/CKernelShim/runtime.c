@@ -1013,20 +1013,25 @@ static unsigned long k_copy_to_user(void __user *dst, const void *src, unsigned 
 
 static long k_pin_user_pages(unsigned long start, long nr, unsigned int gup_flags, struct page **pages)
 {
-	uint64_t *pfns;
+	/* The host's PFNs of a few pages go on the stack: the shim's own work costs no allocation. */
+	uint64_t few[16];
+	uint64_t *pfns = few;
 	long got, i;
 	int write = (gup_flags & FOLL_WRITE) != 0;
 
 	sched_at("pin_user_pages", __builtin_return_address(0));
 	if (nr <= 0)
 		return 0;
-	pfns = calloc((size_t)nr, sizeof(*pfns));
-	if (!pfns)
-		return -ENOMEM;
+	if ((size_t)nr > sizeof(few) / sizeof(few[0])) {
+		pfns = calloc((size_t)nr, sizeof(*pfns));
+		if (!pfns)
+			return -ENOMEM;
+	}
 	got = host.pin(host.host, start, nr, write, pfns);
 	for (i = 0; i < got; i++)
 		pages[i] = HVB_PAGE(pfns[i], write);
-	free(pfns);
+	if (pfns != few)
+		free(pfns);
 	return got;
 }
 
@@ -2007,6 +2012,7 @@ static int k_sendpacket_mpb_desc(struct vmbus_channel *c, struct vmbus_packet_mp
 	u32 packetlen = desc_size + bufferlen;
 	u32 aligned = (packetlen + 7) & ~7u;
 	struct hvb_vmbus_device *d;
+	uint8_t few[512] __attribute__((aligned(8)));
 	uint8_t *pkt;
 	int ret, freed;
 
@@ -2022,13 +2028,16 @@ static int k_sendpacket_mpb_desc(struct vmbus_channel *c, struct vmbus_packet_mp
 	desc->transactionid = VMBUS_RQST_ERROR;
 	desc->reserved = 0;
 	desc->rangecount = 1;
-	pkt = calloc(1, aligned);
+	/* A packet of a few PFNs is put together on the stack (the host copies it into the ring). */
+	pkt = aligned <= sizeof(few) ? few : calloc(1, aligned);
 	if (!pkt)
 		return -ENOMEM;
 	memcpy(pkt, desc, desc_size);
 	memcpy(pkt + desc_size, buffer, bufferlen);
+	memset(pkt + packetlen, 0, aligned - packetlen);
 	ret = host.send(host.host, dev_index(d), pkt, aligned, requestid);
-	free(pkt);
+	if (pkt != few)
+		free(pkt);
 	return ret;
 }
 

@@ -47,6 +47,10 @@ public final class BridgedDriver: GuestDriver {
     var running: CoroutineCall?
     var processes: [Int32: AddressSpace] = [:]
     var readers: [Int32: RingReader] = [:]
+    /// The packet a send hands the channel, and the one the iterator copies out of the ring:
+    /// one buffer each, reused packet after packet.
+    var sendStorage: [UInt8] = []
+    var packetStorage = [UInt8](repeating: 0, count: RingReader.packetBufferSize)
     /// The devices the host offered, by the shim's slot: slot 0 is the machine's own channel.
     var endpoints: [Int32: Machine.Device] = [:]
     public private(set) var logLines: [String] = []
@@ -185,9 +189,11 @@ public final class BridgedDriver: GuestDriver {
         ops.send = { h, dev, packet, len, cookie in
             let me = BridgedDriver.me(h)
             guard let packet else { return -Errno.EINVAL.rawValue }
-            let bytes = Array(UnsafeRawBufferPointer(start: packet, count: Int(len)))
+            // Into the one buffer kept for it (the ring writer copies it into the ring).
+            me.sendStorage.removeAll(keepingCapacity: true)
+            me.sendStorage.append(contentsOf: UnsafeRawBufferPointer(start: packet, count: Int(len)))
             do {
-                let id = try me.channel(dev).send(bytes, cookie: cookie)
+                let id = try me.channel(dev).send(me.sendStorage, cookie: cookie)
                 me.running?.sentRequestId = id
                 return 0
             } catch {
@@ -212,9 +218,9 @@ public final class BridgedDriver: GuestDriver {
                 }
                 return 0
             }
-            guard let bytes = me.readers[dev]?.copyFirst(ring) else { return 0 }
-            let n = min(bytes.count, Int(buflen))
-            bytes.withUnsafeBytes { buf.copyMemory(from: $0.baseAddress!, byteCount: n) }
+            guard let got = me.readers[dev]?.copyFirst(ring, into: &me.packetStorage) else { return 0 }
+            let n = min(got, Int(buflen))
+            me.packetStorage.withUnsafeBytes { buf.copyMemory(from: $0.baseAddress!, byteCount: n) }
             return UInt32(n)
         }
         ops.packet_advance = { h, dev, len in
