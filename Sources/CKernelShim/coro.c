@@ -132,6 +132,29 @@ static void hvb_stack_put(void *s)
 	else
 		free(s);
 }
+/* The coroutines themselves come back the same way: one per call and per callback run. */
+static struct hvb_coro *hvb_coro_pool[HVB_STACK_POOL];
+static int hvb_coro_pooled;
+
+static struct hvb_coro *hvb_coro_get(void)
+{
+	struct hvb_coro *c;
+
+	if (!hvb_coro_pooled)
+		return calloc(1, sizeof(struct hvb_coro));
+	c = hvb_coro_pool[--hvb_coro_pooled];
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+static void hvb_coro_put(struct hvb_coro *c)
+{
+	if (hvb_coro_pooled < HVB_STACK_POOL)
+		hvb_coro_pool[hvb_coro_pooled++] = c;
+	else
+		free(c);
+}
+
 /* Live coroutines, dense (slot = index), so waking scans only those that exist. */
 static struct hvb_coro **hvb_all;
 static int hvb_nall;
@@ -161,13 +184,13 @@ static void hvb_trampoline(void)
 
 struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *name, int pid, uint32_t cred)
 {
-	struct hvb_coro *c = calloc(1, sizeof(*c));
+	struct hvb_coro *c = hvb_coro_get();
 
 	if (!c)
 		return NULL;
 	c->stack = hvb_stack_get();
 	if (!c->stack) {
-		free(c);
+		hvb_coro_put(c);
 		return NULL;
 	}
 	c->fn = fn;
@@ -181,7 +204,7 @@ struct hvb_coro *hvb_coro_create(void (*fn)(void *arg), void *arg, const char *n
 
 		if (!all) {
 			hvb_stack_put(c->stack);
-			free(c);
+			hvb_coro_put(c);
 			return NULL;
 		}
 		hvb_all = all;
@@ -521,7 +544,7 @@ void hvb_coro_destroy(struct hvb_coro *c)
 		last->slot = c->slot;
 	}
 	hvb_stack_put(c->stack);
-	free(c);
+	hvb_coro_put(c);
 }
 
 /* "function+0xoffset" for a code address in the driver (for traces); "" when unknown. */
