@@ -226,7 +226,11 @@ public final class BridgedDriver: GuestDriver {
         ops.packet_advance = { h, dev, len in
             let me = BridgedDriver.me(h)
             guard let ring = me.channel(dev).inbound else { return }
-            _ = me.readers[dev]?.advance(ring, len8: UInt16(truncatingIfNeeded: len / 8))
+            // Read, advance, store back: a modify through the dictionary's subscript costs a
+            // heap-allocated accessor frame per packet.
+            guard var r = me.readers[dev] else { return }
+            _ = r.advance(ring, len8: UInt16(truncatingIfNeeded: len / 8))
+            me.readers[dev] = r
         }
         ops.packet_close = { h, dev in
             let me = BridgedDriver.me(h)
