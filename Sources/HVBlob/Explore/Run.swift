@@ -72,6 +72,8 @@ extension Explorer {
             let machine = Machine(behavior: e.behavior, version: e.version, faults: FaultPlan(), seed: 1,
                                   backend: service ?? BlobStore())
             if let factory = e.factory { machine.driver = try factory(machine) }
+            // The state digest covers the queued events, which it knows by their tags.
+            machine.host.tagsEvents = true
             self.machine = machine
             driver = machine.driver
             isModel = driver is BlobVSC
