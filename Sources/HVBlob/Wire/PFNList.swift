@@ -5,8 +5,8 @@
 /// request of a few pages (the common case: a request line, a response, a 4 KiB data buffer)
 /// cost no allocation. Equal to another list when the PFNs are, wherever they are kept.
 public struct PFNList: RandomAccessCollection, Hashable, Sendable, ExpressibleByArrayLiteral, CustomStringConvertible {
-    public static let inlineCapacity = 8
-    private var inline: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    public static let inlineCapacity = 4
+    private var inline: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     /// Every PFN once there are more than `inlineCapacity` (the inline ones are then unused).
     private var spill: [UInt64] = []
     public private(set) var count = 0
