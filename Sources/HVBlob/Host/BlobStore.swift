@@ -79,9 +79,8 @@ public struct GuestBuffer {
 
     /// The first `valid` bytes (clamped to the buffer).
     public func readValid() -> [UInt8] {
-        let n = min(valid, count)
-        var out = [UInt8](repeating: 0, count: n)
-        out.withUnsafeMutableBytes { read(at: 0, into: $0.baseAddress!, count: n) }
+        var out: [UInt8] = []
+        readValid(into: &out)
         return out
     }
 

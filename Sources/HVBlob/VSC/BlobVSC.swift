@@ -50,10 +50,9 @@ public final class BlobVSC: GuestDriver {
 
     func takePacketBuffer() -> [UInt8] { packetBuffers.popLast() ?? [] }
     func givePacketBuffer(_ b: inout [UInt8]?) {
-        guard var bytes = b else { return }
+        guard let bytes = b else { return }
         b = nil
         if packetBuffers.count < AzBlob.queueDepth { packetBuffers.append(bytes) }
-        bytes = []
     }
 
     public init(channel: Channel, memory: GuestMemory, log: ViolationLog, behavior: DriverBehavior) {
@@ -126,9 +125,10 @@ public final class BlobVSC: GuestDriver {
         return IoctlCall(vsc: self, file: file, command: command, argument: argument)
     }
 
-    /// A call returned (and let go of this device): kept to be reused once no one else holds it.
+    /// A call returned (and let go of this device; it returns once): kept to be reused once no
+    /// one else holds it.
     func returned(_ call: IoctlCall) {
-        if spareCalls.count < BlobVSC.spares && !spareCalls.contains(where: { $0 === call }) { spareCalls.append(call) }
+        if spareCalls.count < BlobVSC.spares { spareCalls.append(call) }
     }
 
     /// Returned calls and contexts made before, reused once only these lists hold them (as a
@@ -185,12 +185,12 @@ public final class BlobVSC: GuestDriver {
     func reap(_ ctx: RequestContext) {
         dequeue(ctx)
         for p in ctx.pins { ctx.owner?.release(p, who: "request context of killed pid \(ctx.pid)") }
-        ctx.pins = []
+        ctx.pins = PinSet()
     }
 
     func releasePins(_ ctx: RequestContext, file: OpenFile) {
         for p in ctx.pins { file.process.release(p, who: "ioctl of pid \(ctx.pid)") }
-        ctx.pins = []
+        ctx.pins = PinSet()
     }
 
     // MARK: the channel callback (completions)

@@ -41,7 +41,7 @@ public final class IoctlCall: DriverCall {
     /// The request id that went on the wire.
     public private(set) var requestId: UInt64?
     public private(set) var result: Errno?
-    private var pins: PinSet = []
+    private var pins = PinSet()
     /// A fatal signal is pending for the calling thread (`signal(fatal:)`).
     public private(set) var killed = false
 
@@ -65,7 +65,7 @@ public final class IoctlCall: DriverCall {
         packet = nil
         requestId = nil
         result = nil
-        pins = []
+        pins = PinSet()
         killed = false
     }
 
@@ -108,7 +108,7 @@ public final class IoctlCall: DriverCall {
 
     private func unwindPins(_ e: Errno) -> StepResult {
         for p in pins { file.process.release(p, who: "ioctl unwind") }
-        pins = []
+        pins = PinSet()
         return finish(e)
     }
 
@@ -123,7 +123,7 @@ public final class IoctlCall: DriverCall {
             }
             let ctx = vsc.newContext(request, pid: file.process.pid)
             ctx.pins = pins
-            pins = []
+            pins = PinSet()
             context = ctx
             vsc.enqueue(ctx)
             phase = .send

@@ -13,7 +13,7 @@ public final class RequestContext {
     public internal(set) var status: UInt32 = 0
     public internal(set) var responseLen: UInt32 = 0
     public internal(set) var failure: Errno? = nil
-    var pins: PinSet = []
+    var pins = PinSet()
     public internal(set) var sentAt: UInt64 = 0
     /// Its caller was killed while it waited: the context belongs to the channel alone, which
     /// releases its pins (in `owner`) when the host completes it or the channel closes.
@@ -37,7 +37,7 @@ public final class RequestContext {
         status = 0
         responseLen = 0
         failure = nil
-        pins = []
+        pins = PinSet()
         sentAt = 0
         abandoned = false
         owner = nil
@@ -79,13 +79,9 @@ func digestPins(_ pins: PinSet, into h: inout Hasher64) {
 
 /// The pins of one request (request, response and, with a data buffer, data), kept in the
 /// call and then the context without a heap array.
-struct PinSet: Sequence, ExpressibleByArrayLiteral {
+struct PinSet: Sequence {
     private var first: PinnedPages?, second: PinnedPages?, third: PinnedPages?
     private(set) var count = 0
-
-    init(arrayLiteral pins: PinnedPages...) {
-        for p in pins { append(p) }
-    }
 
     mutating func append(_ p: PinnedPages) {
         switch count {
